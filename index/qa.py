@@ -1,0 +1,38 @@
+"""Question in, Answer out: follow-up resolution, then search, then passages. Shared by every front end."""
+
+from __future__ import annotations
+
+from .answer import Answer
+from .followup import Conversation, focus_terms, resolve
+from .search import Searcher
+
+
+class QuestionAnswerer:
+    """The one answer path the terminal, the JSON CLI, the bot and the evaluation all use."""
+
+    def __init__(self, searcher: Searcher, *, k: int = 5) -> None:
+        self.searcher = searcher
+        self.k = k
+
+    def ask(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        *,
+        k: int | None = None,
+        offset: int = 0,
+    ) -> Answer:
+        """Answer `question`; with a conversation, resolve a follow-up against it and record the turn."""
+        previous = conversation.last_query if conversation else None
+        query = resolve(question, previous)
+        ranking = self.searcher.rank(query, focus=focus_terms(question, previous))
+        passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
+        if conversation is not None:
+            conversation.add(question, query)
+        return Answer(question, query, bool(passages), passages, ranking.confidence)
+
+    def more(self, query: str, *, offset: int, k: int | None = None) -> Answer:
+        """The next page of passages for an already resolved query (the bot's More button)."""
+        ranking = self.searcher.rank(query)
+        passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
+        return Answer(query, query, bool(passages), passages, ranking.confidence)

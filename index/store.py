@@ -1,0 +1,374 @@
+"""SQLite: the source of truth for articles, sentences, their vectors and the change log.
+
+FAISS snapshots are derived from this database (see `vectors.py`): every write is one SQLite transaction,
+so a crash at any moment leaves the previous committed state, and a reader replays the change log
+(`changes`) past its snapshot to see exactly the committed state.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .article import Article
+from .sentences import Sentence
+
+# Numbered migrations: the database records how many ran; a newer newsqa adds to the end, never edits.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE articles (
+        rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        url TEXT, published TEXT, source TEXT,
+        content_hash TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE sentences (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,   -- the FAISS id; never reused
+        article INTEGER NOT NULL REFERENCES articles(rowid),
+        position INTEGER NOT NULL,
+        paragraph INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL
+    );
+    CREATE INDEX sentences_article ON sentences(article, position);
+    CREATE TABLE embeddings (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        op INTEGER NOT NULL,          -- +1 added, -1 removed
+        sentence INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE sentences_fts USING fts5(
+        text, content='sentences', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE conversations (chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    rowid: int
+    id: str
+    title: str
+    text: str
+    url: str | None
+    published: str | None
+    source: str | None
+    added_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSentence:
+    id: int
+    article: int
+    position: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the settings every caller needs (WAL so readers never block the writer)."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+
+class Store:
+    """Typed access to the database; callers group writes with `transaction()`.
+
+    Each thread gets its own connection: a search in a worker thread must never run inside another
+    thread's open write transaction (WAL lets them proceed side by side instead).
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        if not readonly:
+            migrate(self.conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=self.readonly)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    # -- transactions ----------------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn, "BEGIN IMMEDIATE")
+
+    def read_transaction(self) -> _Transaction:
+        """Several reads that must see one committed state (WAL gives each statement its own otherwise)."""
+        return _Transaction(self.conn, "BEGIN")
+
+    # -- articles --------------------------------------------------------------------------------
+    def article_hash(self, article_id: str) -> tuple[int, str] | None:
+        row = self.conn.execute(
+            "SELECT rowid, content_hash FROM articles WHERE id=?", (article_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def insert_article(self, article: Article) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at)"
+            " VALUES(?,?,?,?,?,?,?,?)",
+            (
+                article.id,
+                article.title,
+                article.text,
+                article.url,
+                article.published,
+                article.source,
+                article.content_hash,
+                time.time(),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_article(self, rowid: int) -> list[int]:
+        """Delete an article with its sentences; returns the sentence ids removed (logged as changes)."""
+        rows = self.conn.execute("SELECT id, text FROM sentences WHERE article=?", (rowid,)).fetchall()
+        self.conn.executemany(
+            "INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES('delete', ?, ?)", rows
+        )
+        self.conn.execute("DELETE FROM sentences WHERE article=?", (rowid,))
+        self.conn.execute("DELETE FROM articles WHERE rowid=?", (rowid,))
+        ids = [r[0] for r in rows]
+        self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(-1, ?)", ((i,) for i in ids))
+        return ids
+
+    def insert_sentences(
+        self, article_rowid: int, sentences: Sequence[Sentence], texts: Sequence[str], hashes: Sequence[str]
+    ) -> list[int]:
+        ids: list[int] = []
+        for s, text, h in zip(sentences, texts, hashes, strict=True):
+            cur = self.conn.execute(
+                "INSERT INTO sentences(article, position, paragraph, start, end, text, text_hash)"
+                " VALUES(?,?,?,?,?,?,?)",
+                (article_rowid, s.position, s.paragraph, s.start, s.end, text, h),
+            )
+            sid = int(cur.lastrowid or 0)
+            self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, text))
+            ids.append(sid)
+        self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
+        return ids
+
+    def article_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
+
+    def get_article(self, rowid: int) -> StoredArticle | None:
+        row = self.conn.execute(
+            "SELECT rowid, id, title, text, url, published, source, added_at FROM articles WHERE rowid=?",
+            (rowid,),
+        ).fetchone()
+        return StoredArticle(*row) if row else None
+
+    def find_article(self, article_id: str) -> StoredArticle | None:
+        row = self.conn.execute("SELECT rowid FROM articles WHERE id=?", (article_id,)).fetchone()
+        return self.get_article(row[0]) if row else None
+
+    def latest_articles(self, limit: int) -> list[StoredArticle]:
+        rows = self.conn.execute(
+            "SELECT rowid, id, title, text, url, published, source, added_at FROM articles"
+            " ORDER BY rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [StoredArticle(*r) for r in rows]
+
+    # -- sentences -------------------------------------------------------------------------------
+    def sentences_by_id(self, ids: Iterable[int]) -> dict[int, StoredSentence]:
+        ids = list(ids)
+        out: dict[int, StoredSentence] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                "SELECT id, article, position, paragraph, start, end, text FROM sentences"
+                f" WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = StoredSentence(*row)
+        return out
+
+    def article_sentences(self, article_rowid: int) -> list[StoredSentence]:
+        rows = self.conn.execute(
+            "SELECT id, article, position, paragraph, start, end, text FROM sentences"
+            " WHERE article=? ORDER BY position",
+            (article_rowid,),
+        ).fetchall()
+        return [StoredSentence(*r) for r in rows]
+
+    # -- embeddings ------------------------------------------------------------------------------
+    def known_hashes(self, hashes: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(set(hashes)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT text_hash FROM embeddings WHERE text_hash IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def put_embeddings(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO embeddings(text_hash, vector) VALUES(?, ?)",
+            ((h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
+        )
+
+    def vectors_for_sentences(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        """Vectors in the order of `ids` (a join through the text-hash cache)."""
+        out = np.empty((len(ids), dim), dtype=np.float32)
+        pos = {sid: i for i, sid in enumerate(ids)}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for sid, blob in self.conn.execute(
+                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+                f" WHERE s.id IN ({marks})",
+                chunk,
+            ):
+                out[pos[sid]] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+                " WHERE s.id > ? ORDER BY s.id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            yield ids, vecs
+            last = int(ids[-1])
+
+    def prune_embeddings(self) -> int:
+        """Forget vectors no sentence uses any more (after removals), so the file does not only grow."""
+        cur = self.conn.execute(
+            "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM sentences)"
+        )
+        return cur.rowcount
+
+    # -- change log ------------------------------------------------------------------------------
+    def last_seq(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+
+    def changes_since(self, seq: int) -> list[tuple[int, int, int]]:
+        return self.conn.execute(
+            "SELECT seq, op, sentence FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        ).fetchall()
+
+    def truncate_changes(self, upto: int) -> None:
+        self.conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+
+    # -- lexical ---------------------------------------------------------------------------------
+    def lexical_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over sentences (FTS5); scores made positive, higher is better."""
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(sentences_fts) FROM sentences_fts WHERE sentences_fts MATCH ?"
+            " ORDER BY rank LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    # -- counts ----------------------------------------------------------------------------------
+    def counts(self) -> tuple[int, int]:
+        a = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        s = self.conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
+        return int(a), int(s)
+
+    # -- conversations ---------------------------------------------------------------------------
+    def load_conversation(self, chat: str) -> str | None:
+        row = self.conn.execute("SELECT state FROM conversations WHERE chat=?", (chat,)).fetchone()
+        return row[0] if row else None
+
+    def save_conversation(self, chat: str, state: str) -> None:
+        self.conn.execute(
+            "INSERT INTO conversations(chat, state, updated_at) VALUES(?,?,?)"
+            " ON CONFLICT(chat) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
+            (chat, state, time.time()),
+        )
+
+    def delete_conversation(self, chat: str) -> None:
+        self.conn.execute("DELETE FROM conversations WHERE chat=?", (chat,))
+
+
+class _Transaction:
+    """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+
+    def __init__(self, conn: sqlite3.Connection, begin: str) -> None:
+        self.conn = conn
+        self.begin = begin
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute(self.begin)
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from newsqa.cli import run
+
+run()

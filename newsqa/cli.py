@@ -1,0 +1,353 @@
+"""The `newsqa` command. Heavy libraries (torch, faiss, telegram) are imported inside commands only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from newsqa.settings import DEFAULT_DATA_DIR, Settings
+
+if TYPE_CHECKING:
+    from newsqa.index.embedder import Embedder
+    from newsqa.index.library import Library
+    from newsqa.index.qa import QuestionAnswerer
+
+log = logging.getLogger("newsqa")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Context:
+    """What every command gets: the settings, and how to make an embedder (tests inject a fake one)."""
+
+    def __init__(self, settings: Settings, embedder_factory: Callable[[], Embedder] | None = None) -> None:
+        self.settings = settings
+        self._factory = embedder_factory
+
+    def embedder_factory(self) -> Callable[[], Embedder]:
+        if self._factory is not None:
+            return self._factory
+        s = self.settings
+
+        def make() -> Embedder:
+            from newsqa.index.embedder import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder(s.model, batch_size=s.batch_size)
+
+        return make
+
+    def model_name(self) -> str:
+        if self._factory is not None:
+            return self._factory().name
+        from newsqa.index.embedder import DEFAULT_MODEL as default
+
+        return (
+            default
+            if self.settings.model in ("default", "all-MiniLM-L6-v2", default)
+            else self.settings.model
+        )
+
+    def library(self, *, create: bool = True) -> Library:
+        from newsqa.index.library import Library
+
+        return Library(
+            self.settings.data_dir, self.embedder_factory(), model_name=self.model_name(), readonly=not create
+        )
+
+    def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
+        from newsqa.index.qa import QuestionAnswerer
+        from newsqa.index.search import Searcher, SearchOptions
+
+        opts = SearchOptions()
+        if self.settings.min_confidence is not None:
+            opts = SearchOptions(**{**_fields(opts), "min_confidence": self.settings.min_confidence})
+        return QuestionAnswerer(Searcher(lib, opts), k=k)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="NEWSQA_DATA_DIR",
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    help="Where the index lives [env NEWSQA_DATA_DIR].",
+)
+@click.option(
+    "--model",
+    envvar="NEWSQA_MODEL",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="sentence-transformers model name or path; the default ships with newsqa [env NEWSQA_MODEL].",
+)
+@click.option("--batch-size", type=int, default=64, show_default=True, envvar="NEWSQA_BATCH_SIZE")
+@click.option(
+    "--min-confidence",
+    type=float,
+    default=None,
+    envvar="NEWSQA_MIN_CONFIDENCE",
+    help="Abstain below this similarity (default: the measured threshold).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(package_name="newsqa")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    data_dir: Path,
+    model: str,
+    batch_size: int,
+    min_confidence: float | None,
+    verbose: int,
+) -> None:
+    """newsqa: ask questions of your news articles and get cited sentences back."""
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
+    settings = Settings(data_dir=data_dir, model=model, batch_size=batch_size, min_confidence=min_confidence)
+    injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
+    ctx.obj = Context(settings, injected)
+
+
+# ---- index ------------------------------------------------------------------------------------------
+@main.group("index")
+def index_group() -> None:
+    """Build and maintain the index of articles."""
+
+
+def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
+    from tqdm import tqdm
+
+    from newsqa.index.datadir import IndexProblem
+    from newsqa.index.loaders import iter_articles
+
+    try:
+        lib = ctx.library()
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
+
+            def items() -> Iterator[Any]:
+                for item in iter_articles(paths):
+                    if not hasattr(item, "text"):
+                        bar.write(f"skipped {item}", file=sys.stderr)
+                    yield item
+
+            report = lib.ingest(items(), progress=bar.update)
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        lib.close()
+    click.echo(report.summary(), err=quiet)  # quiet: stdout belongs to the answer that follows
+
+
+@index_group.command("build")
+@click.argument("paths", nargs=-1)
+@click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after changing --model).")
+@click.pass_obj
+def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool) -> None:
+    """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped."""
+    if rebuild:
+        _wipe(ctx.settings.data_dir)
+    _ingest(ctx, list(paths) or [str(ctx.settings.seeds)])
+
+
+def _wipe(data_dir: Path) -> None:
+    from newsqa.index.datadir import DataDir
+
+    d = DataDir(data_dir)
+    with d.writer_lock():
+        for p in [
+            d.db_path,
+            d.manifest_path,
+            *data_dir.glob("newsqa.sqlite-*"),
+            *data_dir.glob("vectors-*.faiss"),
+        ]:
+            p.unlink(missing_ok=True)
+
+
+@index_group.command("add")
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_obj
+def index_add(ctx: Context, paths: tuple[str, ...]) -> None:
+    """Add or update articles from PATHS without rebuilding."""
+    _ingest(ctx, list(paths))
+
+
+@index_group.command("remove")
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def index_remove(ctx: Context, ids: tuple[str, ...]) -> None:
+    """Remove articles by id (see `newsqa index stats --list`)."""
+    lib = _open_existing(ctx)
+    try:
+        with lib.dir.writer_lock():
+            removed, missing = lib.remove(ids)
+    finally:
+        lib.close()
+    for m in missing:
+        click.echo(f"not found: {m}", err=True)
+    click.echo(f"{len(removed)} removed")
+    if missing and not removed:
+        sys.exit(1)
+
+
+def _open_existing(ctx: Context) -> Library:
+    from newsqa.index.datadir import DataDir, IndexProblem
+
+    if not DataDir(ctx.settings.data_dir).exists():
+        raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
+    try:
+        return ctx.library()
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@index_group.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
+@click.pass_obj
+def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
+    """What the index holds: model, counts, size on disk."""
+    from newsqa.index.datadir import DataDir
+
+    d = DataDir(ctx.settings.data_dir)
+    manifest = d.read_manifest()
+    if manifest is None:
+        raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
+    size = sum(p.stat().st_size for p in d.root.iterdir() if p.is_file())
+    info: dict[str, Any] = {**_fields(manifest), "data_dir": str(d.root), "bytes_on_disk": size}
+    if list_articles:
+        lib = _open_existing(ctx)
+        info["article_ids"] = lib.store.article_ids()
+        lib.close()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        if key != "article_ids":
+            click.echo(f"{key:>15}: {value}")
+    for aid in info.get("article_ids", []):
+        click.echo(aid)
+
+
+@index_group.command("watch")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--every", type=float, default=5.0, show_default=True, help="Seconds between scans.")
+@click.option("--once", is_flag=True, help="Scan once and exit (for cron).")
+@click.pass_obj
+def index_watch(ctx: Context, folder: Path, every: float, once: bool) -> None:
+    """Index files as they land in FOLDER (new and changed files; deleted files are removed)."""
+    from newsqa.index.watch import FolderWatcher
+
+    lib = ctx.library()
+    watcher = FolderWatcher(lib, folder)
+    click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
+    try:
+        while True:
+            with lib.dir.writer_lock(timeout=60):
+                report = watcher.scan()
+            if report:
+                click.echo(report)
+            if once:
+                return
+            time.sleep(every)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lib.close()
+
+
+# ---- asking -----------------------------------------------------------------------------------------
+def _ready_library(ctx: Context) -> Library:
+    """The index, built from the seed articles first when there is none yet."""
+    from newsqa.index.datadir import DataDir
+
+    if not DataDir(ctx.settings.data_dir).exists():
+        click.echo(f"No index in {ctx.settings.data_dir} yet: indexing the seed articles first.", err=True)
+        _ingest(ctx, [str(ctx.settings.seeds)], quiet=True)
+    return _open_existing(ctx)
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to return.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (see README for the fields).")
+@click.pass_obj
+def ask(ctx: Context, question: str, k: int, as_json: bool) -> None:
+    """Answer QUESTION with cited sentences from the articles."""
+    from newsqa.terminal import format_answer
+
+    lib = _ready_library(ctx)
+    answer = ctx.answerer(lib, k).ask(question)
+    lib.close()
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer, color=sys.stdout.isatty()))
+
+
+@main.command()
+@click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (for scripts).")
+@click.pass_obj
+def chat(ctx: Context, k: int, as_json: bool) -> None:
+    """A conversation: follow-up questions ("and in April?") build on earlier ones.
+
+    On a terminal it prompts; otherwise it reads one question a line from standard input.
+    """
+    from newsqa.index.followup import Conversation
+    from newsqa.terminal import format_answer
+
+    interactive = sys.stdin.isatty()
+    lib = _ready_library(ctx)
+    qa = ctx.answerer(lib, k)
+    conversation = Conversation()
+    if interactive:
+        click.echo("Ask about the articles. /reset forgets the conversation; Ctrl-D quits.", err=True)
+    try:
+        while True:
+            try:
+                line = input("? ") if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            if not interactive and line == "":
+                break
+            question = line.strip()
+            if not question:
+                continue
+            if question == "/reset":
+                conversation = Conversation()
+                continue
+            answer = qa.ask(question, conversation)
+            if as_json:
+                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+            else:
+                click.echo(format_answer(answer, color=interactive and sys.stdout.isatty()) + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lib.close()
+
+
+def run() -> None:
+    """Entry point that keeps a broken pipe (`newsqa ask ... | head`) quiet."""
+    try:
+        main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -1,0 +1,38 @@
+"""One settings object, built once at the entry point from CLI flags with environment fallbacks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
+PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    batch_size: int = 64
+    seeds: Path = PROJECT_SEEDS
+    k: int = 5
+    min_confidence: float | None = None  # None: the measured default in SearchOptions
+    # Telegram
+    token: str | None = field(default=None, repr=False)  # never printed, never logged
+    telegram_base_url: str | None = None
+    admins: frozenset[int] = frozenset()
+    allowed: frozenset[int] = frozenset()
+
+
+def parse_ids(raw: str | None) -> frozenset[int]:
+    """'123, -100456 789' -> {123, -100456, 789}; a bad entry is an error, not silently dropped."""
+    if not raw:
+        return frozenset()
+    out = set()
+    for part in raw.replace(",", " ").split():
+        try:
+            out.add(int(part))
+        except ValueError:
+            raise ValueError(f"not a Telegram id: {part!r}") from None
+    return frozenset(out)

@@ -1,0 +1,40 @@
+"""Answers as terminal text (pure formatting): quote, excerpt with the sentence marked, citation."""
+
+from __future__ import annotations
+
+import textwrap
+
+from newsqa.index.answer import Answer, Citation, Passage
+
+BOLD, RESET = "\x1b[1m", "\x1b[0m"
+NOT_FOUND = (
+    "Not found in the articles: nothing I have indexed answers that. Try other words, or add articles."
+)
+
+
+def citation_line(c: Citation) -> str:
+    parts = [c.title]
+    meta = ", ".join(p for p in (c.source, c.published) if p)
+    if meta:
+        parts.append(meta)
+    line = " — ".join(parts)
+    return f"{line} <{c.url}>" if c.url else line
+
+
+def format_passage(p: Passage, *, color: bool, width: int = 100) -> str:
+    a, b = p.highlight
+    before, sentence, after = p.excerpt[:a], p.excerpt[a:b], p.excerpt[b:]
+    sentence = f"{BOLD}{sentence}{RESET}" if color else f"»{sentence}«"
+    flat = " ".join(f"{before}{sentence}{after}".split())
+    body = textwrap.fill(flat, width=width, initial_indent="    ", subsequent_indent="    ")
+    return f"[{p.rank}] {citation_line(p.article)}\n{body}"
+
+
+def format_answer(answer: Answer, *, color: bool = False) -> str:
+    if not answer.answered:
+        return NOT_FOUND
+    lines = []
+    if answer.query != answer.question:
+        lines.append(f"(searched for: {answer.query})")
+    lines.extend(format_passage(p, color=color) for p in answer.passages)
+    return "\n\n".join(lines)

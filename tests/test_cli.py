@@ -1,0 +1,120 @@
+"""The `newsqa` command end to end (fake embedder injected; real SQLite, FAISS, files)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SEEDS
+from fakes import HashingEmbedder
+
+from newsqa.cli import main
+
+AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
+AIN = "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday."
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    embedder = HashingEmbedder()
+
+    def invoke(*args: str, input: str | None = None, ok: bool = True):  # type: ignore[no-untyped-def]
+        result = CliRunner().invoke(
+            main,
+            ["--data-dir", str(tmp_path / "data"), *args],
+            obj={"embedder_factory": lambda: embedder},
+            input=input,
+            catch_exceptions=False,
+        )
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return invoke
+
+
+def test_ask_builds_from_seeds_and_answers_with_citation(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("ask", AIRBASE, "--json")
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"question", "query", "answered", "passages"}
+    assert answer["question"] == AIRBASE and answer["query"] == AIRBASE and answer["answered"] is True
+    first = answer["passages"][0]
+    assert set(first) >= {"rank", "sentence", "excerpt", "score", "article"}
+    assert set(first["article"]) >= {"id", "title", "url", "published", "source"}
+    assert first["rank"] == 1 and first["sentence"] == AIN and AIN in first["excerpt"]
+    assert first["article"]["title"] == "Armed groups use of drones in Iraq 'concerning’: US commander"
+    assert first["article"]["url"] is None  # the seed states no URL, so none is invented
+
+
+def test_ask_text_output_and_abstain(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("ask", AIRBASE).stdout
+    assert AIN in out and "[1] Armed groups use of drones" in out
+    nothing = json.loads(run("ask", "What is the capital of France?", "--json").stdout)
+    assert nothing["answered"] is False and nothing["passages"] == []
+    assert "Not found in the articles" in run("ask", "What is the capital of France?").stdout
+
+
+def test_build_add_remove_stats(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert "1 added" in run("index", "build").stdout
+    assert "1 unchanged" in run("index", "build").stdout
+    extra = tmp_path / "in"
+    extra.mkdir()
+    (extra / "zoo.txt").write_text("Zoo news\nThree zebras escaped from the city zoo on Friday.\n")
+    (extra / "broken.json").write_text("{not json")
+    result = run("index", "add", str(extra))
+    assert "1 added" in result.stdout and "1 skipped" in result.stdout
+    assert "broken.json" in result.stderr
+    stats = json.loads(run("index", "stats", "--json", "--list").stdout)
+    assert stats["articles"] == 2 and stats["model"] == "test/hashing-256" and stats["bytes_on_disk"] > 0
+    zoo_id = next(i for i in stats["article_ids"] if "zoo" in i)
+    assert (
+        json.loads(run("ask", "zebras escaped zoo", "--json").stdout)["passages"][0]["article"]["id"]
+        == zoo_id
+    )
+    assert "1 removed" in run("index", "remove", zoo_id).stdout
+    result = run("index", "remove", "no-such-id", ok=False)
+    assert result.exit_code == 1 and "not found: no-such-id" in result.stderr
+    assert json.loads(run("index", "stats", "--json").stdout)["articles"] == 1
+
+
+def test_chat_follow_up_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
+    lines = run("chat", "--json", input=f"{AIRBASE}\nAnd in April?\n").stdout.splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["passages"][0]["sentence"] == AIN
+    assert second["question"] == "And in April?"
+    assert "April" in second["query"] and "drones" in second["query"]
+    assert second["passages"][0]["sentence"].startswith("Erbil International Airport was also targeted")
+
+
+def test_other_model_gives_clear_error(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("index", "build")
+    other = HashingEmbedder(name="other/model")
+    result = CliRunner().invoke(
+        main,
+        ["--data-dir", str(tmp_path / "data"), "index", "add", str(SEEDS)],
+        obj={"embedder_factory": lambda: other},
+    )
+    assert (
+        result.exit_code == 1
+        and "was built with test/hashing-256" in result.output
+        and "--rebuild" in result.output
+    )
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); from newsqa.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'faiss', 'telegram', 'sentence_transformers') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]")
+    assert "index" in out and "ask" in out and "chat" in out
+    assert time.perf_counter() - started < 5  # generous: the point is that nothing heavy is imported
