@@ -8,12 +8,33 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Outlet:
+    """Another outlet that ran the same story (a copy recognised at ingest, not indexed again)."""
+
+    id: str
+    title: str
+    url: str | None
+    source: str | None
+    published: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "published": self.published,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     id: str
     title: str
     url: str | None
     published: str | None
     source: str | None
+    also: tuple[Outlet, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -22,6 +43,7 @@ class Citation:
             "url": self.url,
             "published": self.published,
             "source": self.source,
+            "also_reported_by": [o.to_dict() for o in self.also],
         }
 
 

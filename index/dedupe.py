@@ -184,6 +184,28 @@ class NearDupIndex:
         self._append([doc_id], sig[None, :])
         return True
 
+    def add_signatures(self, doc_ids: list[str], sigs: np.ndarray) -> None:
+        """Index signatures computed earlier (and stored by the caller): no text to re-hash on start-up."""
+        for doc_id in doc_ids:
+            self.remove(doc_id)
+        if doc_ids:
+            self._append(
+                list(doc_ids), np.asarray(sigs, dtype=np.uint32).reshape(len(doc_ids), self.num_perm)
+            )
+
+    def find_signature(self, sig: np.ndarray, threshold: float = 0.8) -> list[tuple[str, float]]:
+        """Like `find`, for a signature already computed."""
+        rows = self._candidates(self._band_keys(sig[None, :])[0])
+        if not len(rows):
+            return []
+        sims = (self._sigs[rows] == sig[None, :]).mean(axis=1)
+        hits = [
+            (self._ids[r], float(s))
+            for r, s in zip(rows.tolist(), sims.tolist(), strict=True)
+            if s >= threshold
+        ]
+        return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+
     def remove(self, doc_id: str) -> None:
         """Forget `doc_id` (its row stays as a tombstone until the index is serialised and reloaded)."""
         row = self._row_of.pop(doc_id, None)
@@ -242,18 +264,7 @@ class NearDupIndex:
     def find(self, text: str, threshold: float = 0.8) -> list[tuple[str, float]]:
         """Indexed documents whose estimated Jaccard similarity to `text` is >= threshold, best first."""
         sig = self.signature(text)
-        if sig is None:
-            return []
-        rows = self._candidates(self._band_keys(sig[None, :])[0])
-        if not len(rows):
-            return []
-        sims = (self._sigs[rows] == sig[None, :]).mean(axis=1)
-        hits = [
-            (self._ids[r], float(s))
-            for r, s in zip(rows.tolist(), sims.tolist(), strict=True)
-            if s >= threshold
-        ]
-        return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+        return [] if sig is None else self.find_signature(sig, threshold)
 
     # ------------------------------------------------------------------ persistence
 

@@ -22,7 +22,8 @@ from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
 from .embedder import Embedder
 from .sentences import Sentence, split_sentences
 from .store import Store
-from .vectors import VectorIndex
+from .stories import Stories
+from .vectors import IndexPolicy, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,13 @@ class IngestReport:
     embedded: int = 0
     seconds: float = 0.0
     added_ids: list[str] = field(default_factory=list)
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (copy id, id of the story indexed)
 
     def summary(self) -> str:
         line = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{len(self.skipped)} skipped; {self.sentences} sentences, {self.embedded} embedded "
+            f"{len(self.copies)} copies of stories already indexed, {len(self.skipped)} skipped; "
+            f"{self.sentences} sentences, {self.embedded} embedded "
             f"in {self.seconds:.1f} s"
         )
         if self.skipped:
@@ -73,6 +76,8 @@ class Library:
         model_name: str,
         readonly: bool = False,
         snapshot_every: int = SNAPSHOT_EVERY,
+        vector_policy: IndexPolicy | None = None,
+        copy_threshold: float | None = 0.8,
     ) -> None:
         root = Path(root)
         self.dir = DataDir(root)
@@ -81,10 +86,15 @@ class Library:
         self._embed_lock = threading.Lock()
         self.model_name = model_name
         self.snapshot_every = snapshot_every
+        self.vector_policy = vector_policy or IndexPolicy()
         if readonly and not self.dir.exists():
             raise FileNotFoundError(f"no index in {root}: run `newsqa index build` first")
         root.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.dir.db_path, readonly=readonly)
+        # None: index every article as it comes (an evaluation pool must stay exactly as given)
+        self.stories = (
+            Stories(self.store, threshold=copy_threshold) if copy_threshold and not readonly else None
+        )
         recorded = self.store.get_meta("model")
         if recorded is not None and recorded != model_name:
             raise ModelMismatch(
@@ -158,13 +168,34 @@ class Library:
                 )
         self._rebuild_vectors()
 
-    def _rebuild_vectors(self) -> None:
-        """From the database alone: the recovery path when no usable snapshot exists."""
-        vectors = VectorIndex.new(self.dim)
-        for ids, vecs in self.store.iter_all_vectors(self.dim):
-            vectors.add(ids, vecs)
-        self._vectors = vectors
-        self._applied_seq = self.store.last_seq()
+    def _rebuild_vectors(self, *, compressed: bool | None = None) -> None:
+        """From the database alone, in the layout the policy wants for its size.
+
+        The recovery path when no usable snapshot exists, and the retraining path (`checkpoint`).
+        The caller holds a read transaction, so the vectors and the sequence number agree.
+        """
+        if compressed is None:
+            compressed = bool(self.vector_policy.compressed)
+        _, n = self.store.counts()
+        self._vectors = VectorIndex.build(
+            self.dim,
+            n,
+            lambda: self.store.iter_all_vectors(self.dim),
+            self.vector_policy,
+            compressed=compressed,
+        )
+        truncated = int(self.store.get_meta("changes_truncated") or 0)
+        self._applied_seq = max(self.store.last_seq(), truncated)
+
+    def _retrain_if_due(self) -> bool:
+        """Rebuild the vectors when the collection outgrew (or shrank out of) its FAISS layout."""
+        target = self.vectors.wants_rebuild(self.vector_policy)
+        if target is None:
+            return False
+        with self._refresh_lock, self.store.read_transaction():
+            self._rebuild_vectors(compressed=target.compressed)
+        log.info("vectors rebuilt as %s (%d)", self.vectors.layout.describe(), len(self.vectors))
+        return True
 
     def counts(self) -> tuple[int, int]:
         return self.store.counts()
@@ -187,16 +218,27 @@ class Library:
         report = IngestReport()
         started = time.perf_counter()
         batch: list[Article] = []
-        for item in items:
-            if isinstance(item, LoadProblem):
-                report.skipped.append(item)
-                continue
-            batch.append(item)
-            if len(batch) >= batch_articles:
+        stories = self.stories
+        try:
+            for item in stories.filter(items) if stories else items:
+                if isinstance(item, LoadProblem):
+                    report.skipped.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_articles:
+                    self._ingest_batch(batch, report, progress, split)
+                    batch = []
+            if batch:
                 self._ingest_batch(batch, report, progress, split)
-                batch = []
-        if batch:
-            self._ingest_batch(batch, report, progress, split)
+        except BaseException:
+            if stories:
+                stories.reset()
+            raise
+        if stories:
+            report.copies = [(c.article.id, c.original) for c in stories.copies]
+            if progress and stories.copies:
+                progress(len(stories.copies))
+            stories.commit()
         self.refresh()
         self.checkpoint()
         report.seconds = time.perf_counter() - started
@@ -272,6 +314,9 @@ class Library:
                 removed.append(aid)
             if removed:
                 self.store.prune_embeddings()
+                self.store.forget_stories(removed)
+        if self.stories:
+            self.stories.forget(removed)
         self.refresh()
         self.checkpoint()
         return removed, missing
@@ -290,6 +335,8 @@ class Library:
         snapshot_seq = manifest.snapshot_seq if manifest else 0
         wrote = False
         if force or snapshot_name is None or since >= self.snapshot_every:
+            self._retrain_if_due()  # only here: a small add never pays for training
+            last = self._applied_seq
             path = self.dir.snapshot_path(last)
             self.vectors.save(path)
             snapshot_name, snapshot_seq, wrote = path.name, last, True

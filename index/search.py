@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .answer import Citation, Passage, excerpt_span
+from .answer import Citation, Outlet, Passage, excerpt_span
 from .fusion import Scored, fuse
 from .lexical import coverage, fts_match, query_terms
 from .library import Library
@@ -132,7 +132,12 @@ class Searcher:
                     highlight=(row.start - start, row.end - start),
                     score=hit.score,
                     article=Citation(
-                        article.id, article.title, article.url, article.published, article.source
+                        article.id,
+                        article.title,
+                        article.url,
+                        article.published,
+                        article.source,
+                        also=tuple(Outlet(*row) for row in store.copies_of(article.id)),
                     ),
                     sentence_id=row.id,
                     article_rowid=article.rowid,

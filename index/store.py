@@ -54,6 +54,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE conversations (chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
     """,
+    # 2: one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
+    """
+    CREATE TABLE story_keys (
+        article TEXT PRIMARY KEY,      -- articles.id
+        url_key TEXT,                  -- normalised URL
+        fingerprint TEXT NOT NULL,     -- exact text after whitespace/case folding
+        minhash BLOB                   -- near-duplicate signature (uint32 x 128)
+    );
+    CREATE INDEX story_keys_url ON story_keys(url_key);
+    CREATE INDEX story_keys_fingerprint ON story_keys(fingerprint);
+    CREATE TABLE also_reported (
+        id TEXT PRIMARY KEY,           -- the copy's own id
+        original TEXT NOT NULL,        -- articles.id of the indexed story
+        title TEXT NOT NULL, url TEXT, source TEXT, published TEXT,
+        content_hash TEXT NOT NULL,
+        similarity REAL NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE INDEX also_reported_original ON also_reported(original);
+    """,
 )
 
 
@@ -328,6 +348,56 @@ class Store:
             (match, limit),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    # -- stories seen again (see stories.py) -------------------------------------------------------
+    def story_keys(self) -> list[tuple[str, bytes | None]]:
+        return self.conn.execute(
+            "SELECT k.article, k.minhash FROM story_keys k JOIN articles a ON a.id = k.article"
+        ).fetchall()
+
+    def articles_without_story_keys(self) -> list[tuple[str, str, str | None]]:
+        return self.conn.execute(
+            "SELECT id, text, url FROM articles WHERE id NOT IN (SELECT article FROM story_keys)"
+        ).fetchall()
+
+    def put_story_keys(self, rows: Iterable[tuple[str, str | None, str, bytes | None]]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO story_keys(article, url_key, fingerprint, minhash) VALUES(?,?,?,?)", rows
+        )
+
+    def article_with_key(self, column: str, value: str) -> str | None:
+        """The live article whose url_key or fingerprint equals `value`."""
+        assert column in ("url_key", "fingerprint")
+        row = self.conn.execute(
+            "SELECT k.article FROM story_keys k JOIN articles a ON a.id = k.article"
+            f" WHERE k.{column} = ? LIMIT 1",
+            (value,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def copy_hash(self, copy_id: str) -> str | None:
+        row = self.conn.execute("SELECT content_hash FROM also_reported WHERE id=?", (copy_id,)).fetchone()
+        return row[0] if row else None
+
+    def put_copies(
+        self, rows: Iterable[tuple[str, str, str, str | None, str | None, str | None, str, float]]
+    ) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO also_reported(id, original, title, url, source, published, content_hash,"
+            " similarity, added_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            ((*r, time.time()) for r in rows),
+        )
+
+    def copies_of(self, article_id: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
+        """(id, title, url, source, published) of the other outlets that ran this story."""
+        return self.conn.execute(
+            "SELECT id, title, url, source, published FROM also_reported WHERE original=? ORDER BY added_at",
+            (article_id,),
+        ).fetchall()
+
+    def forget_stories(self, article_ids: Sequence[str]) -> None:
+        self.conn.executemany("DELETE FROM story_keys WHERE article=?", ((i,) for i in article_ids))
+        self.conn.executemany("DELETE FROM also_reported WHERE original=?", ((i,) for i in article_ids))
 
     # -- counts ----------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:

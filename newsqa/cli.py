@@ -131,7 +131,6 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
     from tqdm import tqdm
 
     from newsqa.index.datadir import IndexProblem
-    from newsqa.index.loaders import iter_articles
 
     try:
         lib = ctx.library()
@@ -141,7 +140,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
         with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
 
             def items() -> Iterator[Any]:
-                for item in iter_articles(paths):
+                for item in _sources(paths):
                     if not hasattr(item, "text"):
                         bar.write(f"skipped {item}", file=sys.stderr)
                     yield item
@@ -152,6 +151,19 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
     finally:
         lib.close()
     click.echo(report.summary(), err=quiet)  # quiet: stdout belongs to the answer that follows
+
+
+def _is_url(arg: str) -> bool:
+    return arg.startswith(("http://", "https://"))
+
+
+def _sources(args: list[str]) -> Iterator[Any]:
+    """Articles from files, folders and web pages (fetched and extracted), in argument order."""
+    from newsqa.index.fetch import fetch_article_sync
+    from newsqa.index.loaders import iter_articles
+
+    for arg in args:
+        yield from [fetch_article_sync(arg)] if _is_url(arg) else iter_articles([arg])
 
 
 @index_group.command("build")
@@ -183,7 +195,7 @@ def _wipe(data_dir: Path) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_obj
 def index_add(ctx: Context, paths: tuple[str, ...]) -> None:
-    """Add or update articles from PATHS without rebuilding."""
+    """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
     _ingest(ctx, list(paths))
 
 
@@ -244,30 +256,79 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
         click.echo(aid)
 
 
+def parse_every(value: str) -> float:
+    """'90', '90s', '10m', '1h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    raw = value.strip().lower()
+    try:
+        seconds = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration like 30s, 10m or 1h") from None
+    if seconds <= 0:
+        raise click.BadParameter("must be more than zero")
+    return seconds
+
+
 @index_group.command("watch")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--every", type=float, default=5.0, show_default=True, help="Seconds between scans.")
-@click.option("--once", is_flag=True, help="Scan once and exit (for cron).")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    envvar="NEWSQA_FEEDS",
+    help="RSS/Atom feed URL (repeatable) [env NEWSQA_FEEDS, space-separated].",
+)
+@click.option("--every", default="5m", show_default=True, help="Time between rounds: 30s, 10m, 1h.")
+@click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @click.pass_obj
-def index_watch(ctx: Context, folder: Path, every: float, once: bool) -> None:
-    """Index files as they land in FOLDER (new and changed files; deleted files are removed)."""
+def index_watch(ctx: Context, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool) -> None:
+    """Index files as they land in FOLDER and new stories from --feed URLs, until stopped.
+
+    New and changed files are indexed once they stop changing; deleted files are removed. Feed items are
+    fetched, their main text extracted, copies of stories already indexed recognised, and marked seen
+    only once indexed. A feed or page that fails is reported and retried later; the others go on.
+    """
+    import asyncio
+
+    from newsqa.index.feeds import FeedStateStore
+    from newsqa.index.feedsync import sync_feeds
+    from newsqa.index.fetch import Fetcher
     from newsqa.index.watch import FolderWatcher
 
+    if folder is None and not feeds:
+        raise click.UsageError("give a FOLDER, one or more --feed URLs, or both")
+    pause = parse_every(every)
+    feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
-    watcher = FolderWatcher(lib, folder)
-    click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
+    watcher = FolderWatcher(lib, folder) if folder else None
+    state = FeedStateStore(lib.dir.db_path) if feed_urls else None
+    what = [str(folder)] if folder else []
+    if feed_urls:
+        what.append(f"{len(feed_urls)} feed(s)")
+    click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
+
+    async def feed_round() -> str:
+        assert state is not None
+        async with Fetcher() as fetcher:
+            return (await sync_feeds(lib, state, fetcher, feed_urls)).summary()
+
     try:
         while True:
-            with lib.dir.writer_lock(timeout=60):
-                report = watcher.scan()
-            if report:
-                click.echo(report)
+            if watcher is not None:
+                with lib.dir.writer_lock(timeout=120):
+                    report = watcher.scan()
+                if report:
+                    click.echo(str(report))
+            if state is not None:
+                click.echo(asyncio.run(feed_round()))
             if once:
                 return
-            time.sleep(every)
+            time.sleep(pause)
     except KeyboardInterrupt:
         pass
     finally:
+        if state is not None:
+            state.close()
         lib.close()
 
 
@@ -351,3 +412,4 @@ def run() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+

@@ -18,7 +18,10 @@ def citation_line(c: Citation) -> str:
     if meta:
         parts.append(meta)
     line = " — ".join(parts)
-    return f"{line} <{c.url}>" if c.url else line
+    line = f"{line} <{c.url}>" if c.url else line
+    if c.also:
+        line += "\n    also reported by: " + ", ".join(o.source or o.title for o in c.also)
+    return line
 
 
 def format_passage(p: Passage, *, color: bool, width: int = 100) -> str:
