@@ -74,6 +74,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX also_reported_original ON also_reported(original);
     """,
+    # 3: people following a topic, and the alerts already sent (never the same article twice to a chat)
+    """
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE(chat, topic)
+    );
+    CREATE TABLE alerts (
+        chat TEXT NOT NULL,
+        article TEXT NOT NULL,
+        follow INTEGER NOT NULL,
+        sent_at REAL NOT NULL,
+        PRIMARY KEY(chat, article)
+    );
+    """,
 )
 
 
