@@ -77,6 +77,7 @@ class Answer:
     answered: bool
     passages: list[Passage] = field(default_factory=list)
     confidence: float = 0.0  # the evidence the abstain decision was made on
+    focus: tuple[str, ...] = ()  # a follow-up's own words, which weigh most in ranking (see followup.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {

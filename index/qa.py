@@ -25,14 +25,15 @@ class QuestionAnswerer:
         """Answer `question`; with a conversation, resolve a follow-up against it and record the turn."""
         previous = conversation.last_query if conversation else None
         query = resolve(question, previous)
-        ranking = self.searcher.rank(query, focus=focus_terms(question, previous))
+        focus = tuple(focus_terms(question, previous))
+        ranking = self.searcher.rank(query, focus=focus)
         passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
         if conversation is not None:
             conversation.add(question, query)
-        return Answer(question, query, bool(passages), passages, ranking.confidence)
+        return Answer(question, query, bool(passages), passages, ranking.confidence, focus)
 
-    def more(self, query: str, *, offset: int, k: int | None = None) -> Answer:
-        """The next page of passages for an already resolved query (the bot's More button)."""
-        ranking = self.searcher.rank(query)
+    def more(self, query: str, *, offset: int, k: int | None = None, focus: tuple[str, ...] = ()) -> Answer:
+        """The next page of an earlier answer: its resolved query and focus give the same ranking again."""
+        ranking = self.searcher.rank(query, focus=focus)
         passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
-        return Answer(query, query, bool(passages), passages, ranking.confidence)
+        return Answer(query, query, bool(passages), passages, ranking.confidence, focus)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -67,12 +68,8 @@ class Context:
 
         opts = SearchOptions()
         if self.settings.min_confidence is not None:
-            opts = SearchOptions(**{**_fields(opts), "min_confidence": self.settings.min_confidence})
+            opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
         return QuestionAnswerer(Searcher(lib, opts), k=k)
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -241,7 +238,7 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
     if manifest is None:
         raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
     size = sum(p.stat().st_size for p in d.root.iterdir() if p.is_file())
-    info: dict[str, Any] = {**_fields(manifest), "data_dir": str(d.root), "bytes_on_disk": size}
+    info: dict[str, Any] = {**dataclasses.asdict(manifest), "data_dir": str(d.root), "bytes_on_disk": size}
     if list_articles:
         lib = _open_existing(ctx)
         info["article_ids"] = lib.store.article_ids()
@@ -412,3 +409,8 @@ def run() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+from newsqa.bot.command import serve  # noqa: E402
+
+main.add_command(serve)

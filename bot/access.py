@@ -1,0 +1,23 @@
+"""Who may use the bot and who may change its articles (pure policy, decided per update)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """Admins may do everything; with an allow-list, only listed users or chats may ask."""
+
+    admins: frozenset[int] = frozenset()
+    allowed: frozenset[int] = frozenset()  # empty: everyone
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admins
+
+    def admits(self, user_id: int | None, chat_id: int | None) -> bool:
+        if not self.allowed or self.is_admin(user_id):
+            return True
+        return (user_id is not None and user_id in self.allowed) or (
+            chat_id is not None and chat_id in self.allowed
+        )

@@ -1,0 +1,192 @@
+"""The running bot: the PTB Application with its handlers, start-up, the error handler, and `run_bot`.
+
+`newsqa serve` and the end-to-end tests start the bot through the same `run_bot`, so what is tested is
+what runs. It drives the Application by hand (initialize, post_init, polling or webhook, start ... stop)
+instead of `run_polling`, because it must run inside a loop it does not own (pytest's, or serve's with
+its own signal handling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from newsqa.index.library import Library
+from newsqa.index.qa import QuestionAnswerer
+from newsqa.index.search import Searcher
+
+from . import texts
+from .admin import AdminHandlers
+from .backend import Backend
+from .callbacks import ButtonHandlers
+from .handlers import QuestionHandlers
+from .retry import RetryingRateLimiter
+from .services import Services
+from .settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request URL at INFO, and a Bot API URL contains the token."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def build_application(settings: BotSettings, services: Services) -> App:
+    builder = (
+        Application.builder()
+        .token(settings.token)
+        .rate_limiter(RetryingRateLimiter(retries=settings.retries, backoff=settings.retry_backoff))
+        .concurrent_updates(settings.concurrency)
+        .job_queue(None)
+        .connect_timeout(10.0)
+        .read_timeout(20.0)
+        .write_timeout(30.0)
+        .pool_timeout(10.0)
+        .post_init(_announce_commands(settings))
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url).base_file_url(settings.base_file_url or "")
+    app = builder.build()
+
+    questions = QuestionHandlers(services)
+    admin = AdminHandlers(services)
+    new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
+    for name, callback in (
+        ("start", questions.start),
+        ("help", questions.help),
+        ("sources", questions.sources),
+        ("ask", questions.ask_command),
+        ("reset", questions.reset),
+        ("add", admin.add),
+        ("remove", admin.remove),
+        ("reindex", admin.reindex),
+        ("stats", admin.stats),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=new))
+    app.add_handler(MessageHandler(new & filters.Document.ALL, admin.document))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions.text))
+    app.add_handler(MessageHandler(new & filters.COMMAND, questions.unknown_command))
+    app.add_handler(CallbackQueryHandler(ButtonHandlers(services).on_button))
+    app.add_error_handler(on_error)
+    return app
+
+
+def _announce_commands(settings: BotSettings) -> Any:
+    async def announce(app: App) -> None:
+        """Commands in the clients' menu: everyone sees the public ones, each admin also the admin ones."""
+        public = [BotCommand(c, d) for c, d in texts.PUBLIC_COMMANDS]
+        await app.bot.set_my_commands(public)
+        everything = public + [BotCommand(c, d) for c, d in texts.ADMIN_COMMANDS]
+        for admin in sorted(settings.admins):
+            try:
+                await app.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin))
+            except (BadRequest, Forbidden) as exc:  # an admin who never opened a chat with the bot
+                log.info("admin commands not shown to %s: %s", admin, exc)
+
+    return announce
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with the traceback, tell the user briefly, keep serving."""
+    error = context.error
+    chat = update.effective_chat if isinstance(update, Update) else None
+    where = f"update {update.update_id}" if isinstance(update, Update) else "the bot"
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        log.warning("network trouble while handling %s (after retries): %s", where, error)
+    else:
+        log.error("error while handling %s", where, exc_info=error)
+    if chat is None or (isinstance(update, Update) and update.callback_query is not None):
+        return  # a button tap was already answered with an apology
+    try:
+        await context.bot.send_message(chat.id, texts.SORRY)
+    except TelegramError as exc:
+        log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+def _polling_error(exc: TelegramError) -> None:
+    """PTB keeps polling (with backoff) after this; a network blip needs no traceback."""
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        log.warning("polling Telegram failed: %s; retrying", exc)
+    else:
+        log.error("polling Telegram failed", exc_info=exc)
+
+
+async def run_bot(
+    settings: BotSettings,
+    library: Library,
+    *,
+    stop: asyncio.Event,
+    answerer: QuestionAnswerer | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set: load the index, connect, announce commands, poll or take webhooks.
+
+    `answerer` carries the search options (the CLI's --min-confidence); `started` is set once updates flow.
+    """
+    quiet_http_loggers()
+    answerer = answerer or QuestionAnswerer(Searcher(library), k=settings.k)
+    backend = Backend(library, answerer, k=settings.k, lock_timeout=settings.lock_timeout)
+    articles, sentences = await asyncio.to_thread(backend.warm_up)
+    log.info("index loaded: %d articles, %d sentences", articles, sentences)
+    app = build_application(settings, Services.create(settings, backend))
+    try:
+        await app.initialize()
+        if app.post_init:
+            await app.post_init(app)
+        updater = app.updater
+        assert updater is not None
+        if settings.webhook_url:
+            await updater.start_webhook(
+                listen=settings.listen,
+                port=settings.port,
+                url_path=settings.webhook_path,
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret or secrets.token_urlsafe(32),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=settings.drop_pending_updates,
+                bootstrap_retries=settings.retries,
+            )
+        else:
+            await updater.start_polling(
+                poll_interval=0.0,
+                timeout=dt.timedelta(seconds=settings.poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=settings.drop_pending_updates,
+                bootstrap_retries=settings.retries,
+                error_callback=_polling_error,
+            )
+        await app.start()
+        where = f"webhook on {settings.listen}:{settings.port}" if settings.webhook_url else "long polling"
+        log.info("serving as @%s (%s)", app.bot.username, where)
+        if started is not None:
+            started.set()
+        await stop.wait()
+    finally:
+        await _shut_down(app)
+
+
+async def _shut_down(app: App) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()

@@ -1,0 +1,158 @@
+"""The index side of the bot: blocking calls on the one Library, each meant to run in a worker thread.
+
+Handlers call these through `asyncio.to_thread`, so a slow search or a reindex never holds up the event
+loop (other users keep getting answers). Writes take the data directory's writer lock; the same Library
+then answers from the new articles at once. Before each search the Library replays changes committed by
+other processes (`newsqa index add` next to a running bot), which costs one small query when there are none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from newsqa.index.answer import Answer, Citation, Passage
+from newsqa.index.article import Article, LoadProblem
+from newsqa.index.fusion import Scored
+from newsqa.index.library import IngestReport, Library
+from newsqa.index.loaders import iter_articles
+from newsqa.index.qa import QuestionAnswerer
+from newsqa.index.search import Ranking
+from newsqa.index.store import StoredArticle
+
+from .chatstate import ChatState
+
+log = logging.getLogger(__name__)
+
+CONTEXT_WINDOW = 3  # neighbouring sentences each side for the Context button
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One page of an answer: what to show, its number in the chat (for More), whether more exists."""
+
+    answer: Answer
+    number: int  # 0 when there is nothing to page through
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    citation: Citation
+    lead: str
+    sentences: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    articles: int
+    sentences: int
+    vectors: int
+    model: str
+    data_dir: Path
+    built_at: str | None
+
+
+def citation_of(a: StoredArticle) -> Citation:
+    return Citation(a.id, a.title, a.url, a.published, a.source)
+
+
+class Backend:
+    """Questions, buttons and admin writes against one Library (thread-safe, blocking)."""
+
+    def __init__(self, library: Library, answerer: QuestionAnswerer, *, k: int, lock_timeout: float) -> None:
+        self.library = library
+        self.answerer = answerer
+        self.k = k
+        self.lock_timeout = lock_timeout
+        self.questions = 0
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def warm_up(self) -> tuple[int, int]:
+        """Load the vectors and the model now, so the first question is not the slow one."""
+        self.library.refresh()
+        _ = self.library.embedder
+        return self.library.counts()
+
+    # -- questions --------------------------------------------------------------------------------
+    def ask(self, chat: str, question: str) -> Reply:
+        """Answer with the chat's conversation (follow-ups), and store the updated state."""
+        store = self.library.store
+        state = ChatState.from_json(store.load_conversation(chat))
+        self.library.refresh()
+        answer = self.answerer.ask(question, state.conversation, k=self.k + 1)
+        self.questions += 1
+        page, has_more = self._page(answer)
+        number = state.remember(answer.query, answer.focus) if page.answered else 0
+        store.save_conversation(chat, state.to_json())
+        return Reply(page, number, has_more)
+
+    def more(self, chat: str, number: int, offset: int) -> Reply | None:
+        """The next passages of an earlier answer; None when that answer was forgotten (/reset)."""
+        state = ChatState.from_json(self.library.store.load_conversation(chat))
+        query = state.query_of(number)
+        if query is None:
+            return None
+        self.library.refresh()
+        more = self.answerer.more(query, offset=offset, k=self.k + 1, focus=state.focus_of(number))
+        page, has_more = self._page(more)
+        return Reply(page, number, has_more)
+
+    def _page(self, answer: Answer) -> tuple[Answer, bool]:
+        """Asked for one passage more than shown: whether it came back says if More is worth offering."""
+        has_more = len(answer.passages) > self.k
+        return replace(answer, passages=answer.passages[: self.k]), has_more
+
+    def reset(self, chat: str) -> None:
+        self.library.store.delete_conversation(chat)
+
+    # -- buttons ----------------------------------------------------------------------------------
+    def context(self, sentence_id: int) -> Passage | None:
+        """A wider excerpt around a sentence; None when its article is gone."""
+        hit = Scored(sentence_id, 1.0, 1.0, 0.0)
+        searcher = self.answerer.searcher
+        found = searcher.passages(Ranking("", [hit], 1.0), k=1, context=CONTEXT_WINDOW)
+        return found[0] if found else None
+
+    def source(self, rowid: int) -> SourceInfo | None:
+        store = self.library.store
+        article = store.get_article(rowid)
+        if article is None:
+            return None
+        return SourceInfo(citation_of(article), article.text[:2000], len(store.article_sentences(rowid)))
+
+    def latest(self, n: int) -> tuple[list[Citation], int]:
+        articles = self.library.store.latest_articles(n)
+        return [citation_of(a) for a in articles], self.library.counts()[0]
+
+    def find(self, article_id: str) -> Citation | None:
+        found = self.library.store.find_article(article_id)
+        return citation_of(found) if found else None
+
+    # -- admin ------------------------------------------------------------------------------------
+    def ingest(self, items: Iterable[Article | LoadProblem]) -> IngestReport:
+        """Add or update articles under the writer lock (IndexLocked when another writer holds it)."""
+        with self.library.dir.writer_lock(timeout=self.lock_timeout):
+            return self.library.ingest(items)
+
+    def reindex(self, folders: Sequence[Path]) -> IngestReport:
+        """Rescan the configured folders: new and changed files are indexed, unchanged ones skipped."""
+        return self.ingest(iter_articles(folders))
+
+    def remove(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        with self.library.dir.writer_lock(timeout=self.lock_timeout):
+            return self.library.remove(ids)
+
+    def stats(self) -> Stats:
+        manifest = self.library.dir.read_manifest()
+        articles, sentences = self.library.counts()
+        return Stats(
+            articles=articles,
+            sentences=sentences,
+            vectors=len(self.library.vectors),
+            model=self.library.model_name,
+            data_dir=self.library.dir.root,
+            built_at=manifest.built_at if manifest else None,
+        )

@@ -1,0 +1,206 @@
+"""`newsqa serve`, the Telegram bot. Only click loads here; telegram, torch and faiss load when it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from newsqa.settings import parse_ids
+
+from .settings import MB, BotSettings
+
+if TYPE_CHECKING:
+    from newsqa.cli import Context
+    from newsqa.index.library import Library
+    from newsqa.index.qa import QuestionAnswerer
+
+
+def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[int]:
+    try:
+        return parse_ids(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--token", envvar="TELEGRAM_BOT_TOKEN", help="Bot token from @BotFather [env TELEGRAM_BOT_TOKEN]."
+)
+@click.option(
+    "--base-url",
+    envvar="NEWSQA_TELEGRAM_BASE_URL",
+    help="A self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot [env NEWSQA_TELEGRAM_BASE_URL].",
+)
+@click.option(
+    "--webhook-url",
+    envvar="NEWSQA_WEBHOOK_URL",
+    help="Public HTTPS URL Telegram posts updates to; else long polling [env NEWSQA_WEBHOOK_URL].",
+)
+@click.option(
+    "--listen",
+    envvar="NEWSQA_WEBHOOK_LISTEN",
+    default="127.0.0.1",
+    show_default=True,
+    help="Webhook mode: address to listen on [env NEWSQA_WEBHOOK_LISTEN].",
+)
+@click.option(
+    "--port",
+    envvar="NEWSQA_WEBHOOK_PORT",
+    type=click.IntRange(1, 65535),
+    default=8443,
+    show_default=True,
+    help="Webhook mode: port to listen on [env NEWSQA_WEBHOOK_PORT].",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="NEWSQA_WEBHOOK_SECRET",
+    help="Secret Telegram sends with each update (default: a new random one per start) "
+    "[env NEWSQA_WEBHOOK_SECRET].",
+)
+@click.option(
+    "--admins",
+    envvar="NEWSQA_ADMINS",
+    callback=_ids,
+    help="User ids allowed /add, /remove, /reindex, /stats [env NEWSQA_ADMINS].",
+)
+@click.option(
+    "--allowed",
+    envvar="NEWSQA_ALLOWED",
+    callback=_ids,
+    help="If set, only these user or chat ids may use the bot [env NEWSQA_ALLOWED].",
+)
+@click.option(
+    "--folder",
+    "folders",
+    multiple=True,
+    envvar="NEWSQA_FOLDERS",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder /reindex rescans; repeatable [env NEWSQA_FOLDERS, separated by ':'].",
+)
+@click.option(
+    "-k", type=click.IntRange(1, 10), default=3, show_default=True, help="Passages per answer page."
+)
+@click.option(
+    "--questions-per-minute",
+    envvar="NEWSQA_QUESTIONS_PER_MINUTE",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="Per user; 0 turns the limit off.",
+)
+@click.option(
+    "--max-upload-mb",
+    envvar="NEWSQA_MAX_UPLOAD_MB",
+    type=click.FloatRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Largest file /add accepts (Telegram lets bots download 20 MB).",
+)
+@click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
+@click.pass_obj
+def serve(
+    ctx: Context,
+    token: str | None,
+    base_url: str | None,
+    webhook_url: str | None,
+    listen: str,
+    port: int,
+    webhook_secret: str | None,
+    admins: frozenset[int],
+    allowed: frozenset[int],
+    folders: tuple[Path, ...],
+    k: int,
+    questions_per_minute: int,
+    max_upload_mb: float,
+    drop_pending_updates: bool,
+) -> None:
+    """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
+
+    Long polling by default; --webhook-url for a deployment behind HTTPS. The index is loaded once; when
+    it is empty, the --folder folders (or the seed articles) are indexed first.
+    """
+    if not token:
+        raise click.UsageError("no bot token: set TELEGRAM_BOT_TOKEN (from @BotFather) or pass --token")
+    if webhook_url and not webhook_url.lower().startswith("https://"):
+        raise click.BadParameter("Telegram only posts to https:// URLs", param_hint="--webhook-url")
+    settings = BotSettings(
+        token=token,
+        base_url=base_url,
+        webhook_url=webhook_url,
+        listen=listen,
+        port=port,
+        webhook_secret=webhook_secret,
+        admins=admins,
+        allowed=allowed,
+        folders=folders,
+        k=k,
+        questions_per_window=questions_per_minute,
+        window_seconds=60.0,
+        max_upload_bytes=int(max_upload_mb * MB),
+        drop_pending_updates=drop_pending_updates,
+    )
+    _serve(ctx, settings)
+
+
+def _serve(ctx: Context, settings: BotSettings) -> None:
+    from telegram.error import InvalidToken, NetworkError
+
+    from newsqa.index.datadir import IndexProblem
+
+    from . import redact
+
+    redact.install(settings.token)
+    bot_log = logging.getLogger("newsqa.bot")
+    if bot_log.getEffectiveLevel() > logging.INFO:
+        bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
+    try:
+        library = ctx.library()
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        _index_if_empty(library, settings, ctx.settings.seeds)
+        answerer = ctx.answerer(library, settings.k)
+        click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
+        asyncio.run(_until_signalled(settings, library, answerer))
+    except InvalidToken:
+        raise click.ClickException("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN") from None
+    except NetworkError as exc:
+        where = settings.base_url or "api.telegram.org"
+        raise click.ClickException(f"cannot reach the Telegram Bot API at {where}: {exc}") from None
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        library.close()
+
+
+def _index_if_empty(library: Library, settings: BotSettings, seeds: Path) -> None:
+    """A fresh data directory gets the configured folders (or the seed articles) before serving."""
+    if library.counts()[0]:
+        return
+    from newsqa.index.loaders import iter_articles
+
+    paths = list(settings.folders) or [seeds]
+    click.echo(f"The index is empty: indexing {', '.join(map(str, paths))} first.", err=True)
+    with library.dir.writer_lock(timeout=settings.lock_timeout):
+        report = library.ingest(iter_articles(paths))
+    click.echo(report.summary(), err=True)
+
+
+async def _until_signalled(settings: BotSettings, library: Library, answerer: QuestionAnswerer) -> None:
+    from .app import run_bot
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_bot(settings, library, stop=stop, answerer=answerer)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    click.echo("newsqa bot stopped", err=True)

@@ -1,0 +1,156 @@
+"""Questions and the public commands: /start, /help, /sources, /ask, /reset, and plain text questions.
+
+Handlers are thin: check access, keep the chat's order, run the index call in a worker thread
+(`asyncio.to_thread`) while "typing…" shows, then send what `views`/`texts` rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from . import texts
+from .addressing import command_argument, question_in
+from .backend import Reply
+from .buttons import More, answer_keyboard
+from .formatting import Span
+from .sending import Replier
+from .services import Services, chat_key, replier_for
+from .views import answer_messages, sources_blocks
+
+log = logging.getLogger(__name__)
+
+SOURCES_SHOWN = 10
+
+
+async def send_answer(replier: Replier, reply: Reply) -> None:
+    """An answer page as messages; each carries its passages' buttons, the last one More if there is more."""
+    messages = answer_messages(reply.answer)
+    passages = reply.answer.passages
+    more = More(reply.number, passages[-1].rank) if reply.has_more and passages else None
+    for i, message in enumerate(messages):
+        last = i == len(messages) - 1
+        await replier.send(message.rendered, answer_keyboard(message.passages, more if last else None))
+
+
+class QuestionHandlers:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    async def admitted(self, update: Update, replier: Replier) -> bool:
+        """Allowed to use the bot; if not, say so politely (and do nothing else)."""
+        if self.s.admits(update):
+            return True
+        user = update.effective_user
+        log.info("refused user %s in chat %s", user.id if user else None, replier.chat_id)
+        await replier.say(texts.refused_blocks(user.id if user else None))
+        return False
+
+    # -- commands ---------------------------------------------------------------------------------
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        latest, total = await asyncio.to_thread(self.s.backend.latest, 1)
+        example = latest[0].title if latest else None
+        await replier.say(texts.start_blocks(total, example, admin=self.s.is_admin(update)))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        group = update.effective_chat is not None and update.effective_chat.type != "private"
+        await replier.say(texts.help_blocks(admin=self.s.is_admin(update), group=group))
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        latest, total = await asyncio.to_thread(self.s.backend.latest, SOURCES_SHOWN)
+        await replier.say(sources_blocks(latest, total, show_ids=self.s.is_admin(update)))
+
+    async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        async with self.s.locks.hold(replier.chat_id):
+            await asyncio.to_thread(self.s.backend.reset, chat_key(replier.chat_id))
+        await replier.say(
+            [(Span("Done: I forgot this chat's conversation. The next question starts afresh."),)]
+        )
+
+    async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        question = command_argument(message.text or "") if message else ""
+        if not question:
+            replier = replier_for(update, context.bot)
+            if replier is not None and await self.admitted(update, replier):
+                await replier.say(
+                    texts.usage("Put your question after the command, e.g. /ask Who was elected?")
+                )
+            return
+        await self.answer(update, context, question)
+
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """In a private chat (or addressed to this bot in a group) an unknown command gets a pointer."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        command = message.text.split(None, 1)[0]
+        addressed = chat.type == "private" or command.lower().endswith(
+            f"@{(context.bot.username or '').lower()}"
+        )
+        replier = replier_for(update, context.bot)
+        if not addressed or replier is None or not await self.admitted(update, replier):
+            return
+        await replier.say(
+            [(Span("I don't know "), Span(command, "code"), Span("; /help lists my commands."))]
+        )
+
+    # -- questions --------------------------------------------------------------------------------
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any text in a private chat; in groups, a mention of the bot or a reply to it."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        replied = message.reply_to_message
+        to_bot = bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
+        question = question_in(
+            message.text,
+            private=chat.type == "private",
+            bot_username=context.bot.username,
+            replied_to_bot=to_bot,
+        )
+        if question is None:
+            return  # group chatter not meant for the bot
+        if not question:
+            replier = replier_for(update, context.bot)
+            if replier is not None and await self.admitted(update, replier):
+                await replier.say(texts.usage("Yes? Ask me a question about the articles."))
+            return
+        await self.answer(update, context, question)
+
+    async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        user = update.effective_user
+        async with self.s.locks.hold(replier.chat_id):  # a follow-up waits for its question
+            wait = self.s.limiter.check(user.id) if user else 0.0
+            if wait > 0:
+                await replier.say(texts.slow_down(wait))
+                return
+            began = time.perf_counter()
+            async with replier.typing():
+                reply = await asyncio.to_thread(self.s.backend.ask, chat_key(replier.chat_id), question)
+            log.info(
+                "chat %s: %s in %.2f s",
+                replier.chat_id,
+                f"{len(reply.answer.passages)} passages" if reply.answer.answered else "not found",
+                time.perf_counter() - began,
+            )
+            await send_answer(replier, reply)

@@ -1,0 +1,83 @@
+"""What every handler shares: settings, the index backend, access policy, rate limit, per-chat order.
+
+Built once per running bot and handed to the handler classes; nothing here is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from telegram import Bot, Update
+
+from .access import AccessPolicy
+from .backend import Backend
+from .ratelimit import QuestionLimiter
+from .sending import Replier
+from .settings import BotSettings
+
+
+class ChatLocks:
+    """One lock per chat: a chat's questions are answered in order (a follow-up after its question),
+    while other chats go ahead concurrently. Locks nobody holds or awaits are forgotten."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[chat_id] = lock
+        async with lock:
+            yield
+
+
+@dataclass
+class Services:
+    settings: BotSettings
+    backend: Backend
+    access: AccessPolicy
+    limiter: QuestionLimiter
+    locks: ChatLocks = field(default_factory=ChatLocks)
+    started: float = field(default_factory=time.time)
+
+    @classmethod
+    def create(cls, settings: BotSettings, backend: Backend) -> Services:
+        return cls(
+            settings=settings,
+            backend=backend,
+            access=AccessPolicy(settings.admins, settings.allowed),
+            limiter=QuestionLimiter(settings.questions_per_window, settings.window_seconds),
+        )
+
+    def is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return self.access.is_admin(user.id if user else None)
+
+    def admits(self, update: Update) -> bool:
+        user, chat = update.effective_user, update.effective_chat
+        return self.access.admits(user.id if user else None, chat.id if chat else None)
+
+
+def chat_key(chat_id: int) -> str:
+    """The key a chat's state is stored under."""
+    return f"telegram:{chat_id}"
+
+
+def replier_for(update: Update, bot: Bot) -> Replier | None:
+    """Where replies to this update go: its chat (and topic); in groups, quoting the message replied to
+    (the question, or for a button the answer it sits under)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    in_group = chat.type != "private"
+    reply_to = message.message_id if message is not None and in_group else None
+    thread = message.message_thread_id if message is not None and message.is_topic_message else None
+    return Replier(bot, chat.id, reply_to=reply_to, thread_id=thread)

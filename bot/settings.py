@@ -1,0 +1,57 @@
+"""The bot's settings: one frozen object, built once by `newsqa serve` from flags and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    """Everything the Telegram front end needs to know; the index side lives in `newsqa.settings`."""
+
+    token: str = field(repr=False)  # never printed, never logged
+    base_url: str | None = None  # a self-hosted Bot API server, PTB's form: http://host:port/bot
+    # Webhook mode when webhook_url is set; long polling otherwise.
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    webhook_secret: str | None = field(default=None, repr=False)
+    # Who may do what (empty `allowed`: everyone may ask; admins are always allowed).
+    admins: frozenset[int] = frozenset()
+    allowed: frozenset[int] = frozenset()
+    folders: tuple[Path, ...] = ()  # what /reindex rescans
+    k: int = 3  # passages per answer page
+    questions_per_window: int = 10  # per user ...
+    window_seconds: float = 60.0  # ... in this many seconds
+    max_upload_bytes: int = 5 * MB
+    poll_timeout: int = 30  # seconds a getUpdates long poll may wait
+    drop_pending_updates: bool = False
+    concurrency: int = 16  # updates handled at once (one chat's questions still run in order)
+    retries: int = 3  # for 429s, timeouts and network errors, each
+    retry_backoff: float = 1.0  # seconds before the first retry; doubles after each
+    lock_timeout: float = 30.0  # how long an admin write waits for another writer
+
+    @property
+    def base_file_url(self) -> str | None:
+        return file_url_for(self.base_url) if self.base_url else None
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the local webhook server answers: the path of the public webhook URL."""
+        return urlsplit(self.webhook_url or "").path.strip("/")
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.webhook_url else "polling"
+
+
+def file_url_for(base_url: str) -> str:
+    """'http://host:8081/bot' -> 'http://host:8081/file/bot': where a Bot API server serves downloads."""
+    root = base_url.rstrip("/")
+    if root.endswith("/bot"):
+        return root[: -len("/bot")] + "/file/bot"
+    return root + "/file/bot"

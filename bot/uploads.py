@@ -1,0 +1,64 @@
+"""Articles from what an admin sends: an uploaded file or text in a message, read by the file loaders.
+
+The bytes go to a private temporary folder under the file's own name and are read by `iter_articles`,
+so an upload is parsed exactly like the same file given to `newsqa index add`. Ids do not keep the temp
+path: a file's article becomes `telegram:<file name>` (uploading a corrected file of that name updates
+it); records with their own ids keep them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from newsqa.index.article import Article, LoadProblem
+from newsqa.index.loaders import SUFFIXES, iter_articles
+
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def supported(filename: str) -> bool:
+    return Path(filename).suffix.lower() in SUFFIXES
+
+
+def supported_types() -> str:
+    return ", ".join(sorted(SUFFIXES))
+
+
+def safe_name(filename: str) -> str:
+    """A bare file name that cannot leave the temp folder, keeping its extension."""
+    name = _UNSAFE.sub("_", Path(filename).name).strip("._") or "upload"
+    suffix = Path(filename).suffix.lower()
+    return name if name.lower().endswith(suffix) else name + suffix
+
+
+def load_upload(filename: str, data: bytes, *, article_id: str | None = None) -> list[Article | LoadProblem]:
+    """The articles in an uploaded file (or why not), ids rewritten from the temp path to `article_id`."""
+    if not supported(filename):
+        return [LoadProblem(filename, f"unsupported file type; send one of {supported_types()}")]
+    base_id = article_id or f"telegram:{Path(filename).name}"
+    with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as tmp:
+        path = Path(tmp) / safe_name(filename)
+        path.write_bytes(data)
+        local = path.resolve().as_posix()
+        out: list[Article | LoadProblem] = []
+        for item in iter_articles([path]):
+            if isinstance(item, Article):
+                if item.id.startswith(local):
+                    item = replace(item, id=base_id + item.id[len(local) :])
+                out.append(replace(item, origin=filename))
+            else:
+                out.append(LoadProblem(item.where.replace(str(path), filename), item.reason))
+        return out
+
+
+def load_text(text: str) -> list[Article | LoadProblem]:
+    """An article typed or forwarded into the chat: first line the headline, like a .txt file.
+
+    Its id is a digest of the text, so adding the same text twice changes nothing.
+    """
+    digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:16]
+    return load_upload("message.txt", text.encode("utf-8"), article_id=f"telegram:text:{digest}")

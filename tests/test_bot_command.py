@@ -1,0 +1,99 @@
+"""`newsqa serve`: flags with environment fallbacks, refusals, and one real run against the stub."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botapi_stub import BotApiStub
+from click.testing import CliRunner
+from fakes import HashingEmbedder
+
+from newsqa.bot import command
+from newsqa.bot.settings import BotSettings
+from newsqa.cli import main
+
+AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BotSettings]]:
+    seen: list[BotSettings] = []
+    monkeypatch.setattr(command, "_serve", lambda ctx, settings: seen.append(settings))
+    yield seen
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None, data: Path | None = None) -> Any:
+    return CliRunner().invoke(
+        main,
+        [*(["--data-dir", str(data)] if data else []), "serve", *args],
+        env={"TELEGRAM_BOT_TOKEN": None, "NEWSQA_ADMINS": None, "NEWSQA_FOLDERS": None, **(env or {})},
+        obj={"embedder_factory": lambda: HashingEmbedder()},
+        catch_exceptions=False,
+    )
+
+
+def test_flags_fall_back_to_the_environment(captured: list[BotSettings], tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    env = {
+        "TELEGRAM_BOT_TOKEN": "1:ENV",
+        "NEWSQA_ADMINS": "11, 12",
+        "NEWSQA_ALLOWED": "-100 13",
+        "NEWSQA_FOLDERS": f"{a}{os.pathsep}{b}",
+        "NEWSQA_TELEGRAM_BASE_URL": "http://127.0.0.1:8081/bot",
+    }
+    assert invoke([], env).exit_code == 0
+    assert invoke(["--token", "2:FLAG", "--admins", "7", "--folder", str(a), "-k", "5"], env).exit_code == 0
+    from_env, from_flags = captured
+    assert (from_env.token, from_env.admins, from_env.allowed) == ("1:ENV", {11, 12}, {-100, 13})
+    assert from_env.folders == (a, b) and from_env.mode == "polling"
+    assert from_env.base_file_url == "http://127.0.0.1:8081/file/bot"
+    assert (from_flags.token, from_flags.admins, from_flags.folders, from_flags.k) == ("2:FLAG", {7}, (a,), 5)
+
+
+def test_refusals_are_one_line(captured: list[BotSettings]) -> None:
+    missing = invoke([])
+    assert missing.exit_code == 2 and "no bot token: set TELEGRAM_BOT_TOKEN" in missing.output
+    bad_id = invoke(["--token", "1:X", "--admins", "12,bob"])
+    assert bad_id.exit_code == 2 and "not a Telegram id: 'bob'" in bad_id.output
+    http = invoke(["--token", "1:X", "--webhook-url", "http://bot.example/hook"])
+    assert http.exit_code == 2 and "only posts to https://" in http.output
+    assert captured == []
+
+
+def test_serve_indexes_the_seeds_answers_and_stops_on_a_signal(tmp_path: Path) -> None:
+    """The real command, start to finish: empty index -> seeds, a question answered, SIGINT stops it."""
+    bot_log = logging.getLogger("newsqa.bot")
+    level = bot_log.level
+    with BotApiStub() as stub:
+        stub.push_message(4242, AIRBASE)
+        outcome: dict[str, Any] = {}
+
+        def user() -> None:  # another thread: the command owns the main thread and its signals
+            try:
+                outcome["sent"] = stub.wait_for_messages(4242, 1, timeout=30)
+            finally:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        thread = threading.Thread(target=user)
+        thread.start()
+        try:
+            result = invoke(
+                ["--base-url", stub.base_url], {"TELEGRAM_BOT_TOKEN": stub.token}, data=tmp_path / "data"
+            )
+        finally:
+            thread.join(10)
+            bot_log.setLevel(level)
+        assert result.exit_code == 0, result.output
+        assert "The index is empty: indexing" in result.output and "newsqa bot stopped" in result.output
+        (answer,) = outcome["sent"]
+        assert answer.text.startswith("[1] ")
+        assert "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday." in answer.text
+        assert stub.token not in result.output
+        stub.assert_no_errors()
