@@ -51,7 +51,11 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        # A weights-loading bar on every `newsqa ask` is noise: newsqa shows its own progress on long work.
+        transformers.utils.logging.disable_progress_bar()
 
         if threads:
             torch.set_num_threads(threads)
