@@ -21,3 +21,8 @@ class AccessPolicy:
         return (user_id is not None and user_id in self.allowed) or (
             chat_id is not None and chat_id in self.allowed
         )
+
+    def admits_chat(self, chat_id: int) -> bool:
+        """Whether alerts may go to this chat, with nobody asking: the chat itself must be admitted
+        (a private chat's id is its user's id, so an allowed user's or an admin's private chat is)."""
+        return self.admits(chat_id if chat_id > 0 else None, chat_id)

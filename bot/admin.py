@@ -1,7 +1,8 @@
 """Admin commands: /add (text, a reply, a file, a URL), /remove, /reindex, /stats, and uploaded files.
 
 A refused command changes nothing and says why. Writes run in a worker thread under the data directory's
-writer lock; the bot's own Library answers from the new articles as soon as the write returns.
+writer lock; the bot's own Library answers from the new articles as soon as the write returns, and chats
+following a topic a new article answers are alerted (the same path as the feed job's).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from newsqa.index.fetch import Fetcher, FetchOptions, human_size
 
 from . import texts
 from .addressing import command_argument
+from .alerts import alert_followers
 from .formatting import Span
 from .sending import Replier
 from .services import Services, replier_for
@@ -124,6 +126,7 @@ class AdminHandlers:
             return
         log.info("admin add: %s", report.summary())
         await replier.say(texts.ingest_blocks(report, what="Added"))
+        await alert_followers(replier.bot, self.s, report.added_ids)
 
     # -- /remove, /reindex, /stats --------------------------------------------------------------------
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -177,6 +180,7 @@ class AdminHandlers:
             return
         log.info("admin reindex: %s", report.summary())
         await replier.say(texts.ingest_blocks(report, what="Reindexed"))
+        await alert_followers(replier.bot, self.s, report.added_ids)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         replier = replier_for(update, context.bot)

@@ -18,6 +18,7 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
+    ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -33,6 +34,8 @@ from . import texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
+from .feedjob import FeedJob
+from .following import FollowHandlers
 from .handlers import QuestionHandlers
 from .retry import RetryingRateLimiter
 from .services import Services
@@ -51,24 +54,26 @@ def quiet_http_loggers() -> None:
 
 
 def build_application(settings: BotSettings, services: Services) -> App:
-    builder = (
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
         .token(settings.token)
         .rate_limiter(RetryingRateLimiter(retries=settings.retries, backoff=settings.retry_backoff))
         .concurrent_updates(settings.concurrency)
-        .job_queue(None)
         .connect_timeout(10.0)
         .read_timeout(20.0)
         .write_timeout(30.0)
         .pool_timeout(10.0)
         .post_init(_announce_commands(settings))
     )
+    if not settings.feeds:
+        builder = builder.job_queue(None)  # the job queue only runs the feed rounds
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(settings.base_file_url or "")
     app = builder.build()
 
     questions = QuestionHandlers(services)
     admin = AdminHandlers(services)
+    follows = FollowHandlers(services)
     new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
     for name, callback in (
         ("start", questions.start),
@@ -76,6 +81,9 @@ def build_application(settings: BotSettings, services: Services) -> App:
         ("sources", questions.sources),
         ("ask", questions.ask_command),
         ("reset", questions.reset),
+        ("follow", follows.follow),
+        ("following", follows.following),
+        ("unfollow", follows.unfollow),
         ("add", admin.add),
         ("remove", admin.remove),
         ("reindex", admin.reindex),
@@ -141,14 +149,19 @@ async def run_bot(
     """Serve until `stop` is set: load the index, connect, announce commands, poll or take webhooks.
 
     `answerer` carries the search options (the CLI's --min-confidence); `started` is set once updates flow.
+    With `settings.feeds`, a repeating job polls them, indexes new stories and alerts followers.
     """
     quiet_http_loggers()
     answerer = answerer or QuestionAnswerer(Searcher(library), k=settings.k)
     backend = Backend(library, answerer, k=settings.k, lock_timeout=settings.lock_timeout)
     articles, sentences = await asyncio.to_thread(backend.warm_up)
     log.info("index loaded: %d articles, %d sentences", articles, sentences)
-    app = build_application(settings, Services.create(settings, backend))
+    services = Services.create(settings, backend)
+    app = build_application(settings, services)
+    feeds: FeedJob | None = None
     try:
+        if settings.feeds:
+            feeds = await FeedJob.open(services, settings.feeds)
         await app.initialize()
         if app.post_init:
             await app.post_init(app)
@@ -175,13 +188,20 @@ async def run_bot(
                 error_callback=_polling_error,
             )
         await app.start()
+        if feeds is not None:
+            assert app.job_queue is not None
+            feeds.schedule(app.job_queue, settings.feed_every)
         where = f"webhook on {settings.listen}:{settings.port}" if settings.webhook_url else "long polling"
         log.info("serving as @%s (%s)", app.bot.username, where)
         if started is not None:
             started.set()
         await stop.wait()
     finally:
+        if feeds is not None:
+            await feeds.stop()
         await _shut_down(app)
+        if feeds is not None:
+            feeds.close()
 
 
 async def _shut_down(app: App) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
+from newsqa.index.follows import Alert, Follow, Follows
 from newsqa.index.fusion import Scored
 from newsqa.index.library import IngestReport, Library
 from newsqa.index.loaders import iter_articles
@@ -68,6 +69,7 @@ class Backend:
         self.k = k
         self.lock_timeout = lock_timeout
         self.questions = 0
+        self.follows = Follows(library.store)
 
     # -- start-up ---------------------------------------------------------------------------------
     def warm_up(self) -> tuple[int, int]:
@@ -131,6 +133,28 @@ class Backend:
         found = self.library.store.find_article(article_id)
         return citation_of(found) if found else None
 
+    # -- follows ----------------------------------------------------------------------------------
+    def follow(self, chat: str, topic: str) -> Follow:
+        """Raises FollowError (its message is for the user) for an empty or over-long topic, or too many."""
+        return self.follows.follow(chat, topic)
+
+    def following(self, chat: str) -> list[Follow]:
+        return self.follows.following(chat)
+
+    def unfollow(self, chat: str, which: str | None) -> list[Follow]:
+        """Stop following: everything (None), the n-th topic of /following's list, or a topic by its words."""
+        if which is None:
+            return self.follows.unfollow(chat)
+        gone: list[Follow] = []
+        for follow in pick_follows(self.follows.following(chat), which):
+            gone += self.follows.unfollow(chat, str(follow.id))
+        return gone
+
+    def alerts_for(self, new_articles: set[str]) -> list[Alert]:
+        """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
+        self.library.refresh()
+        return self.follows.alerts_for(self.answerer.searcher, new_articles)
+
     # -- admin ------------------------------------------------------------------------------------
     def ingest(self, items: Iterable[Article | LoadProblem]) -> IngestReport:
         """Add or update articles under the writer lock (IndexLocked when another writer holds it)."""
@@ -156,3 +180,12 @@ class Backend:
             data_dir=self.library.dir.root,
             built_at=manifest.built_at if manifest else None,
         )
+
+
+def pick_follows(current: Sequence[Follow], which: str) -> list[Follow]:
+    """'2' -> the second topic as /following numbers them; other text -> the topic with those words."""
+    key = " ".join(which.split())
+    if key.isdigit():
+        n = int(key)
+        return [current[n - 1]] if 1 <= n <= len(current) else []
+    return [f for f in current if f.topic.lower() == key.lower()]

@@ -78,3 +78,10 @@ def answer_keyboard(passages: Sequence[Passage], more: More | None) -> list[list
     if more is not None:
         rows.append([("More ▸", encode(more))])
     return rows
+
+
+def alert_keyboard(passage: Passage) -> list[list[Button]]:
+    """Under an alert: the wider excerpt and the article's details (no More: an alert is not a search)."""
+    return [
+        [("Context", encode(Context(passage.sentence_id))), ("Source", encode(Source(passage.article_rowid)))]
+    ]

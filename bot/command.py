@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from newsqa.index.qa import QuestionAnswerer
 
 
+def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from newsqa.cli import parse_every  # the same durations as `index watch --every`
+
+    return parse_every(value)
+
+
 def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[int]:
     try:
         return parse_ids(value)
@@ -83,6 +89,21 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     help="Folder /reindex rescans; repeatable [env NEWSQA_FOLDERS, separated by ':'].",
 )
 @click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    envvar="NEWSQA_FEEDS",
+    help="RSS/Atom feed to poll while serving; repeatable [env NEWSQA_FEEDS, space-separated].",
+)
+@click.option(
+    "--every",
+    envvar="NEWSQA_FEED_EVERY",
+    default="10m",
+    show_default=True,
+    callback=_every,
+    help="Time between feed polls: 30s, 10m, 1h [env NEWSQA_FEED_EVERY].",
+)
+@click.option(
     "-k", type=click.IntRange(1, 10), default=3, show_default=True, help="Passages per answer page."
 )
 @click.option(
@@ -114,6 +135,8 @@ def serve(
     admins: frozenset[int],
     allowed: frozenset[int],
     folders: tuple[Path, ...],
+    feeds: tuple[str, ...],
+    every: float,
     k: int,
     questions_per_minute: int,
     max_upload_mb: float,
@@ -122,7 +145,8 @@ def serve(
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
 
     Long polling by default; --webhook-url for a deployment behind HTTPS. The index is loaded once; when
-    it is empty, the --folder folders (or the seed articles) are indexed first.
+    it is empty, the --folder folders (or the seed articles) are indexed first. With --feed, the feeds
+    are polled --every so often; new stories become answerable and alert the chats following them.
     """
     if not token:
         raise click.UsageError("no bot token: set TELEGRAM_BOT_TOKEN (from @BotFather) or pass --token")
@@ -138,6 +162,8 @@ def serve(
         admins=admins,
         allowed=allowed,
         folders=folders,
+        feeds=tuple(dict.fromkeys(url for value in feeds for url in value.split())),
+        feed_every=every,
         k=k,
         questions_per_window=questions_per_minute,
         window_seconds=60.0,

@@ -37,18 +37,22 @@ async def send_answer(replier: Replier, reply: Reply) -> None:
         await replier.send(message.rendered, answer_keyboard(message.passages, more if last else None))
 
 
+async def admitted(services: Services, update: Update, replier: Replier) -> bool:
+    """Allowed to use the bot; if not, say so politely (and do nothing else)."""
+    if services.admits(update):
+        return True
+    user = update.effective_user
+    log.info("refused user %s in chat %s", user.id if user else None, replier.chat_id)
+    await replier.say(texts.refused_blocks(user.id if user else None))
+    return False
+
+
 class QuestionHandlers:
     def __init__(self, services: Services) -> None:
         self.s = services
 
     async def admitted(self, update: Update, replier: Replier) -> bool:
-        """Allowed to use the bot; if not, say so politely (and do nothing else)."""
-        if self.s.admits(update):
-            return True
-        user = update.effective_user
-        log.info("refused user %s in chat %s", user.id if user else None, replier.chat_id)
-        await replier.say(texts.refused_blocks(user.id if user else None))
-        return False
+        return await admitted(self.s, update, replier)
 
     # -- commands ---------------------------------------------------------------------------------
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

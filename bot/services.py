@@ -65,9 +65,22 @@ class Services:
         return self.access.admits(user.id if user else None, chat.id if chat else None)
 
 
+CHAT_PREFIX = "telegram:"
+
+
 def chat_key(chat_id: int) -> str:
-    """The key a chat's state is stored under."""
-    return f"telegram:{chat_id}"
+    """The key a chat's state (conversation, follows) is stored under."""
+    return f"{CHAT_PREFIX}{chat_id}"
+
+
+def chat_id_of(key: str) -> int | None:
+    """The chat id back from its key; None for a key that is not one of this bot's chats."""
+    if not key.startswith(CHAT_PREFIX):
+        return None
+    try:
+        return int(key[len(CHAT_PREFIX) :])
+    except ValueError:
+        return None
 
 
 def replier_for(update: Update, bot: Bot) -> Replier | None:

@@ -24,6 +24,8 @@ class BotSettings:
     admins: frozenset[int] = frozenset()
     allowed: frozenset[int] = frozenset()
     folders: tuple[Path, ...] = ()  # what /reindex rescans
+    feeds: tuple[str, ...] = ()  # RSS/Atom feeds polled while serving; new stories alert followers
+    feed_every: float = 600.0  # seconds between feed rounds
     k: int = 3  # passages per answer page
     questions_per_window: int = 10  # per user ...
     window_seconds: float = 60.0  # ... in this many seconds

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from newsqa.index.article import LoadProblem
+from newsqa.index.follows import Follow
 from newsqa.index.library import IngestReport
 
 from .backend import Stats
@@ -21,6 +22,9 @@ PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("ask", "Ask a question (in groups: /ask your question)"),
     ("sources", "The latest indexed articles"),
     ("reset", "Forget this chat's conversation"),
+    ("follow", "Get new articles on a topic: /follow words or a question"),
+    ("following", "The topics this chat follows"),
+    ("unfollow", "Stop following: /unfollow number, topic, or all"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("add", "Add an article: text, a reply, a file or a URL"),
@@ -72,8 +76,16 @@ def help_blocks(*, admin: bool, group: bool) -> list[Block]:
         Span("More", "i"),
         Span(" the next quotes."),
     )
+    follows: Block = (
+        Span("Following", "b"),
+        Span(
+            "\n/follow drone attacks in Iraq — when a newly indexed article answers it, I send the quote "
+            "here, once per article. /following lists this chat's topics, /unfollow 2 stops the second, "
+            "/unfollow alone stops all."
+        ),
+    )
     commands: Block = (Span("Commands", "b"), *(Span(f"\n/{c} — {d}") for c, d in PUBLIC_COMMANDS))
-    blocks = [guide, commands]
+    blocks = [guide, follows, commands]
     if admin:
         blocks.append(
             (
@@ -174,3 +186,63 @@ def stats_blocks(
         "Folders for /reindex: " + (", ".join(folders) if folders else "none configured"),
     ]
     return [(Span("Index statistics", "b"), *(Span("\n" + line, trim=1) for line in lines))]
+
+
+FOLLOW_USAGE = (
+    "Say what to follow, e.g. /follow drone attacks in Iraq (words or a question). When a newly indexed "
+    "article answers it, I send the quote to this chat."
+)
+
+
+def followed_blocks(follow: Follow, *, per_hour: int) -> list[Block]:
+    return [
+        (Span("Following “"), Span(follow.topic, "b", trim=1), Span("”.")),
+        (
+            Span(
+                "When a newly indexed article answers it, I send the quote here: each article once, at most "
+                f"{per_hour} alerts an hour. /following lists this chat's topics; /unfollow stops them."
+            ),
+        ),
+    ]
+
+
+def following_blocks(follows: Sequence[Follow]) -> list[Block]:
+    """This chat's topics, numbered as /unfollow takes them."""
+    if not follows:
+        return [(Span("This chat follows no topics. "), Span(FOLLOW_USAGE))]
+    n = len(follows)
+    head = (Span(f"This chat follows {n} topic{'s' if n != 1 else ''}", "b"), Span(":"))
+    lines = tuple(Span(f"\n{i}. {f.topic}", trim=1) for i, f in enumerate(follows, start=1))
+    hint: Block = (Span("/unfollow 1 stops the first; /unfollow alone stops all."),)
+    return [(*head, *lines), hint]
+
+
+def unfollowed_blocks(gone: Sequence[Follow], which: str | None) -> list[Block]:
+    if gone:
+        topics = ", ".join(f"“{f.topic}”" for f in gone)
+        return [(Span(f"Stopped following {topics}.", trim=1),)]
+    if which is None:
+        return [(Span("This chat follows no topics."),)]
+    return [
+        (
+            Span("This chat does not follow “"),
+            Span(which.strip(), trim=1),
+            Span("”; /following lists its topics with their numbers."),
+        )
+    ]
+
+
+def follow_refused(reason: str) -> list[Block]:
+    """A FollowError's message (lower-case, written to follow 'Sorry, ') as a sentence."""
+    return [(Span(f"Sorry, {reason}."),)]
+
+
+def alerts_not_here(chat_id: int) -> list[Block]:
+    return [
+        (
+            Span(
+                f"Sorry, alerts only go to chats the bot's owner allowed, and this chat (id {chat_id}) "
+                "is not one of them. Follow the topic in a private chat with me instead."
+            ),
+        )
+    ]

@@ -64,6 +64,21 @@ def passage_block(p: Passage) -> Block:
     return (Span(f"[{p.rank}] "), *excerpt_spans(p), Span("\n— "), *citation_spans(p.article))
 
 
+def alert_block(topic: str, p: Passage) -> Block:
+    """A followed topic's news in one block (so one message): the topic, then the quote and its source.
+
+    The topic never gives way (it is at most 200 characters); the excerpt, headline and sentence do.
+    """
+    return (
+        Span("New on "),
+        Span(squash(topic).strip(), "i"),
+        Span(":\n"),
+        *excerpt_spans(p),
+        Span("\n— "),
+        *citation_spans(p.article),
+    )
+
+
 def searched_block(answer: Answer) -> Block | None:
     """Says what a follow-up was resolved to, so the user sees what was searched."""
     if answer.query.strip() == answer.question.strip():

@@ -33,7 +33,14 @@ def invoke(args: list[str], env: dict[str, str] | None = None, data: Path | None
     return CliRunner().invoke(
         main,
         [*(["--data-dir", str(data)] if data else []), "serve", *args],
-        env={"TELEGRAM_BOT_TOKEN": None, "NEWSQA_ADMINS": None, "NEWSQA_FOLDERS": None, **(env or {})},
+        env={
+            "TELEGRAM_BOT_TOKEN": None,
+            "NEWSQA_ADMINS": None,
+            "NEWSQA_FOLDERS": None,
+            "NEWSQA_FEEDS": None,
+            "NEWSQA_FEED_EVERY": None,
+            **(env or {}),
+        },
         obj={"embedder_factory": lambda: HashingEmbedder()},
         catch_exceptions=False,
     )
@@ -55,6 +62,20 @@ def test_flags_fall_back_to_the_environment(captured: list[BotSettings], tmp_pat
     assert from_env.folders == (a, b) and from_env.mode == "polling"
     assert from_env.base_file_url == "http://127.0.0.1:8081/file/bot"
     assert (from_flags.token, from_flags.admins, from_flags.folders, from_flags.k) == ("2:FLAG", {7}, (a,), 5)
+
+
+def test_feeds_and_their_interval_from_flags_or_environment(captured: list[BotSettings]) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:X", "NEWSQA_FEEDS": "https://a.example/rss  https://b.example/atom"}
+    assert invoke([], env).exit_code == 0
+    assert invoke([], {**env, "NEWSQA_FEED_EVERY": "90s"}).exit_code == 0
+    flags = ["--feed", "https://c.example/rss", "--feed", "https://c.example/rss", "--every", "1h"]
+    assert invoke(flags, env).exit_code == 0
+    from_env, every_from_env, from_flags = captured
+    assert from_env.feeds == ("https://a.example/rss", "https://b.example/atom")
+    assert (from_env.feed_every, every_from_env.feed_every) == (600.0, 90.0)
+    assert (from_flags.feeds, from_flags.feed_every) == (("https://c.example/rss",), 3600.0)
+    bad = invoke(["--every", "soon"], env)
+    assert bad.exit_code == 2 and "'soon' is not a duration like 30s, 10m or 1h" in bad.output
 
 
 def test_refusals_are_one_line(captured: list[BotSettings]) -> None:

@@ -5,7 +5,6 @@ starts it, talking to the strict Bot API stub on 127.0.0.1, answering from a rea
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import socket
 import threading
@@ -15,148 +14,35 @@ from typing import Any
 
 import httpx
 import pytest
-from botapi_stub import BotApiStub, Outgoing, utf16_len
+from bot_harness import (
+    ADMIN,
+    AIN,
+    AIRBASE,
+    ERBIL,
+    GROUP,
+    STRANGER,
+    USER,
+    Harness,
+    bold,
+    running_harness,
+)
+from botapi_stub import BotApiStub, utf16_len
 from conftest import SEEDS
-from fakes import HashingEmbedder
 from telegram import Bot
 from web_fixture import WebServer, html_page
 
 from newsqa.bot import texts
-from newsqa.bot.app import run_bot
 from newsqa.bot.backend import Backend
 from newsqa.bot.formatting import Rendered
 from newsqa.bot.sending import Replier
-from newsqa.bot.settings import BotSettings
 from newsqa.index.article import Article
-from newsqa.index.library import Library
 from newsqa.index.loaders import iter_articles
-
-USER = 5001  # a private chat: its id is the user's id
-ADMIN = 7001
-STRANGER = 6666
-GROUP = -1001234
-AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
-AIN = "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday."
-ERBIL = "Erbil International Airport was also targeted by an explosives-laden drone in April."
-SENDS = ("sendMessage", "sendDocument")
-
-
-def bold(message: Outgoing) -> list[str]:
-    """The texts Telegram shows in bold, cut out by their UTF-16 offsets like a client does."""
-    units = message.text.encode("utf-16-le")
-    return [
-        units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
-        for e in message.entities
-        if e["type"] == "bold"
-    ]
-
-
-class Harness:
-    """A data directory with the seed article, the stub, and the bot started/stopped through run_bot."""
-
-    def __init__(self, stub: BotApiStub, data_dir: Path) -> None:
-        self.stub = stub
-        self.data_dir = data_dir
-        self.embedder = HashingEmbedder()
-        self.library: Library | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.stop_event = asyncio.Event()
-        self.expect_errors = False  # set by tests that provoke a failure on purpose
-        self.settings = BotSettings(
-            token=stub.token,
-            base_url=stub.base_url,
-            admins=frozenset({ADMIN}),
-            poll_timeout=1,
-            retry_backoff=0.05,
-            lock_timeout=5,
-        )
-
-    def open_library(self) -> Library:
-        return Library(self.data_dir, lambda: self.embedder, model_name=self.embedder.name)
-
-    def index(self, items: list[Any]) -> None:
-        lib = self.open_library()
-        with lib.dir.writer_lock():
-            lib.ingest(items)
-        lib.close()
-
-    async def start(self, **overrides: Any) -> None:
-        self.settings = dataclasses.replace(self.settings, **overrides)
-        self.library = self.open_library()
-        self.stop_event = asyncio.Event()
-        started = asyncio.Event()
-        self.task = asyncio.create_task(
-            run_bot(self.settings, self.library, stop=self.stop_event, started=started)
-        )
-        waiter = asyncio.create_task(started.wait())
-        await asyncio.wait({self.task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if self.task.done():
-            self.task.result()  # start-up failed: raise it here
-        assert started.is_set(), "the bot did not start within 15 s"
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.stop_event.set()
-            await asyncio.wait_for(self.task, 15)
-            self.task = None
-        if self.library is not None:
-            self.library.close()
-            self.library = None
-
-    def sends(self, chat: int) -> list[Outgoing]:
-        return self.stub.sent(chat, methods=SENDS)
-
-    async def replies(self, chat: int, before: int, count: int = 1, *, settle: float = 0.0) -> list[Outgoing]:
-        """The messages sent to `chat` after the first `before`, once there are at least `count`."""
-        await self.stub.await_for(lambda: len(self.sends(chat)) >= before + count, what=f"{count} replies")
-        if settle:  # an answer of unknown length: wait until nothing more arrives
-            seen = -1
-            while seen != len(self.sends(chat)):
-                seen = len(self.sends(chat))
-                await asyncio.sleep(settle)
-        return self.sends(chat)[before:]
-
-    async def say(self, chat: int, text: str, count: int = 1, **kwargs: Any) -> list[Outgoing]:
-        before = len(self.sends(chat))
-        self.stub.push_message(chat, text, **kwargs)
-        return await self.replies(chat, before, count)
-
-    async def tap(self, message: Outgoing, data: str, count: int = 0) -> tuple[str | None, list[Outgoing]]:
-        """Tap a button; returns the note it was answered with and the `count` messages it produced."""
-        before = len(self.sends(message.chat_id))
-        query_id = self.stub.push_callback(message.chat_id, message.message_id, data)
-        await self.stub.await_for(
-            lambda: query_id not in self.stub.unanswered_callbacks(), what="the tap answered"
-        )
-        (record,) = [q for q in self.stub.callback_queries if q.id == query_id]
-        assert len(record.answers) == 1
-        new = (
-            await self.replies(message.chat_id, before, count)
-            if count
-            else self.sends(message.chat_id)[before:]
-        )
-        return record.answers[0]["text"], new
 
 
 @pytest.fixture
 async def h(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Harness]:
-    caplog.set_level(logging.DEBUG)  # everything PTB and the bot log is checked for the token below
-    with BotApiStub() as stub:
-        harness = Harness(stub, tmp_path / "data")
-        harness.index(list(iter_articles([SEEDS])))
-        try:
-            yield harness
-        finally:
-            await harness.stop()
-        assert stub.token not in caplog.text and stub.token.split(":")[1] not in caplog.text
-        if not harness.expect_errors:
-            stub.assert_no_errors()  # nothing the bot sent was rejected
-            failures = [
-                r for r in caplog.records if r.name.startswith("newsqa") and r.levelno >= logging.ERROR
-            ]
-            assert failures == [], [r.getMessage() for r in failures]
-        assert stub.unanswered_callbacks() == []
+    async with running_harness(tmp_path, caplog) as harness:
+        yield harness
 
 
 # -- /start, questions, follow-ups --------------------------------------------------------------------
@@ -169,13 +55,23 @@ async def test_start_says_what_it_does_and_commands_are_announced(h: Harness) ->
     assert "I answer questions about news articles" in welcome.text and "I know 1 article." in welcome.text
     assert "Try for example: What is known about Armed groups use of drones in Iraq" in welcome.text
     assert "admin" not in welcome.text
-    assert [c["command"] for c in h.stub.commands] == ["start", "help", "ask", "sources", "reset"]
+    assert [c["command"] for c in h.stub.commands] == [
+        "start",
+        "help",
+        "ask",
+        "sources",
+        "reset",
+        "follow",
+        "following",
+        "unfollow",
+    ]
     admin_menu = h.stub.commands_for({"type": "chat", "chat_id": ADMIN})
     assert [c["command"] for c in admin_menu][-4:] == ["add", "remove", "reindex", "stats"]
     (admin_welcome,) = await h.say(ADMIN, "/start")
     assert "You are an admin here" in admin_welcome.text
     (helped,) = await h.say(USER, "/help")
     assert "/sources" in helped.text and "/reindex" not in helped.text
+    assert "/follow drone attacks in Iraq" in helped.text and "/unfollow — Stop following" in helped.text
 
 
 async def test_question_answered_with_cited_bold_sentence_and_buttons(h: Harness) -> None:

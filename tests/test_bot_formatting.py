@@ -14,16 +14,19 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from newsqa.bot import buttons
 from newsqa.bot.access import AccessPolicy
 from newsqa.bot.addressing import command_argument, question_in
+from newsqa.bot.backend import pick_follows
 from newsqa.bot.chatstate import KEEP_ANSWERS, ChatState
 from newsqa.bot.formatting import MAX_MESSAGE, Span, block_html, cut, fit, pack
 from newsqa.bot.ratelimit import QuestionLimiter
 from newsqa.bot.redact import MASK, TokenRedactor
 from newsqa.bot.retry import retryable
+from newsqa.bot.services import chat_id_of, chat_key
 from newsqa.bot.settings import BotSettings, file_url_for
 from newsqa.bot.uploads import load_text, load_upload, safe_name
-from newsqa.bot.views import answer_messages, short_date, source_blocks
+from newsqa.bot.views import alert_block, answer_messages, short_date, source_blocks
 from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
+from newsqa.index.follows import Follow
 from newsqa.index.followup import Conversation
 
 NASTY = 'a < b && c > d "quoted" <b>not bold</b> *star* _under_ &amp; 😀'
@@ -137,6 +140,34 @@ def test_one_huge_passage_is_cut_as_text_never_inside_a_tag() -> None:
     assert kinds["text_link"].endswith("…")  # the headline gave way too, still linked
 
 
+def test_an_alert_is_one_message_headed_by_its_topic_however_long() -> None:
+    p = passage(1, "Zebras <escaped>.", title="Zoo & co", url="https://e.com/z", source="Paper")
+    (message,) = pack([alert_block("zebras   at the <zoo>", p)])
+    text, entities = parsed(message.html)
+    assert text == "New on zebras at the <zoo>:\nBefore. Zebras <escaped>. After.\n— Zoo & co · Paper"
+    assert entities == [
+        ("italic", "zebras at the <zoo>"),
+        ("bold", "Zebras <escaped>."),
+        ("text_link", "Zoo & co"),
+    ]
+    huge = passage(1, "😀 sentence " * 900, before="B " * 3000, title="T" * 5000, url="https://e.com/x")
+    (message,) = pack([alert_block("topic " * 40, huge)])
+    text, entities = parsed(message.html)
+    assert utf16_len(text) <= MAX_MESSAGE and text.startswith("New on topic topic")
+    assert [kind for kind, _ in entities] == ["italic", "bold", "text_link"]
+
+
+def test_unfollow_picks_by_number_or_words() -> None:
+    follows = [Follow(7, "c", "drone attacks"), Follow(9, "c", "River bridge")]
+    assert pick_follows(follows, "2") == [follows[1]] and pick_follows(follows, " 1 ") == [follows[0]]
+    assert (
+        pick_follows(follows, "3") == []
+        and pick_follows(follows, "0") == []
+        and pick_follows(follows, "7") == []
+    )
+    assert pick_follows(follows, "river   BRIDGE") == [follows[1]] and pick_follows(follows, "bridge") == []
+
+
 def test_context_gives_way_before_the_sentence() -> None:
     p = passage(1, "The sentence itself.", before="x " * 3000, after=" y" * 3000)
     (message,) = answer_messages(answer_of(p))
@@ -227,6 +258,15 @@ def test_access_policy() -> None:
     closed = AccessPolicy(admins=frozenset({1}), allowed=frozenset({2, -100}))
     assert closed.admits(1, 1) and closed.admits(2, 2) and closed.admits(3, -100)
     assert not closed.admits(3, 3) and not closed.admits(None, None)
+    # alerts, with nobody asking: the chat must be admitted (a private chat is its user's)
+    assert open_bot.admits_chat(99) and open_bot.admits_chat(-5)
+    assert closed.admits_chat(1) and closed.admits_chat(2) and closed.admits_chat(-100)
+    assert not closed.admits_chat(3) and not closed.admits_chat(-2)
+    assert (
+        chat_id_of(chat_key(-100)) == -100
+        and chat_id_of("cli:5") is None
+        and chat_id_of("telegram:x") is None
+    )
 
 
 # -- faults, logs, settings, uploads -----------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""After new articles were indexed: tell the chats following a topic they answer.
+
+One function for every way articles arrive while the bot runs (the feed job, an admin's /add, an upload,
+/reindex), so alerts behave the same whichever it was. `Follows` decides who gets what (never the same
+article twice to a chat, a per-chat hourly cap) and records each alert as sent before it goes out: a
+send that fails is not retried, so nobody is ever alerted twice. A chat that blocked the bot (or removed
+it from a group) answers 403; its topics are dropped so the next round does not try again, and the
+other chats' alerts go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+
+from telegram import Bot
+from telegram.error import Forbidden, TelegramError
+
+from newsqa.index.follows import Alert
+
+from .buttons import alert_keyboard
+from .formatting import pack
+from .sending import Replier
+from .services import Services, chat_id_of
+from .views import alert_block
+
+log = logging.getLogger(__name__)
+
+
+async def alert_followers(bot: Bot, services: Services, article_ids: Collection[str]) -> int:
+    """Send the alerts due for `article_ids` (articles just added, not copies or updates); returns how many
+    went out. Never raises for one chat's or one search's trouble: the caller's work is already done."""
+    if not article_ids:
+        return 0
+    try:
+        alerts = await asyncio.to_thread(services.backend.alerts_for, set(article_ids))
+    except Exception:
+        log.exception("working out alerts for %d new articles failed", len(article_ids))
+        return 0
+    sent = 0
+    for alert in alerts:
+        chat_id = chat_id_of(alert.follow.chat)
+        if chat_id is None or not services.access.admits_chat(chat_id):
+            continue  # another front end's chat, or one no longer allowed
+        sent += await _send(bot, services, chat_id, alert)
+    log.info("alerts: %d sent for %d new articles", sent, len(article_ids))
+    return sent
+
+
+async def _send(bot: Bot, services: Services, chat_id: int, alert: Alert) -> int:
+    (message,) = pack([alert_block(alert.follow.topic, alert.passage)])  # one block: one message
+    try:
+        await Replier(bot, chat_id).send(message, alert_keyboard(alert.passage))
+    except Forbidden as exc:
+        gone = await asyncio.to_thread(services.backend.unfollow, alert.follow.chat, None)
+        log.info("chat %s refuses messages (%s): dropped its %d followed topics", chat_id, exc, len(gone))
+        return 0
+    except TelegramError as exc:
+        log.warning("alert to chat %s not sent: %s", chat_id, exc)
+        return 0
+    return 1

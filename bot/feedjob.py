@@ -1,0 +1,103 @@
+"""Feeds while serving: a repeating job polls the feeds, indexes new stories and alerts their followers.
+
+Each tick starts a round unless the last one is still running, so a slow round is never overlapped or
+queued up behind; the tick after it ends starts the next. Fetching is async and the ingest and the alert
+searches run in worker threads, so questions keep being answered meanwhile. A feed that fails is only
+reported (`sync_feeds` backs off from it) and an exception in a round is logged: the next round runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from telegram import Bot
+from telegram.ext import ContextTypes, JobQueue
+
+from newsqa.index.datadir import IndexProblem
+from newsqa.index.feeds import FeedStateStore
+from newsqa.index.feedsync import FeedSync, sync_feeds
+from newsqa.index.fetch import Fetcher, FetchOptions
+
+from .alerts import alert_followers
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+FIRST_ROUND_AFTER = 1.0  # seconds after start-up (or the interval, if shorter)
+STOP_GRACE = 10.0  # seconds shutdown waits for a running round before cancelling it
+
+
+class FeedJob:
+    """The feeds of one running bot and their state (what was seen, validators, backoff) in the index DB."""
+
+    def __init__(self, services: Services, urls: tuple[str, ...], state: FeedStateStore) -> None:
+        self.s = services
+        self.urls = list(dict.fromkeys(urls))
+        self.state = state
+        self._round: asyncio.Task[FeedSync | None] | None = None
+        self._stopping = False
+
+    @classmethod
+    async def open(cls, services: Services, urls: tuple[str, ...]) -> FeedJob:
+        library = services.backend.library
+        state = await asyncio.to_thread(FeedStateStore, library.dir.db_path)
+        return cls(services, urls, state)
+
+    def schedule(self, job_queue: JobQueue[Any], every: float) -> None:
+        job_queue.run_repeating(
+            self._tick,
+            interval=every,
+            first=min(every, FIRST_ROUND_AFTER),
+            name="feeds",
+            job_kwargs={"coalesce": True, "misfire_grace_time": None},  # a busy loop delays, never skips
+        )
+        log.info("polling %d feed(s) every %g s", len(self.urls), every)
+
+    async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._stopping or (self._round is not None and not self._round.done()):
+            return
+        self._round = asyncio.create_task(self.run_round(context.bot), name="feed round")
+
+    async def run_round(self, bot: Bot) -> FeedSync | None:
+        """Poll the due feeds, index their new stories, alert followers of the new articles."""
+        try:
+            async with Fetcher(FetchOptions()) as fetcher:
+                sync = await sync_feeds(
+                    self.s.backend.library,
+                    self.state,
+                    fetcher,
+                    self.urls,
+                    lock_timeout=self.s.settings.lock_timeout,
+                )
+            summary, *problems = sync.summary().splitlines()
+            log.info("%s", summary)
+            for problem in problems:
+                log.warning("feed problem: %s", problem.strip())
+            if sync.ingest is not None:
+                await alert_followers(bot, self.s, sync.ingest.added_ids)
+            return sync
+        except IndexProblem as exc:  # e.g. another process holds the writer lock: nothing was marked seen
+            log.warning("feed round not indexed: %s; its stories are fetched again next round", exc)
+            return None
+        except Exception:
+            log.exception("feed round failed; the next one runs as scheduled")
+            return None
+
+    async def stop(self) -> None:
+        """Start no more rounds; let a running one finish (its ingest and alerts), within a grace period."""
+        self._stopping = True
+        task = self._round
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
+        if not done:
+            log.warning("a feed round was still running after %g s; cancelling it", STOP_GRACE)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def close(self) -> None:
+        self.state.close()
