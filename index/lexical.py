@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 # Function words carry no evidence for BM25 and make FTS5 score most of the corpus: leave them out.
 STOPWORDS = frozenset(
@@ -45,4 +46,26 @@ def coverage(terms: list[str], text: str) -> float:
 
 def fts_match(text: str) -> str:
     """An FTS5 MATCH expression: any of the question's content words (each quoted, so no syntax leaks)."""
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in query_terms(text))
+    return match_any(query_terms(text))
+
+
+def match_any(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression for any of `terms`, each quoted."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t.replace('"', ""))
+
+
+def within_budget(terms: Sequence[str], counts: Mapping[str, int], budget: int) -> list[str]:
+    """The terms to search with, so BM25 scores at most about `budget` matching sentences.
+
+    FTS5 scores every sentence that matches any term, so a million-sentence index pays for "us" or
+    "year" in one in ten sentences. The commonest terms go first (they carry the least evidence, BM25's
+    idf says as much); the rarest always stays. `budget` <= 0: no limit.
+    """
+    if budget <= 0:
+        return list(terms)
+    kept = list(terms)
+    for term in sorted(terms, key=lambda t: (-counts.get(t, 0), t)):
+        if len(kept) <= 1 or sum(counts.get(t, 0) for t in kept) <= budget:
+            break
+        kept.remove(term)
+    return kept

@@ -11,13 +11,15 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .article import Article, LoadProblem
+from .context import embedding_text
 from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
 from .embedder import Embedder
 from .sentences import Sentence, split_sentences
@@ -34,6 +36,32 @@ SNAPSHOT_EVERY = 20_000
 
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Plan:
+    """One batch, split and planned: its articles with sentences, texts and hashes; the texts to embed."""
+
+    size: int  # articles in the batch, for progress
+    articles: list[tuple[Article, list[Sentence], list[str], list[str]]]
+    todo: dict[str, str]  # text hash -> text, in first-seen order
+
+
+def _batches(
+    items: Iterable[Article | LoadProblem], size: int, report: IngestReport
+) -> Iterator[list[Article]]:
+    """Articles in batches of `size`; problems go straight to the report."""
+    batch: list[Article] = []
+    for item in items:
+        if isinstance(item, LoadProblem):
+            report.skipped.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass
@@ -217,19 +245,11 @@ class Library:
         split = splitter or (lambda a: split_sentences(a.text))
         report = IngestReport()
         started = time.perf_counter()
-        batch: list[Article] = []
         stories = self.stories
         try:
-            for item in stories.filter(items) if stories else items:
-                if isinstance(item, LoadProblem):
-                    report.skipped.append(item)
-                    continue
-                batch.append(item)
-                if len(batch) >= batch_articles:
-                    self._ingest_batch(batch, report, progress, split)
-                    batch = []
-            if batch:
-                self._ingest_batch(batch, report, progress, split)
+            self._ingest_pipelined(
+                stories.filter(items) if stories else items, batch_articles, report, progress, split
+            )
         except BaseException:
             if stories:
                 stories.reset()
@@ -244,19 +264,58 @@ class Library:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_batch(
+    def _ingest_pipelined(
         self,
-        batch: list[Article],
+        items: Iterable[Article | LoadProblem],
+        batch_articles: int,
         report: IngestReport,
         progress: Callable[[int], None] | None,
         split: Callable[[Article], list[Sentence]],
     ) -> None:
+        """Embed batch k in a worker thread while this thread reads, splits and plans batch k+1 and
+        commits batch k-1: the encoder (the physical limit) never waits for Python or SQLite.
+
+        At most two batches are in flight; each still commits in one transaction, in input order, so a
+        crash loses only uncommitted batches. Texts being embedded count as known to later batches, so
+        nothing is embedded twice.
+        """
+        seen: dict[str, str] = {}  # article id -> content hash planned in this ingest
+        in_flight: set[str] = set()  # text hashes planned for embedding, not yet committed
+        previous: tuple[_Plan, Future[np.ndarray | None]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-embed") as pool:
+            try:
+                for batch in _batches(items, batch_articles, report):
+                    plan = self._plan_batch(batch, report, split, seen, in_flight)
+                    if previous is not None:
+                        previous[1].result()  # the encoder is free again: hand it this batch first
+                    future = pool.submit(self._embed_plan, plan)
+                    if previous is not None:
+                        self._write_batch(previous[0], previous[1].result(), report, progress, in_flight)
+                    previous = (plan, future)
+                if previous is not None:
+                    self._write_batch(previous[0], previous[1].result(), report, progress, in_flight)
+            except BaseException:
+                if previous is not None:
+                    previous[1].cancel()
+                raise
+
+    def _embed_plan(self, plan: _Plan) -> np.ndarray | None:
+        return self.embedder.embed(list(plan.todo.values())) if plan.todo else None
+
+    def _plan_batch(
+        self,
+        batch: list[Article],
+        report: IngestReport,
+        split: Callable[[Article], list[Sentence]],
+        seen: dict[str, str],
+        in_flight: set[str],
+    ) -> _Plan:
+        """Split the batch and decide what to embed: unchanged articles and known texts are skipped."""
         plans: list[tuple[Article, list, list[str], list[str]]] = []
-        seen_in_batch: dict[str, str] = {}
         for article in batch:
             existing = self.store.article_hash(article.id)
-            if seen_in_batch.get(article.id) == article.content_hash or (
-                article.id not in seen_in_batch and existing and existing[1] == article.content_hash
+            if seen.get(article.id) == article.content_hash or (
+                article.id not in seen and existing and existing[1] == article.content_hash
             ):
                 report.unchanged += 1
                 continue
@@ -265,20 +324,34 @@ class Library:
                 report.skipped.append(LoadProblem(article.origin or article.id, "no text to index"))
                 continue
             texts = [article.text[s.start : s.end] for s in sentences]
-            plans.append((article, sentences, texts, [text_hash(t) for t in texts]))
-            seen_in_batch[article.id] = article.content_hash
+            keys = [embedding_text(article.title, t) for t in texts]  # what is embedded (context.py)
+            plans.append((article, sentences, texts, [text_hash(k) for k in keys]))
+            seen[article.id] = article.content_hash
+        todo: dict[str, str] = {}
+        if plans:
+            all_hashes = [h for _, _, _, hs in plans for h in hs]
+            known = self.store.known_hashes(all_hashes) | in_flight
+            for article, _, texts, hashes in plans:
+                for t, h in zip(texts, hashes, strict=True):
+                    if h not in known and h not in todo:
+                        todo[h] = embedding_text(article.title, t)
+            in_flight.update(todo)
+        return _Plan(len(batch), plans, todo)
+
+    def _write_batch(
+        self,
+        plan: _Plan,
+        vectors: np.ndarray | None,
+        report: IngestReport,
+        progress: Callable[[int], None] | None,
+        in_flight: set[str],
+    ) -> None:
+        """Commit one planned batch in one transaction."""
+        plans, todo = plan.articles, plan.todo
         if not plans:
             if progress:
-                progress(len(batch))
+                progress(plan.size)
             return
-        all_hashes = [h for _, _, _, hs in plans for h in hs]
-        known = self.store.known_hashes(all_hashes)
-        todo: dict[str, str] = {}
-        for _, _, texts, hashes in plans:
-            for t, h in zip(texts, hashes, strict=True):
-                if h not in known and h not in todo:
-                    todo[h] = t
-        vectors = self.embedder.embed(list(todo.values())) if todo else None
         with self.store.transaction():
             if self.store.get_meta("model") is None:
                 self.store.set_meta("model", self.model_name)
@@ -296,9 +369,10 @@ class Library:
                 rowid = self.store.insert_article(article)
                 self.store.insert_sentences(rowid, sentences, texts, hashes)
                 report.sentences += len(sentences)
+        in_flight.difference_update(todo)
         report.embedded += len(todo)
         if progress:
-            progress(len(batch))
+            progress(plan.size)
 
     def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Remove articles by id; returns (removed, not found). One transaction."""
@@ -363,6 +437,9 @@ class Library:
                 self.store.set_meta("changes_truncated", str(snapshot_seq))
             for stale in self.dir.stale_snapshots(keep=snapshot_name):
                 stale.unlink(missing_ok=True)
+            # a large ingest leaves a WAL as big as what it wrote; fold it in and give the space back
+            # (readers in the middle of a read make this a partial no-op, which is harmless)
+            self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for tmp in self.dir.stale_temp_files():
             tmp.unlink(missing_ok=True)
         return wrote

@@ -91,6 +91,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY(chat, article)
     );
     """,
+    # 4: BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
+    # a paragraph's rowid is the id of its first sentence
+    """
+    CREATE VIRTUAL TABLE paragraphs_fts USING fts5(
+        text, article UNINDEXED, paragraph UNINDEXED, tokenize='porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO paragraphs_fts(rowid, text, article, paragraph)
+        SELECT MIN(id), group_concat(text, ' '), article, paragraph FROM sentences
+        GROUP BY article, paragraph;
+    """,
+    # 5: vectors in a rowid table. A 1.5 kB vector overflows a WITHOUT ROWID page (an index b-tree keeps
+    # at most about 1 kB of a row in place), which cost 4.7 kB on disk per vector; here it is 1.6-2 kB.
+    """
+    CREATE TABLE embeddings_v5 (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+    INSERT INTO embeddings_v5(text_hash, vector) SELECT text_hash, vector FROM embeddings;
+    DROP TABLE embeddings;
+    ALTER TABLE embeddings_v5 RENAME TO embeddings;
+    """,
 )
 
 
@@ -125,6 +143,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         )
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # 8 kB pages hold five 384-d vectors (4 kB pages: two); it takes effect only for a new file
+        conn.execute("PRAGMA page_size=8192")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
@@ -220,6 +240,7 @@ class Store:
         self.conn.executemany(
             "INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES('delete', ?, ?)", rows
         )
+        self.conn.executemany("DELETE FROM paragraphs_fts WHERE rowid=?", ((r[0],) for r in rows))
         self.conn.execute("DELETE FROM sentences WHERE article=?", (rowid,))
         self.conn.execute("DELETE FROM articles WHERE rowid=?", (rowid,))
         ids = [r[0] for r in rows]
@@ -240,6 +261,13 @@ class Store:
             self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, text))
             ids.append(sid)
         self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
+        paragraphs: dict[int, tuple[int, list[str]]] = {}
+        for s, text, sid in zip(sentences, texts, ids, strict=True):
+            paragraphs.setdefault(s.paragraph, (sid, []))[1].append(text)
+        self.conn.executemany(
+            "INSERT INTO paragraphs_fts(rowid, text, article, paragraph) VALUES(?, ?, ?, ?)",
+            ((first, " ".join(parts), article_rowid, p) for p, (first, parts) in paragraphs.items()),
+        )
         return ids
 
     def article_ids(self) -> list[str]:
@@ -365,6 +393,27 @@ class Store:
             (match, limit),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def sentences_matching(self, term: str) -> int:
+        """How many sentences hold `term` (FTS5 tokenisation): counting is cheap, scoring is not."""
+        quoted = '"' + term.replace('"', "") + '"'
+        if quoted == '""':
+            return 0
+        row = self.conn.execute(
+            "SELECT count(*) FROM sentences_fts WHERE sentences_fts MATCH ?", (quoted,)
+        ).fetchone()
+        return int(row[0])
+
+    def paragraph_search(self, match: str, limit: int) -> list[tuple[int, int, float]]:
+        """BM25 over paragraphs: (article rowid, paragraph, score made positive), best first."""
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT article, paragraph, -bm25(paragraphs_fts) FROM paragraphs_fts"
+            " WHERE paragraphs_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), float(r[2])) for r in rows]
 
     # -- stories seen again (see stories.py) -------------------------------------------------------
     def story_keys(self) -> list[tuple[str, bytes | None]]:

@@ -38,6 +38,10 @@ class Stories:
         self._pending_by_key: dict[str, str] = {}
         self.copies: list[Copy] = []
 
+    def load(self) -> None:
+        """Load the keys now (a long-running writer does this once), so no later ingest pays for it."""
+        self._index()
+
     def _index(self) -> NearDupIndex:
         """Loaded on first use from the stored signatures; articles missing keys (a crash) are keyed now."""
         if self._near is None:

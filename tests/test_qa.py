@@ -19,12 +19,12 @@ def test_more_after_a_follow_up_continues_the_same_ranking(library: Library) -> 
     qa = QuestionAnswerer(Searcher(library))
     conversation = Conversation()
     qa.ask(AIRBASE, conversation)
-    whole = qa.ask("And in April?", conversation, k=3)  # one article: at most 3 passages
+    whole = qa.ask("And in April?", conversation, k=4)
     assert whole.focus == ("april",)
     first = qa.ask("And in April?", Conversation(turns=conversation.turns[:1]), k=2)
     rest = qa.more(first.query, offset=2, k=2, focus=first.focus)
     assert [p.sentence for p in first.passages + rest.passages] == [p.sentence for p in whole.passages]
-    assert [p.rank for p in rest.passages] == [3]
+    assert [p.rank for p in rest.passages] == [3, 4]
 
 
 def test_chat_state_keeps_focus_and_reads_old_state() -> None:

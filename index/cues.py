@@ -1,0 +1,62 @@
+"""Question-type cues: what kind of thing a question asks for, and whether a sentence holds one.
+
+"How many ..." is answered by a sentence with a number in it, "When ..." by one with a date; neither the
+embedding nor BM25 sees that, since the answer is exactly the word the question lacks. A small boost for
+sentences that hold the expected kind breaks ties among sentences about the right topic. Pure text work.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Expects(Enum):
+    NUMBER = "number"
+    DATE = "date"
+
+
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+).split()
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion trillion dozen dozens hundreds thousands millions billions half"
+).split()
+
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|large|big|tall|high|deep|wide|often|fast)|what (percentage|percent|"
+    r"proportion|number|amount|fraction|share|size|population|age)|at what (age|rate|speed|price|cost))\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(
+    r"^\s*when\b|\b(in|by|since|during|until) (what|which) (year|decade|century|month|day|era|period)\b|"
+    r"\b(what|which) (year|decade|century|month|date|day)\b|\bhow long ago\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th) century\b", re.IGNORECASE)
+_WORDS = re.compile(r"[a-z]+")
+
+
+def expected_kind(question: str) -> Expects | None:
+    """The kind of answer the question's wording asks for, or None when it does not say."""
+    if _ASKS_DATE.search(question):
+        return Expects.DATE
+    if _ASKS_NUMBER.search(question):
+        return Expects.NUMBER
+    return None
+
+
+def holds(kind: Expects, sentence: str) -> bool:
+    """Whether `sentence` contains something of that kind (a number, a date)."""
+    if kind is Expects.NUMBER:
+        if _DIGIT.search(sentence):
+            return True
+        return any(w in _NUMBER_WORDS for w in _WORDS.findall(sentence.lower()))
+    if _YEAR.search(sentence):
+        return True
+    words = _WORDS.findall(sentence.lower())
+    return any(w in _MONTHS for w in words if w != "may") or "century" in words

@@ -1,0 +1,325 @@
+"""The `newsqa eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's search.
+
+Indexes are built under --work (default /tmp/newsqa-eval) and reused by later runs; see docs/quality.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from newsqa.cli import Context
+    from newsqa.index.library import Library
+    from newsqa.index.search import Searcher
+
+#: Tune only on questions about the first this-many articles in file order (SQuAD dev has no tuning split).
+TUNING_ARTICLES = 24
+
+
+def _work_option(f: Any) -> Any:
+    return click.option(
+        "--work",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("/tmp/newsqa-eval"),
+        show_default=True,
+        help="Where evaluation indexes are built and reused (never your --data-dir).",
+    )(f)
+
+
+def _common(f: Any) -> Any:
+    f = click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")(f)
+    f = click.option("--limit", type=int, default=None, help="Only N questions, evenly spread (quick).")(f)
+    f = click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")(f)
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Override a SearchOptions field for this run, e.g. --set per_article=3 (repeatable).",
+    )(f)
+    return _work_option(f)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure retrieval quality, abstaining and follow-ups (see docs/quality.md)."""
+
+
+def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Searcher:
+    """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
+    from newsqa.index.search import Searcher, SearchOptions
+
+    opts = SearchOptions()
+    if ctx.settings.min_confidence is not None:
+        opts = dataclasses.replace(opts, min_confidence=ctx.settings.min_confidence)
+    fields = {f.name: f for f in dataclasses.fields(SearchOptions)}
+    for item in overrides:
+        name, _, raw = item.partition("=")
+        if name not in fields or not raw:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
+        kind = type(getattr(opts, name))
+        opts = dataclasses.replace(opts, **{name: kind(raw)})
+    return Searcher(lib, opts)
+
+
+def _header(ctx: Context, what: str, searcher: Searcher) -> str:
+    load = os.getloadavg()[0]
+    return (
+        f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}, "
+        f"{os.cpu_count()} cores, load average {load:.2f}; options {dataclasses.asdict(searcher.options)}"
+    )
+
+
+def _emit(ctx: Context, what: str, searcher: Searcher, figures: dict[str, Any], as_json: bool) -> None:
+    from .report import render
+
+    header = _header(ctx, what, searcher)
+    if as_json:
+        payload = {"header": header, "options": dataclasses.asdict(searcher.options)}
+        payload |= {name: f.to_dict() for name, f in figures.items()}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(render(figures, header))
+
+
+@eval_group.command("reqa")
+@click.argument("pool", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@_common
+@click.pass_obj
+def reqa(
+    ctx: Context,
+    pool: Path,
+    work: Path,
+    limit: int | None,
+    as_json: bool,
+    rebuild: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """ReQA: every question of POOL (a folder like ../shared/data/reqa-squad-dev) against its sentences.
+
+    The pool is indexed as given (its own sentences, no re-splitting); each question is asked through
+    the bot's search; a hit is a returned sentence among the gold ids (identical text included).
+    """
+    from .report import split_figures
+    from .reqa import load_pool
+    from .runner import run_questions, spread, store_ids
+    from .workspace import open_index
+
+    data, questions = load_pool(pool)
+    lib = open_index(
+        work,
+        f"reqa-{pool.name}",
+        ctx.embedder_factory(),
+        ctx.model_name(),
+        data.articles,
+        splitter=data.splitter,
+        rebuild=rebuild,
+    )
+    try:
+        to_pool = store_ids(lib, data.ids)
+        from_pool: dict[int, list[int]] = {}
+        for sid, pid in to_pool.items():
+            from_pool.setdefault(pid, []).append(sid)
+        asked = spread(questions, limit)
+        gold = {q.qid: {s for pid in q.gold for s in from_pool.get(pid, [])} for q in asked}
+        searcher = searcher_for(ctx, lib, overrides)
+        outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
+    finally:
+        lib.close()
+    tuning_docs = set(data.docs[:TUNING_ARTICLES])
+    tuning = {q.qid for q in asked if q.doc in tuning_docs}
+    _emit(ctx, f"reqa {pool}", searcher, split_figures(outcomes, tuning), as_json)
+
+
+@eval_group.command("squad")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_common
+@click.pass_obj
+def squad(
+    ctx: Context,
+    path: Path,
+    work: Path,
+    limit: int | None,
+    as_json: bool,
+    rebuild: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """SQuAD: paragraphs of PATH (e.g. ../shared/data/squad/dev-v1.1.json) as articles, our own splitter.
+
+    A hit is a returned sentence that contains an answer span whole, so the splitter is measured too.
+    """
+    from .report import split_figures
+    from .runner import run_questions, spread
+    from .squad import holds_answer, load_squad
+    from .workspace import open_index
+
+    data = load_squad(path)
+    lib = open_index(
+        work, f"squad-{path.stem}", ctx.embedder_factory(), ctx.model_name(), data.articles, rebuild=rebuild
+    )
+    try:
+        asked = spread(data.questions, limit)
+        sentences = {}
+        for aid in {q.article_id for q in asked}:
+            stored = lib.store.find_article(aid)
+            sentences[aid] = lib.store.article_sentences(stored.rowid) if stored else []
+        gold = {
+            q.qid: {s.id for s in sentences[q.article_id] if holds_answer(s.start, s.end, q.answers)}
+            for q in asked
+        }
+        searcher = searcher_for(ctx, lib, overrides)
+        outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
+    finally:
+        lib.close()
+    tuning_docs = set(data.docs[:TUNING_ARTICLES])
+    tuning = {q.qid for q in asked if q.doc in tuning_docs}
+    _emit(ctx, f"squad {path}", searcher, split_figures(outcomes, tuning), as_json)
+
+
+@eval_group.command("followups")
+@click.argument("dialogues", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("articles", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", type=int, default=5, show_default=True, help="Hit when the answer is in the top k.")
+@_work_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+@click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")
+@click.pass_obj
+def followups(
+    ctx: Context,
+    dialogues: Path,
+    articles: tuple[Path, ...],
+    k: int,
+    work: Path,
+    as_json: bool,
+    rebuild: bool,
+) -> None:
+    """Follow-ups: hit@k of each DIALOGUES second turn, with and without the first turn as context.
+
+    ARTICLES are the files or folders the dialogues refer to, e.g. seeds/ and
+    ../shared/data/bbc-news/articles.jsonl (the set names articles by id only).
+    """
+    from newsqa.index.article import Article
+    from newsqa.index.loaders import iter_articles
+    from newsqa.index.qa import QuestionAnswerer
+
+    from .followups import evaluate, load_dialogues
+    from .workspace import open_index, slug
+
+    dialogues_list = load_dialogues(dialogues)
+    items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
+    name = "followups-" + slug("+".join(p.name for p in articles))
+
+    lib = open_index(work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild)
+    try:
+        searcher = searcher_for(ctx, lib, ())
+        outcomes = evaluate(QuestionAnswerer(searcher, k=k), dialogues_list, k=k)
+    finally:
+        lib.close()
+    n = len(outcomes)
+    with_ctx = sum(o.with_context for o in outcomes) / n if n else 0.0
+    alone = sum(o.without_context for o in outcomes) / n if n else 0.0
+    if as_json:
+        payload = {
+            "header": _header(ctx, f"followups {dialogues}", searcher),
+            "dialogues": n,
+            f"hit@{k}_with_context": with_ctx,
+            f"hit@{k}_without_context": alone,
+            "each": [dataclasses.asdict(o) for o in outcomes],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(_header(ctx, f"followups {dialogues}", searcher) + "\n")
+    click.echo("| dialogue | with context | alone | follow-up resolved to |\n|---|---|---|---|")
+    for o in outcomes:
+        marks = ["hit" if h else "miss" for h in (o.with_context, o.without_context)]
+        click.echo(f"| {o.id} | {marks[0]} | {marks[1]} | {o.query} |")
+    click.echo(
+        f"\nhit@{k} of the second turns over {n} dialogues: {with_ctx:.2f} with context, {alone:.2f} alone"
+    )
+
+
+@eval_group.command("abstain")
+@click.argument("pool", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--limit", type=int, default=2000, show_default=True, help="Questions per half, evenly spread.")
+@click.option("--answer-share", type=float, default=0.95, show_default=True, help="Answerable to answer.")
+@_work_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+@click.pass_obj
+def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Path, as_json: bool) -> None:
+    """Abstaining: POOL's questions with their article indexed (answer) and without it (abstain).
+
+    The pool's articles are indexed in two halves (the first 24 in file order, the tuning half, and the
+    rest). A question is asked of its own half (answerable) and of the other (unanswerable). The
+    threshold is chosen on the tuning half and checked on the other.
+    """
+    from newsqa.index.search import Searcher
+
+    from .abstain import choose_threshold, curve, point
+    from .reqa import load_pool
+    from .runner import first_turn, spread
+    from .workspace import open_index
+
+    data, questions = load_pool(pool)
+    halves = {"tune": data.docs[:TUNING_ARTICLES], "other": data.docs[TUNING_ARTICLES:]}
+    confidences: dict[str, dict[str, list[float]]] = {}
+    searchers: dict[str, Searcher] = {}
+    libs = []
+    try:
+        for half, docs in halves.items():
+            wanted = set(docs)
+            lib = open_index(
+                work,
+                f"abstain-{pool.name}-{half}",
+                ctx.embedder_factory(),
+                ctx.model_name(),
+                [a for a in data.articles if a.id in wanted],
+                splitter=data.splitter,
+            )
+            libs.append(lib)
+            searcher = searcher_for(ctx, lib, ())
+            searchers[half] = Searcher(lib, dataclasses.replace(searcher.options, min_confidence=-1.0))
+        for half, docs in halves.items():
+            wanted = set(docs)
+            asked = spread([q for q in questions if q.doc in wanted], limit)
+            other = "other" if half == "tune" else "tune"
+            confidences[half] = {
+                "answerable": [first_turn(searchers[half], q.question).confidence for q in asked],
+                "unanswerable": [first_turn(searchers[other], q.question).confidence for q in asked],
+            }
+    finally:
+        for lib in libs:
+            lib.close()
+    current = searcher_for(ctx, libs[0], ()).options.min_confidence
+    chosen = choose_threshold(confidences["tune"]["answerable"], answer_share=answer_share)
+    thresholds = sorted({round(0.05 * i, 2) for i in range(21)} | {round(chosen, 3), current})
+    result: dict[str, Any] = {"chosen_on_tune": chosen, "current_min_confidence": current}
+    for half, c in confidences.items():
+        result[half] = {
+            "questions": len(c["answerable"]),
+            "at_chosen": dataclasses.asdict(point(chosen, c["answerable"], c["unanswerable"])),
+            "at_current": dataclasses.asdict(point(current, c["answerable"], c["unanswerable"])),
+            "curve": [dataclasses.asdict(p) for p in curve(c["answerable"], c["unanswerable"], thresholds)],
+        }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"newsqa eval abstain {pool}: model {ctx.model_name()}\n")
+    click.echo("| threshold | tune: answered | tune: abstained | other: answered | other: abstained |")
+    click.echo("|---|---|---|---|---|")
+    for t, a, b in zip(thresholds, result["tune"]["curve"], result["other"]["curve"], strict=True):
+        mark = " (chosen)" if t == round(chosen, 3) else " (current)" if t == current else ""
+        click.echo(
+            f"| {t:.3f}{mark} | {a['answered']:.3f} | {a['abstained']:.3f} | {b['answered']:.3f} | "
+            f"{b['abstained']:.3f} |"
+        )
+    click.echo(
+        f"\nchosen on the tuning half to answer {answer_share:.0%} of the answerable: {chosen:.3f}"
+        f" (current default {current})"
+    )

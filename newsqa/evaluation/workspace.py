@@ -1,0 +1,48 @@
+"""Evaluation indexes: built once under a work directory and reused, never in the user's --data-dir."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from newsqa.index.article import Article
+from newsqa.index.embedder import Embedder
+from newsqa.index.library import Library
+from newsqa.index.sentences import Sentence
+
+from .embedcache import CachedEmbedder
+
+DEFAULT_WORK = Path("/tmp/newsqa-eval")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("_")
+
+
+def open_index(
+    work: Path,
+    name: str,
+    factory: Callable[[], Embedder],
+    model_name: str,
+    articles: Iterable[Article],
+    *,
+    splitter: Callable[[Article], list[Sentence]] | None = None,
+    rebuild: bool = False,
+) -> Library:
+    """An index of `articles` under `work`, kept exactly as given (no copy detection).
+
+    Articles already indexed unchanged cost nothing, so a second run only asks questions; the pool's
+    vectors are also cached by text under `work/vectors`, so even `rebuild` embeds nothing twice.
+    Questions are embedded live (their cost is the latency being measured).
+    """
+    root = Path(work) / slug(f"{name}-{model_name}")
+    if rebuild and root.exists():
+        shutil.rmtree(root)
+    embedder = CachedEmbedder(factory(), Path(work) / "vectors")
+    lib = Library(root, lambda: embedder, model_name=model_name, copy_threshold=None)
+    with lib.dir.writer_lock():
+        lib.ingest(articles, splitter=splitter)
+    embedder.enabled = False  # from here on: questions, embedded by the model itself
+    return lib

@@ -1,0 +1,53 @@
+"""Question-type cues: which questions ask for a number or a date, and which sentences hold one."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsqa.index.article import Article
+from newsqa.index.cues import Expects, expected_kind, holds
+from newsqa.index.library import Library
+from newsqa.index.search import Searcher, SearchOptions
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many drones were shot down?", Expects.NUMBER),
+        ("How much did the deal cost?", Expects.NUMBER),
+        ("What percentage of voters backed it?", Expects.NUMBER),
+        ("When did the attack happen?", Expects.DATE),
+        ("In what year was the airbase built?", Expects.DATE),
+        ("Which century saw the first bridge?", Expects.DATE),
+        ("Which airbase was targeted?", None),
+        ("Who blamed the militias?", None),
+        ("Why were the flights suspended?", None),
+    ],
+)
+def test_expected_kind(question: str, kind: Expects | None) -> None:
+    assert expected_kind(question) is kind
+
+
+def test_holds_numbers_and_dates() -> None:
+    assert holds(Expects.NUMBER, "Three drones were downed.")
+    assert holds(Expects.NUMBER, "It cost $4.5bn.")
+    assert not holds(Expects.NUMBER, "The drones were downed.")
+    assert holds(Expects.DATE, "The bridge opened in 1932.")
+    assert holds(Expects.DATE, "Talks resume on 4 April.")
+    assert holds(Expects.DATE, "It dates from the 12th century.")
+    assert not holds(Expects.DATE, "They may return soon.")  # "may" the verb is no month
+    assert not holds(Expects.DATE, "Talks resume next week.")
+
+
+def test_a_date_question_lifts_the_sentence_with_the_date(library: Library) -> None:
+    text = "The harbour bridge was finished at last, after long delays. Builders completed it in 1932."
+    library.ingest([Article(id="b", title="Bridges", text=text)])
+    texts = dict(library.store.conn.execute("SELECT id, text FROM sentences").fetchall())
+    ask = "When was the harbour bridge finished?"
+
+    def ranked(weight: float) -> list[str]:
+        hits = Searcher(library, SearchOptions(min_confidence=0.0, cue_weight=weight)).rank(ask).hits
+        return [texts[h.id] for h in hits]
+
+    assert ranked(0.0)[0].startswith("The harbour bridge")  # the words match the other sentence
+    assert ranked(0.5) == [texts[2], texts[1]] == list(reversed(ranked(0.0)))

@@ -1,0 +1,49 @@
+"""BM25 work stays bounded on a large index: the commonest words are left out of the lexical query."""
+
+from __future__ import annotations
+
+from newsqa.index.article import Article
+from newsqa.index.lexical import within_budget
+from newsqa.index.library import Library
+from newsqa.index.search import Searcher, SearchOptions
+
+
+def test_commonest_terms_go_first_and_the_rarest_stays() -> None:
+    counts = {"us": 90_000, "data": 8_000, "sparks": 1_400, "inflation": 2_900}
+    terms = ["us", "data", "sparks", "inflation"]
+    assert within_budget(terms, counts, 20_000) == ["data", "sparks", "inflation"]
+    assert within_budget(terms, counts, 5_000) == ["sparks", "inflation"]
+    assert within_budget(terms, counts, 10) == ["sparks"]
+    assert within_budget(terms, counts, 0) == terms  # no limit
+    assert within_budget(["only"], {"only": 10**6}, 1) == ["only"]
+
+
+def test_the_searcher_counts_terms_once_and_leaves_out_the_common_one(library: Library) -> None:
+    filler = [Article(id=f"f{i}", title="Notes", text=f"The council met on day {i}.") for i in range(30)]
+    answer = Article(id="a", title="Budget", text="The council approved the harbour budget.")
+    library.ingest([*filler, answer])
+    searcher = Searcher(library, SearchOptions(min_confidence=0.0, lexical_budget=5))
+    calls: list[str] = []
+    count = library.store.sentences_matching
+
+    def counting(term: str) -> int:
+        calls.append(term)
+        return count(term)
+
+    matches: list[str] = []
+    search = library.store.lexical_search
+
+    def recording(match: str, limit: int) -> list[tuple[int, float]]:
+        matches.append(match)
+        return search(match, limit)
+
+    library.store.sentences_matching = counting  # type: ignore[method-assign]
+    library.store.lexical_search = recording  # type: ignore[method-assign]
+    first = searcher.rank("council harbour budget")
+    searcher.rank("council harbour budget")
+    assert sorted(calls) == ["budget", "council", "harbour"]  # counted once, then remembered
+    texts = dict(library.store.conn.execute("SELECT id, text FROM sentences").fetchall())
+    assert texts[first.hits[0].id] == "The council approved the harbour budget."
+    assert first.hits[0].lexical == 1.0  # found by BM25 on its rare words...
+    assert matches[0] == '"harbour" OR "budget"'  # ...without scoring the 31 sentences with "council"
+    assert count("council") == 31

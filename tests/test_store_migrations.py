@@ -1,0 +1,55 @@
+"""An index made by an older newsqa opens with a newer one: migrations run forward, nothing is lost."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from newsqa.index.store import MIGRATIONS, Store, connect
+
+
+def test_an_index_from_migration_4_gains_the_rowid_vector_table(tmp_path: Path) -> None:
+    path = tmp_path / "newsqa.sqlite"
+    conn = connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the schema newsqa had before 5
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    vec = np.arange(384, dtype=np.float32)
+    conn.execute("INSERT INTO embeddings(text_hash, vector) VALUES('h1', ?)", (vec.tobytes(),))
+    conn.close()
+
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    sql = store.conn.execute("SELECT sql FROM sqlite_master WHERE name='embeddings'").fetchone()[0]
+    assert "WITHOUT ROWID" not in sql
+    assert store.known_hashes(["h1", "h2"]) == {"h1"}
+    (blob,) = store.conn.execute("SELECT vector FROM embeddings WHERE text_hash='h1'").fetchone()
+    assert np.array_equal(np.frombuffer(blob, dtype=np.float32), vec)
+    store.close()
+
+
+def test_a_new_index_uses_8k_pages_and_stores_a_vector_in_under_2k(tmp_path: Path) -> None:
+    store = Store(tmp_path / "newsqa.sqlite")
+    assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+    rng = np.random.default_rng(0)
+    n = 2000
+    with store.transaction():
+        store.put_embeddings(
+            [f"{i:040x}" for i in range(n)], rng.standard_normal((n, 384)).astype(np.float32)
+        )
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    per_vector = (tmp_path / "newsqa.sqlite").stat().st_size / n
+    assert per_vector < 2000, per_vector  # 1,536 bytes of float32 + key; was 4.7 kB
+
+
+def test_connect_leaves_an_existing_page_size_alone(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("CREATE TABLE t(x)")
+    old.close()
+    conn = connect(path)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    conn.close()
