@@ -411,6 +411,16 @@ def run() -> None:
         sys.exit(1)
 
 
+from newsqa.benchmark.command import bench  # noqa: E402
+
+main.add_command(bench)
+
+
 from newsqa.bot.command import serve  # noqa: E402
 
 main.add_command(serve)
+
+
+from newsqa.evaluation.command import eval_group  # noqa: E402
+
+main.add_command(eval_group)

@@ -1,0 +1,297 @@
+"""The `newsqa bench` command: build, query, memory, incremental and recall figures in one table.
+
+Everything it builds lives under --work (default /tmp/newsqa-bench) and can be reused with --reuse, so
+a re-run on a quiet machine repeats only the measurements. See docs/bench.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from newsqa.cli import Context
+    from newsqa.index.library import Library
+
+    from .report import Row
+
+QUICK_SCALE = 5_000
+QUICK_EXACT_BELOW = 1_000
+
+
+@click.command("bench")
+@click.argument("articles", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/tmp/newsqa-bench"),
+    show_default=True,
+    help="Where the benchmark indexes are built (never your --data-dir).",
+)
+@click.option("--scale", type=int, default=1_000_000, show_default=True, help="Sentences in the large index.")
+@click.option("--queries", type=int, default=200, show_default=True, help="Questions timed per index.")
+@click.option("--reuse", is_flag=True, help="Reuse indexes built by an earlier run (skips the build row).")
+@click.option("--compressed", is_flag=True, help="float16 / SQ8 vectors instead of float32.")
+@click.option("--exact-below", type=int, default=None, help="Override the exact-search threshold.")
+@click.option("--quick", is_flag=True, help="A tiny generated corpus and scale: checks the bench works.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
+@click.pass_obj
+def bench(
+    ctx: Context,
+    articles: Path | None,
+    work: Path,
+    scale: int,
+    queries: int,
+    reuse: bool,
+    compressed: bool,
+    exact_below: int | None,
+    quick: bool,
+    json_path: Path | None,
+) -> None:
+    """Measure build speed, answer latency, memory, disk, one-article adds and recall on ARTICLES.
+
+    ARTICLES is a JSON-lines file (e.g. ../shared/data/bbc-news/articles.jsonl); --quick generates one.
+    """
+    from newsqa.index.vectors import IndexPolicy
+
+    from .corpus import write_corpus
+    from .report import render
+
+    work.mkdir(parents=True, exist_ok=True)
+    if quick:
+        articles = articles or write_corpus(work / "quick.jsonl", articles=150)
+        scale, queries = min(scale, QUICK_SCALE), min(queries, 20)
+        exact_below = exact_below or QUICK_EXACT_BELOW
+    if articles is None:
+        raise click.UsageError("give the ARTICLES file (or --quick)")
+    policy = IndexPolicy(
+        compressed=compressed, **({"exact_below": exact_below} if exact_below is not None else {})
+    )
+    run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
+    rows = run.all(scale, queries)
+    load = os.getloadavg()
+    header = (
+        f"newsqa bench, {time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load average "
+        f"{load[0]:.2f} at the end (started at {run.load_at_start:.2f}), model {ctx.model_name()}"
+    )
+    click.echo(render(rows, header=header))
+    if json_path:
+        payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
+        json_path.write_text(json.dumps(payload, indent=2))
+
+
+class _Run:
+    """One benchmark run: the indexes it built and the rows it measured, in table order."""
+
+    def __init__(
+        self, ctx: Context, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
+    ) -> None:
+        self.ctx = ctx
+        self.articles = articles
+        self.work = work
+        self.policy = policy
+        self.reuse = reuse
+        self.quick = quick
+        self.small_root = work / f"small{suffix}"
+        self.big_root = work / f"large{suffix}"
+        self.rows: list[Row] = []
+        self.extra: dict[str, Any] = {}
+        self.load_at_start = os.getloadavg()[0]
+        # a fake embedder injected by a test cannot cross into a child process: no cold `ask` then
+        self.cold_ask = ctx._factory is None
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        from .report import Row
+
+        self.rows.append(Row(*args, **kwargs))
+
+    def all(self, scale: int, n_queries: int) -> list[Row]:
+        from .process import newsqa_argv, wall_seconds
+
+        small = self.build()
+        questions = self.questions(n_queries)
+        self.query_rows(small, questions, "small")
+        help_s = wall_seconds(newsqa_argv("--help"), repeat=5)
+        self.add("Start", "`newsqa --help`", f"{help_s:.2f} s", "<= 0.5 s", help_s <= 0.5)
+        big = self.pad(small, scale)
+        self.query_rows(big, questions, "large")
+        self.recall_row(big, questions)
+        self.add_rows(big)
+        self.memory_rows(small, big)
+        small.close()
+        big.close()
+        return self.rows
+
+    # -- build -----------------------------------------------------------------------------------
+    def build(self) -> Library:
+        from newsqa.index.library import Library
+
+        from .build import measure_build
+        from .report import Row
+
+        factory, model = self.ctx.embedder_factory(), self.ctx.model_name()
+        if self.reuse and (self.small_root / "manifest.json").exists():
+            lib = Library(self.small_root, factory, model_name=model, vector_policy=self.policy)
+            self.rows.append(Row("Build", "end to end", "reused an earlier build (not measured)"))
+            return lib
+        lib, r = measure_build(self.articles, self.small_root, factory, model, self.policy)
+        self.extra["build"] = {f: getattr(r, f) for f in r.__dataclass_fields__}
+        self.add(
+            "Build",
+            f"end to end, {r.sentences:,} sentences (load {r.load[0]:.1f})",
+            f"{r.rate:.0f} sentences/s ({r.seconds:.0f} s)",
+        )
+        self.add(
+            "Build",
+            f"encoder alone, {r.distinct:,} distinct texts (load {r.load[1]:.1f})",
+            f"{r.encoder_rate:.0f} sentences/s ({r.encoder_seconds:.0f} s)",
+        )
+        self.add(
+            "Build", "end to end / encoder alone, wall time", f"{r.ratio:.2f}", ">= 0.85", r.ratio >= 0.85
+        )
+        self.add(
+            "Build",
+            "end to end / encoder alone, CPU time",
+            f"{r.cpu_ratio:.2f} ({r.cpu_seconds:.0f} / {r.encoder_cpu_seconds:.0f} CPU s)",
+        )
+        return lib
+
+    def pad(self, small: Library, scale: int) -> Library:
+        from newsqa.index.library import Library
+
+        from .synthetic import pad_index
+
+        factory, model = self.ctx.embedder_factory(), self.ctx.model_name()
+        manifest = self.big_root / "manifest.json"
+        if self.reuse and manifest.exists() and json.loads(manifest.read_text())["sentences"] >= scale:
+            return Library(self.big_root, factory, model_name=model, vector_policy=self.policy)
+        small.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        started = time.perf_counter()
+        lib = pad_index(self.small_root, self.big_root, scale, factory, model, self.policy)
+        self.add(
+            "Build",
+            f"large index, padded to {scale:,} (synthetic rows)",
+            f"{time.perf_counter() - started:.0f} s",
+        )
+        return lib
+
+    # -- queries ---------------------------------------------------------------------------------
+    def questions(self, n: int) -> list[str]:
+        """Headlines of the articles, a seeded sample: short, question-like, and not indexed sentences."""
+        from newsqa.index.loaders import iter_articles
+
+        titles = sorted({a.title for a in iter_articles([str(self.articles)]) if hasattr(a, "title")})
+        random.Random(5).shuffle(titles)
+        return titles[:n]
+
+    def query_rows(self, lib: Library, questions: list[str], which: str) -> None:
+        from .process import newsqa_argv, wall_seconds
+        from .query import answer_latency
+        from .report import ms
+
+        _, n = lib.counts()
+        goal_s = 0.025 if which == "small" else 0.040
+        lat = answer_latency(lib, questions)
+        layout = f"{lib.vectors.layout.describe()}" + (
+            f", nprobe {lib.vectors.nprobe}" if lib.vectors.nprobe else ""
+        )
+        self.add(
+            "Query",
+            f"answer p50 / p95 / p99, {n:,} sentences ({layout}; load {os.getloadavg()[0]:.1f})",
+            f"{ms(lat.p50)} / {ms(lat.p95)} / {ms(lat.p99)}",
+            f"p50 <= {goal_s * 1000:.0f} ms",
+            lat.p50 <= goal_s,
+        )
+        if self.cold_ask:
+            root = self.small_root if which == "small" else self.big_root
+            argv = newsqa_argv(
+                "--data-dir", str(root), "--model", self.ctx.settings.model, "ask", questions[0]
+            )
+            cold = wall_seconds(argv, repeat=3)
+            self.add("Query", f"cold `newsqa ask`, {n:,} sentences", f"{cold:.2f} s")
+
+    def query_vectors(self, lib: Library, questions: list[str]) -> np.ndarray:
+        """The questions' embeddings, cached beside the indexes (keyed by model and questions)."""
+        import hashlib
+
+        import numpy as np
+
+        key = hashlib.sha1("\n".join([self.ctx.model_name(), *questions]).encode()).hexdigest()[:12]
+        path = self.work / f"queries-{key}.npy"
+        if path.exists():
+            return np.load(path)
+        vecs = lib.embedder.embed(questions)
+        np.save(path, vecs)
+        return vecs
+
+    def recall_row(self, lib: Library, questions: list[str]) -> None:
+        from .query import recall_vs_exact
+
+        _, n = lib.counts()
+        recall = recall_vs_exact(lib, self.query_vectors(lib, questions))
+        self.add(
+            "Recall",
+            f"recall@10 vs exact, {n:,} sentences ({lib.vectors.layout.describe()})",
+            f"{recall:.3f}",
+            ">= 0.98",
+            recall >= 0.98,
+        )
+
+    def add_rows(self, lib: Library) -> None:
+        from dataclasses import replace
+
+        from newsqa.index.loaders import iter_articles
+
+        from .query import one_article_adds
+        from .report import ms
+
+        _, n = lib.counts()
+        sample = [a for a in iter_articles([str(self.articles)]) if hasattr(a, "text")][:5]
+        # new ids and new wording: copies of indexed text would skip the embedding an add really pays for
+        news = [replace(a, id=f"bench-add/{i}", text=_reworded(a.text)) for i, a in enumerate(sample)]
+        times = one_article_adds(lib, news)
+        worst = max(times)
+        self.add(
+            "Incremental",
+            f"add one article to {n:,} sentences (warm; median of {len(times)}, worst)",
+            f"{ms(sorted(times)[len(times) // 2])}, {ms(worst)}",
+            "<= 1 s",
+            worst <= 1.0,
+        )
+
+    # -- memory and disk -------------------------------------------------------------------------
+    def memory_rows(self, small: Library, big: Library) -> None:
+        from .process import disk_bytes, resident_bytes
+        from .report import mib
+
+        sizes = []
+        for lib, root in ((small, self.small_root), (big, self.big_root)):
+            _, n = lib.counts()
+            before, after = resident_bytes(root)
+            disk = disk_bytes(root)
+            sizes.append((n, after, disk))
+            self.add(
+                "Memory",
+                f"resident, index of {n:,} sentences ({lib.vectors.layout.describe()})",
+                f"{mib(after)} ({mib(after - before)} for the vectors)",
+            )
+            self.add("Disk", f"data directory, {n:,} sentences", mib(disk))
+        (n0, rss0, disk0), (n1, rss1, disk1) = sizes
+        if n1 > n0:
+            per = 1e6 / (n1 - n0)
+            self.add("Memory", "resident per million sentences (slope)", mib((rss1 - rss0) * per))
+            self.add("Disk", "per million sentences (slope)", mib((disk1 - disk0) * per))
+
+
+def _reworded(text: str) -> str:
+    import re
+
+    return re.sub(r"\b(the|The)\b", lambda m: "this" if m.group(0) == "the" else "This", text)

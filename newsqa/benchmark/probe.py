@@ -1,0 +1,44 @@
+"""Run in a child process by `newsqa bench`: open an index, load its vectors, print resident memory.
+
+Prints `<rss before> <rss after>` in bytes, after one lexical and one vector search touched everything.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def main(data_dir: Path) -> None:
+    import faiss  # noqa: F401  (its import is not the index's memory)
+
+    from newsqa.index.datadir import DataDir
+    from newsqa.index.library import Library
+
+    manifest = DataDir(data_dir).read_manifest()
+    assert manifest is not None, f"no index in {data_dir}"
+
+    def no_model():  # type: ignore[no-untyped-def]
+        raise RuntimeError("the probe never embeds")
+
+    lib = Library(data_dir, no_model, model_name=manifest.model, readonly=True)
+    before = rss_bytes()
+    lib.refresh()
+    query = np.ones((1, manifest.dim), dtype=np.float32) / np.sqrt(manifest.dim)
+    lib.vectors.search(query, 10)
+    lib.store.lexical_search('"government" OR "minister"', 100)
+    print(before, rss_bytes())
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

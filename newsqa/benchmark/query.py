@@ -1,0 +1,60 @@
+"""Warm-process figures on an opened index: answer latency, recall against exact search, one-article add."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from newsqa.index.article import Article
+from newsqa.index.library import Library
+from newsqa.index.vectors import ExactTopK, recall_at
+
+from .report import percentile
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float
+    p95: float
+    p99: float
+    n: int
+
+
+def answer_latency(lib: Library, questions: list[str], *, warmup: int = 5) -> Latency:
+    """Seconds per `QuestionAnswerer.ask` : embed, FAISS, BM25, fusion, passages."""
+    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.search import Searcher
+
+    qa = QuestionAnswerer(Searcher(lib))
+    lib.refresh()
+    for q in questions[:warmup]:
+        qa.ask(q)
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        qa.ask(q)
+        times.append(time.perf_counter() - started)
+    return Latency(percentile(times, 50), percentile(times, 95), percentile(times, 99), len(times))
+
+
+def recall_vs_exact(lib: Library, queries: np.ndarray, k: int = 10) -> float:
+    """recall@k of the library's FAISS index against an exact scan of every stored vector."""
+    truth = ExactTopK(queries, k)
+    for ids, vecs in lib.store.iter_all_vectors(lib.dim):
+        truth.update(ids, vecs)
+    return recall_at(lib.vectors.search(queries, k)[1], truth.ids())
+
+
+def one_article_adds(lib: Library, articles: list[Article]) -> list[float]:
+    """Seconds to add each article (embed, write, replay, manifest) to an open, warm library; undone after."""
+    lib.refresh()
+    times = []
+    with lib.dir.writer_lock():
+        for a in articles:
+            started = time.perf_counter()
+            lib.ingest([a])
+            times.append(time.perf_counter() - started)
+        lib.remove([a.id for a in articles])
+    return times

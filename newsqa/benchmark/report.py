@@ -1,0 +1,45 @@
+"""The one table `newsqa bench` prints: a row per figure, with its goal and whether it is met."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    section: str
+    metric: str
+    value: str
+    goal: str = ""
+    met: bool | None = None  # None: no goal, or not measured in this run
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def render(rows: list[Row], *, header: str = "") -> str:
+    """A Markdown table (pasted as is into docs/bench.md)."""
+    lines = [header, ""] if header else []
+    lines += ["| section | metric | value | goal | met |", "|---|---|---|---|---|"]
+    for r in rows:
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.section} | {r.metric} | {r.value} | {r.goal} | {met} |")
+    return "\n".join(lines)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: with 200 samples p99 is the second worst)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.0f} MiB"
