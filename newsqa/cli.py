@@ -55,11 +55,16 @@ class Context:
             else self.settings.model
         )
 
-    def library(self, *, create: bool = True) -> Library:
+    def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
         from newsqa.index.library import Library
+        from newsqa.index.vectors import IndexPolicy
 
         return Library(
-            self.settings.data_dir, self.embedder_factory(), model_name=self.model_name(), readonly=not create
+            self.settings.data_dir,
+            self.embedder_factory(),
+            model_name=self.model_name(),
+            readonly=not create,
+            vector_policy=IndexPolicy(compressed=compressed),
         )
 
     def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
@@ -124,13 +129,13 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
+def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
     from tqdm import tqdm
 
     from newsqa.index.datadir import IndexProblem
 
     try:
-        lib = ctx.library()
+        lib = ctx.library(compressed=compressed)
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -143,6 +148,8 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False) -> None:
                     yield item
 
             report = lib.ingest(items(), progress=bar.update)
+            if compressed is not None:
+                lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -166,12 +173,18 @@ def _sources(args: list[str]) -> Iterator[Any]:
 @index_group.command("build")
 @click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after changing --model).")
+@click.option(
+    "--compressed/--float32",
+    default=None,
+    help="Store the FAISS vectors as float16 / 8-bit codes (2-4x smaller, see docs/bench.md), or back as "
+    "float32. Once chosen it sticks; default: keep what the index has.",
+)
 @click.pass_obj
-def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool) -> None:
+def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped."""
     if rebuild:
         _wipe(ctx.settings.data_dir)
-    _ingest(ctx, list(paths) or [str(ctx.settings.seeds)])
+    _ingest(ctx, list(paths) or [str(ctx.settings.seeds)], compressed=compressed)
 
 
 def _wipe(data_dir: Path) -> None:

@@ -49,3 +49,6 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
     assert "IVF" in large["metric"]  # the quick scale crosses the lowered exact threshold
     assert float(large["value"]) >= 0.9
     assert not (tmp_path / "unused").exists()  # the bench never touches the user's index
+    for row in rows:  # loading vectors never shrinks a process; an index never has negative size
+        if row["section"] in ("Memory", "Disk"):
+            assert "-" not in row["value"].split("(")[-1], row

@@ -118,3 +118,25 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     assert out.strip().endswith("[]")
     assert "index" in out and "ask" in out and "chat" in out
     assert time.perf_counter() - started < 5  # generous: the point is that nothing heavy is imported
+
+
+def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from newsqa.index.library import Library
+
+    def layout() -> str:
+        embedder = HashingEmbedder()
+        lib = Library(tmp_path / "data", lambda: embedder, model_name=embedder.name, readonly=True)
+        try:
+            return lib.vectors.layout.describe()
+        finally:
+            lib.close()
+
+    run("index", "build")
+    assert layout() == "exact"
+    run("index", "build", "--compressed")  # nothing new to index: the layout still changes
+    assert layout() == "exact fp16"
+    run("index", "add", str(SEEDS))  # sticks
+    assert layout() == "exact fp16"
+    assert json.loads(run("ask", AIRBASE, "--json").stdout)["passages"][0]["sentence"] == AIN
+    run("index", "build", "--float32")
+    assert layout() == "exact"
