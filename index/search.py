@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .answer import Citation, Outlet, Passage, excerpt_span
@@ -51,13 +51,18 @@ def _dedupe_key(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+def _lift(fused: list[Scored], bonus: Callable[[Scored], float]) -> list[Scored]:
+    """Add `bonus` to each score and re-rank (ties by id, as `fuse` does)."""
+    out = [replace(s, score=s.score + b) if (b := bonus(s)) else s for s in fused]
+    out.sort(key=lambda s: (-s.score, s.id))
+    return out
+
+
 def _boost_focus(
     fused: list[Scored], texts: Mapping[int, str], focus: list[str], weight: float
 ) -> list[Scored]:
     """Re-rank so sentences holding the follow-up's own words come first among equals."""
-    out = [replace(s, score=s.score + weight * coverage(focus, texts.get(s.id, ""))) for s in fused]
-    out.sort(key=lambda s: (-s.score, s.id))
-    return out
+    return _lift(fused, lambda s: weight * coverage(focus, texts.get(s.id, "")))
 
 
 def _boost_cues(fused: list[Scored], texts: Mapping[int, str], question: str, weight: float) -> list[Scored]:
@@ -65,9 +70,7 @@ def _boost_cues(fused: list[Scored], texts: Mapping[int, str], question: str, we
     kind = expected_kind(question)
     if kind is None or not weight:
         return fused
-    out = [replace(s, score=s.score + weight) if holds(kind, texts.get(s.id, "")) else s for s in fused]
-    out.sort(key=lambda s: (-s.score, s.id))
-    return out
+    return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, "")) else 0.0)
 
 
 def _confidence(cosine: float, term_coverage: float) -> float:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
     from newsqa.index.library import Library
     from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.search import SearchOptions
 
 log = logging.getLogger("newsqa")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -67,14 +68,20 @@ class Context:
             vector_policy=IndexPolicy(compressed=compressed),
         )
 
-    def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
-        from newsqa.index.qa import QuestionAnswerer
-        from newsqa.index.search import Searcher, SearchOptions
+    def search_options(self) -> SearchOptions:
+        """The measured defaults, with the user's --min-confidence if given."""
+        from newsqa.index.search import SearchOptions
 
         opts = SearchOptions()
         if self.settings.min_confidence is not None:
             opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
-        return QuestionAnswerer(Searcher(lib, opts), k=k)
+        return opts
+
+    def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
+        from newsqa.index.qa import QuestionAnswerer
+        from newsqa.index.search import Searcher
+
+        return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

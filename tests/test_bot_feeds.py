@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from bot_harness import ADMIN, AIN, AIRBASE, GROUP, STRANGER, USER, Harness, bold, running_harness
+from stories import BRIDGE, ZOO
 from web_fixture import WebServer, html_page, rss_feed
 
 from newsqa.bot import feedjob
@@ -24,23 +25,10 @@ from newsqa.index import feedsync
 
 EVERY = 0.2  # seconds between feed rounds in these tests
 TOPIC = "new river bridge"
-BRIDGE = [
-    "The city council approved the new river bridge on Tuesday after a two-year delay over funding.",
-    "Construction will begin in the spring and is expected to last eighteen months, officials said.",
-    "Residents of the east bank have campaigned for a crossing since the old ferry closed in 2019.",
-    "The mayor called the vote a turning point for the district and promised regular progress reports.",
-    "Opposition councillors questioned the cost, which has risen by a third since it was first drawn up.",
-    "Engineers chose a steel design after tests showed the riverbed could not carry heavy concrete piers.",
-]
 OPENING = [
     "The new river bridge opened to traffic on Monday, three weeks ahead of the schedule.",
     "Hundreds of residents walked across before the first buses were allowed on the deck.",
     "The ferry operator said its last crossing would run at the end of the month.",
-]
-ZOO = [
-    "Three zebras escaped from the city zoo on Friday and were found grazing in a nearby park.",
-    "Keepers said the animals were calm and were led back to their enclosure within two hours.",
-    "The zoo said a gate had been left unlocked after a delivery and promised to review its procedures.",
 ]
 
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from newsqa.evaluation.metrics import percentile
 from newsqa.index.article import Article
 from newsqa.index.library import Library
 from newsqa.index.vectors import ExactTopK, recall_at
-
-from .report import percentile
 
 
 @dataclass(frozen=True, slots=True)

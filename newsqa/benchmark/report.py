@@ -28,15 +28,6 @@ def render(rows: list[Row], *, header: str = "") -> str:
     return "\n".join(lines)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (no interpolation: with 200 samples p99 is the second worst)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 

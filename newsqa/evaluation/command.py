@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +57,8 @@ def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Sear
     """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
     from newsqa.index.search import Searcher, SearchOptions
 
-    opts = SearchOptions()
-    if ctx.settings.min_confidence is not None:
-        opts = dataclasses.replace(opts, min_confidence=ctx.settings.min_confidence)
-    fields = {f.name: f for f in dataclasses.fields(SearchOptions)}
+    opts = ctx.search_options()
+    fields = {f.name for f in dataclasses.fields(SearchOptions)}
     for item in overrides:
         name, _, raw = item.partition("=")
         if name not in fields or not raw:
@@ -67,6 +66,26 @@ def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Sear
         kind = type(getattr(opts, name))
         opts = dataclasses.replace(opts, **{name: kind(raw)})
     return Searcher(lib, opts)
+
+
+def _ask_and_report(
+    ctx: Context,
+    what: str,
+    lib: Library,
+    asked: Sequence[Any],
+    gold: Mapping[str, Collection[int]],
+    tuning_docs: Collection[str],
+    overrides: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Ask `asked` (items with qid, question, doc) through the bot's search; print the split figures."""
+    from .report import split_figures
+    from .runner import run_questions
+
+    searcher = searcher_for(ctx, lib, overrides)
+    outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
+    tuning = {q.qid for q in asked if q.doc in tuning_docs}
+    _emit(ctx, what, searcher, split_figures(outcomes, tuning), as_json)
 
 
 def _header(ctx: Context, what: str, searcher: Searcher) -> str:
@@ -107,9 +126,8 @@ def reqa(
     The pool is indexed as given (its own sentences, no re-splitting); each question is asked through
     the bot's search; a hit is a returned sentence among the gold ids (identical text included).
     """
-    from .report import split_figures
     from .reqa import load_pool
-    from .runner import run_questions, spread, store_ids
+    from .runner import spread, store_ids
     from .workspace import open_index
 
     data, questions = load_pool(pool)
@@ -129,13 +147,11 @@ def reqa(
             from_pool.setdefault(pid, []).append(sid)
         asked = spread(questions, limit)
         gold = {q.qid: {s for pid in q.gold for s in from_pool.get(pid, [])} for q in asked}
-        searcher = searcher_for(ctx, lib, overrides)
-        outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
+        _ask_and_report(
+            ctx, f"reqa {pool}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json
+        )
     finally:
         lib.close()
-    tuning_docs = set(data.docs[:TUNING_ARTICLES])
-    tuning = {q.qid for q in asked if q.doc in tuning_docs}
-    _emit(ctx, f"reqa {pool}", searcher, split_figures(outcomes, tuning), as_json)
 
 
 @eval_group.command("squad")
@@ -155,8 +171,7 @@ def squad(
 
     A hit is a returned sentence that contains an answer span whole, so the splitter is measured too.
     """
-    from .report import split_figures
-    from .runner import run_questions, spread
+    from .runner import spread
     from .squad import holds_answer, load_squad
     from .workspace import open_index
 
@@ -174,13 +189,11 @@ def squad(
             q.qid: {s.id for s in sentences[q.article_id] if holds_answer(s.start, s.end, q.answers)}
             for q in asked
         }
-        searcher = searcher_for(ctx, lib, overrides)
-        outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
+        _ask_and_report(
+            ctx, f"squad {path}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json
+        )
     finally:
         lib.close()
-    tuning_docs = set(data.docs[:TUNING_ARTICLES])
-    tuning = {q.qid for q in asked if q.doc in tuning_docs}
-    _emit(ctx, f"squad {path}", searcher, split_figures(outcomes, tuning), as_json)
 
 
 @eval_group.command("followups")
@@ -283,8 +296,7 @@ def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Pat
                 splitter=data.splitter,
             )
             libs.append(lib)
-            searcher = searcher_for(ctx, lib, ())
-            searchers[half] = Searcher(lib, dataclasses.replace(searcher.options, min_confidence=-1.0))
+            searchers[half] = Searcher(lib, dataclasses.replace(ctx.search_options(), min_confidence=-1.0))
         for half, docs in halves.items():
             wanted = set(docs)
             asked = spread([q for q in questions if q.doc in wanted], limit)
@@ -296,7 +308,7 @@ def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Pat
     finally:
         for lib in libs:
             lib.close()
-    current = searcher_for(ctx, libs[0], ()).options.min_confidence
+    current = ctx.search_options().min_confidence
     chosen = choose_threshold(confidences["tune"]["answerable"], answer_share=answer_share)
     thresholds = sorted({round(0.05 * i, 2) for i in range(21)} | {round(chosen, 3), current})
     result: dict[str, Any] = {"chosen_on_tune": chosen, "current_min_confidence": current}
