@@ -80,6 +80,7 @@ def build_application(settings: BotSettings, services: Services) -> App:
         ("help", questions.help),
         ("sources", questions.sources),
         ("ask", questions.ask_command),
+        ("timeline", questions.timeline),
         ("reset", questions.reset),
         ("follow", follows.follow),
         ("following", follows.following),

@@ -8,6 +8,7 @@ other processes (`newsqa index add` next to a running bot), which costs one smal
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -79,15 +80,16 @@ class Backend:
         return self.library.counts()
 
     # -- questions --------------------------------------------------------------------------------
-    def ask(self, chat: str, question: str) -> Reply:
-        """Answer with the chat's conversation (follow-ups), and store the updated state."""
+    def ask(self, chat: str, question: str, as_of: dt.date) -> Reply:
+        """Answer as of `as_of` (the message's day) with the chat's conversation (follow-ups), and store
+        the updated state."""
         store = self.library.store
         state = ChatState.from_json(store.load_conversation(chat))
         self.library.refresh()
-        answer = self.answerer.ask(question, state.conversation, k=self.k + 1)
+        answer = self.answerer.ask(question, state.conversation, k=self.k + 1, as_of=as_of)
         self.questions += 1
         page, has_more = self._page(answer)
-        number = state.remember(answer.query, answer.focus) if page.answered else 0
+        number = state.remember(answer.query, answer.focus, as_of) if page.answered else 0
         store.save_conversation(chat, state.to_json())
         return Reply(page, number, has_more)
 
@@ -98,9 +100,16 @@ class Backend:
         if query is None:
             return None
         self.library.refresh()
-        more = self.answerer.more(query, offset=offset, k=self.k + 1, focus=state.focus_of(number))
+        more = self.answerer.more(
+            query, offset=offset, k=self.k + 1, focus=state.focus_of(number), as_of=state.as_of(number)
+        )
         page, has_more = self._page(more)
         return Reply(page, number, has_more)
+
+    def timeline(self, topic: str, as_of: dt.date, limit: int) -> Answer:
+        """The story's matching sentences, oldest first, as known on `as_of`."""
+        self.library.refresh()
+        return self.answerer.timeline(topic, as_of=as_of, limit=limit)
 
     def _page(self, answer: Answer) -> tuple[Answer, bool]:
         """Asked for one passage more than shown: whether it came back says if More is worth offering."""

@@ -7,6 +7,7 @@ Handlers are thin: check access, keep the chat's order, run the index call in a 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 
@@ -20,11 +21,20 @@ from .buttons import More, answer_keyboard
 from .formatting import Span
 from .sending import Replier
 from .services import Services, chat_key, replier_for
-from .views import answer_messages, sources_blocks
+from .views import answer_messages, sources_blocks, timeline_blocks
 
 log = logging.getLogger(__name__)
 
 SOURCES_SHOWN = 10
+TIMELINE_ENTRIES = 10
+
+
+def asked_on(update: Update) -> dt.date:
+    """The moment of asking: the message's own date (UTC), so a delayed update answers as of when it
+    was sent; the clock when the update carries none."""
+    message = update.effective_message
+    when = message.date if message is not None and message.date else dt.datetime.now(dt.UTC)
+    return when.date()
 
 
 async def send_answer(replier: Replier, reply: Reply) -> None:
@@ -86,6 +96,27 @@ class QuestionHandlers:
         await replier.say(
             [(Span("Done: I forgot this chat's conversation. The next question starts afresh."),)]
         )
+
+    async def timeline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/timeline topic: the story's matching sentences in date order (date, outlet, quote)."""
+        replier = replier_for(update, context.bot)
+        if replier is None or not await self.admitted(update, replier):
+            return
+        message = update.effective_message
+        topic = command_argument(message.text or "") if message else ""
+        if not topic:
+            await replier.say(texts.usage("Say which story, e.g. /timeline drone attacks in Iraq"))
+            return
+        user = update.effective_user
+        wait = self.s.limiter.check(user.id) if user else 0.0
+        if wait > 0:
+            await replier.say(texts.slow_down(wait))
+            return
+        async with replier.typing():
+            answer = await asyncio.to_thread(
+                self.s.backend.timeline, topic, asked_on(update), TIMELINE_ENTRIES
+            )
+        await replier.say(timeline_blocks(answer))
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -150,7 +181,9 @@ class QuestionHandlers:
                 return
             began = time.perf_counter()
             async with replier.typing():
-                reply = await asyncio.to_thread(self.s.backend.ask, chat_key(replier.chat_id), question)
+                reply = await asyncio.to_thread(
+                    self.s.backend.ask, chat_key(replier.chat_id), question, asked_on(update)
+                )
             log.info(
                 "chat %s: %s in %.2f s",
                 replier.chat_id,

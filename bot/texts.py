@@ -21,6 +21,7 @@ PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "How to ask, and the commands"),
     ("ask", "Ask a question (in groups: /ask your question)"),
     ("sources", "The latest indexed articles"),
+    ("timeline", "A story in date order: /timeline topic"),
     ("reset", "Forget this chat's conversation"),
     ("follow", "Get new articles on a topic: /follow words or a question"),
     ("following", "The topics this chat follows"),

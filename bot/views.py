@@ -96,6 +96,9 @@ def answer_messages(answer: Answer, *, limit: int = MAX_MESSAGE) -> list[AnswerM
     if header:
         blocks.append(header)
         owners.append(None)
+    if answer.age_note:
+        blocks.append((Span(answer.age_note, "i"),))
+        owners.append(None)
     for p in answer.passages:
         blocks.append(passage_block(p))
         owners.append(p)
@@ -104,6 +107,28 @@ def answer_messages(answer: Answer, *, limit: int = MAX_MESSAGE) -> list[AnswerM
         shown = tuple(o for o in (owners[i] for i in rendered.blocks) if o is not None)
         out.append(AnswerMessage(rendered, shown))
     return out
+
+
+def timeline_blocks(answer: Answer) -> list[Block]:
+    """A story in date order: one block per article (date and outlet, the quote, the headline)."""
+    topic = squash(answer.question).strip()
+    if not answer.answered or not answer.passages:
+        return not_found_blocks(answer)
+    head: Block = (Span("Timeline", "b"), Span(": "), Span(topic, "i", trim=1), Span(", oldest first"))
+    blocks: list[Block] = [head]
+    for p in answer.passages:
+        when = short_date(p.article.published) or "undated"
+        outlet = squash(p.article.source or "").strip()
+        blocks.append(
+            (
+                Span(f"{when}{' · ' + outlet if outlet else ''}", "b", trim=4),
+                Span("\n“"),
+                Span(squash(p.sentence).strip(), trim=3),
+                Span("”\n— "),
+                *citation_spans(p.article)[:1],
+            )
+        )
+    return blocks
 
 
 def not_found_blocks(answer: Answer) -> list[Block]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .timeexpr import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     confidence: float = 0.0  # the evidence the abstain decision was made on
     focus: tuple[str, ...] = ()  # a follow-up's own words, which weigh most in ranking (see followup.py)
+    as_of: str | None = None  # the moment of asking (YYYY-MM-DD); None: time handling was off
+    latest: str | None = None  # set when the newest evidence is old news: its day (YYYY-MM-DD)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,8 +90,17 @@ class Answer:
             "query": self.query,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
+            "as_of": self.as_of,
+            "latest_evidence_is_old": self.latest,
             "passages": [p.to_dict() for p in self.passages],
         }
+
+    @property
+    def age_note(self) -> str | None:
+        """'The latest I have on this is from 12 March 2023.' when the newest evidence is old news."""
+        if not self.latest:
+            return None
+        return f"The latest I have on this is from {describe(dt.date.fromisoformat(self.latest))}."
 
 
 def excerpt_span(

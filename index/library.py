@@ -23,7 +23,7 @@ from .context import embedding_text
 from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
 from .embedder import Embedder
 from .sentences import Sentence, split_sentences
-from .store import Store
+from .store import Store, day_of
 from .stories import Stories
 from .vectors import IndexPolicy, VectorIndex
 
@@ -367,7 +367,7 @@ class Library:
                     report.added += 1
                     report.added_ids.append(article.id)
                 rowid = self.store.insert_article(article)
-                self.store.insert_sentences(rowid, sentences, texts, hashes)
+                self.store.insert_sentences(rowid, sentences, texts, hashes, day=day_of(article.published))
                 report.sentences += len(sentences)
         in_flight.difference_update(todo)
         report.embedded += len(todo)

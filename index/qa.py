@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
+
 from .answer import Answer
 from .followup import Conversation, focus_terms, resolve
-from .search import Searcher
+from .search import Ranking, Searcher
+from .timeexpr import parse_day
+from .timerank import QueryTime, query_time
+
+#: A timeline keeps sentences scoring within this much of the best match (fused scores, about 0..1).
+TIMELINE_MARGIN = 0.15
+
+#: Evidence older than this, on a question about the present, gets "the latest I have is from ...".
+STALE_AFTER_DAYS = 30
 
 
 class QuestionAnswerer:
-    """The one answer path the terminal, the JSON CLI, the bot and the evaluation all use."""
+    """The answer path the terminal, the JSON CLI, the bot and the evaluations use."""
 
     def __init__(self, searcher: Searcher, *, k: int = 5) -> None:
         self.searcher = searcher
@@ -21,19 +32,97 @@ class QuestionAnswerer:
         *,
         k: int | None = None,
         offset: int = 0,
+        as_of: dt.date | None = None,
     ) -> Answer:
-        """Answer `question`; with a conversation, resolve a follow-up against it and record the turn."""
+        """Answer `question`; with a conversation, resolve a follow-up against it and record the turn.
+
+        `as_of` is the moment of asking (None: time handling off, every article counts alike).
+        """
         previous = conversation.last_query if conversation else None
         query = resolve(question, previous)
         focus = tuple(focus_terms(question, previous))
-        ranking = self.searcher.rank(query, focus=focus)
-        passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
+        answer = self._answer(question, query, focus, as_of, offset=offset, k=k)
         if conversation is not None:
             conversation.add(question, query)
-        return Answer(question, query, bool(passages), passages, ranking.confidence, focus)
+        return answer
 
-    def more(self, query: str, *, offset: int, k: int | None = None, focus: tuple[str, ...] = ()) -> Answer:
-        """The next page of an earlier answer: its resolved query and focus give the same ranking again."""
-        ranking = self.searcher.rank(query, focus=focus)
+    def more(
+        self,
+        query: str,
+        *,
+        offset: int,
+        k: int | None = None,
+        focus: tuple[str, ...] = (),
+        as_of: dt.date | None = None,
+    ) -> Answer:
+        """The next page of an earlier answer: its resolved query, focus and moment give the same ranking."""
+        return self._answer(query, query, focus, as_of, offset=offset, k=k)
+
+    def timeline(self, topic: str, *, as_of: dt.date, limit: int = 10) -> Answer:
+        """The story's matching sentences in date order, oldest first: how it developed, corrections too.
+
+        One sentence per article (its best match), the `limit` best articles among those scoring within
+        `TIMELINE_MARGIN` of the best match; no recency prior (old and new coverage alike).
+        """
+        when = query_time(topic, as_of)
+        when = QueryTime(when.as_of, when.period, now=False)
+        ranking = self.searcher.rank(topic, when=when, prior=False)
+        if not ranking.answered:
+            return Answer(topic, topic, False, [], ranking.confidence, as_of=as_of.isoformat())
+        best = ranking.hits[0].score
+        chosen = []
+        seen: set[int] = set()
+        rows = self.searcher.library.store.sentences_by_id(h.id for h in ranking.hits[: 20 * limit])
+        for hit in ranking.hits[: 20 * limit]:
+            row = rows.get(hit.id)
+            if row is None or row.article in seen or hit.score < best - TIMELINE_MARGIN:
+                continue
+            seen.add(row.article)
+            chosen.append(hit)
+            if len(chosen) >= limit:
+                break
+        found = self.searcher.passages(Ranking(topic, chosen, ranking.confidence), k=limit)
+        undated = dt.date.max
+        found.sort(key=lambda p: (parse_day(p.article.published) or undated, p.position))
+        found = [replace(p, rank=i) for i, p in enumerate(found, start=1)]
+        return Answer(topic, topic, bool(found), found, ranking.confidence, as_of=as_of.isoformat())
+
+    def _answer(
+        self,
+        question: str,
+        query: str,
+        focus: tuple[str, ...],
+        as_of: dt.date | None,
+        *,
+        offset: int,
+        k: int | None,
+    ) -> Answer:
+        when = query_time(query, as_of) if as_of is not None else None
+        ranking = self.searcher.rank(query, focus=focus, when=when)
         passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
-        return Answer(query, query, bool(passages), passages, ranking.confidence, focus)
+        return Answer(
+            question,
+            query,
+            bool(passages),
+            passages,
+            ranking.confidence,
+            focus,
+            as_of=as_of.isoformat() if as_of else None,
+            latest=_latest_note_day(passages, when) if offset == 0 else None,
+        )
+
+
+def _latest_note_day(passages: list, when: QueryTime | None) -> str | None:
+    """The newest evidence's day when it is old news for this question, else None.
+
+    Old evidence is expected, not worth a note, when the question itself asks about earlier days.
+    """
+    if when is None or not passages:
+        return None
+    if when.period is not None and when.period.end < when.as_of - dt.timedelta(days=STALE_AFTER_DAYS):
+        return None
+    days = [d for p in passages if (d := parse_day(p.article.published)) is not None]
+    if not days:
+        return None
+    newest = max(days)
+    return newest.isoformat() if (when.as_of - newest).days > STALE_AFTER_DAYS else None

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import expected_kind, holds
 from .fusion import Scored, Weights, fuse
 from .lexical import coverage, match_any, query_terms, within_budget
 from .library import Library
+from .timerank import QueryTime, TimeWeights, time_lifts
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,12 @@ class SearchOptions:
     focus_weight: float = 0.3  # added per fraction of a follow-up's own words a sentence contains
     lexical_budget: int = 10_000  # BM25 scores at most about this many matches (lexical.within_budget)
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
+    # time (timerank.py; measured on the dated news set, docs/quality.md)
+    period_weight: float = 0.1  # evidence from or about the days a question names
+    recent_weight: float = 0.05  # recency prior for a question that names no days
+    now_weight: float = 0.1  # the same for a question about the present ("latest", "still")
+    half_life_days: float = 30.0  # the prior halves every this-many days before the newest candidate
+    period_candidates: int = 200  # sentences naming the asked days, added to the candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,11 @@ def _boost_cues(fused: list[Scored], texts: Mapping[int, str], question: str, we
     return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, "")) else 0.0)
 
 
+def _after(day: dt.date | None, when: QueryTime) -> bool:
+    """Published after the moment of asking: never quoted (undated articles always may be)."""
+    return day is not None and day > when.as_of
+
+
 def _confidence(cosine: float, term_coverage: float) -> float:
     """How sure we are a sentence answers: meaning (cosine) and the question's own words (coverage).
 
@@ -90,6 +105,7 @@ class Searcher:
         self.options = options or SearchOptions()
         self._counts: dict[str, int] = {}  # term -> sentences holding it, when the index had _counted
         self._counted = 0
+        self._article_days: dict[int, dt.date | None] = {}
 
     def _term_counts(self, terms: Sequence[str]) -> dict[str, int]:
         """Sentences per term, remembered until the index grows or shrinks by a tenth (drift is harmless:
@@ -103,28 +119,79 @@ class Searcher:
                 counts[t] = self.library.store.sentences_matching(t)
         return {t: counts[t] for t in terms}
 
-    def rank(self, query: str, *, focus: Sequence[str] = ()) -> Ranking:
+    def _days(self, articles: set[int]) -> dict[int, dt.date | None]:
+        """Publish day per article rowid, remembered (a rowid is never reused, its day never changes)."""
+        missing = [a for a in articles if a not in self._article_days]
+        if missing:
+            if len(self._article_days) > 500_000:
+                self._article_days.clear()
+            self._article_days.update(self.library.store.article_days(missing))
+        return {a: self._article_days.get(a) for a in articles}
+
+    def _dense(self, qvec: np.ndarray, when: QueryTime | None) -> dict[int, float]:
+        """FAISS candidates; as of a past day, searched deeper until enough of them predate it."""
+        lib = self.library
+        want = self.options.candidates
+        k = want
+        while True:
+            scores, ids = lib.vectors.search(qvec[None, :], k)
+            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+            if when is None or len(dense) < k:
+                return dense
+            rows = lib.store.sentences_by_id(dense)
+            days = self._days({r.article for r in rows.values()})
+            kept = {i: c for i, c in dense.items() if i in rows and not _after(days[rows[i].article], when)}
+            if len(kept) >= want // 2 or k >= 16 * want:
+                return kept
+            k *= 4
+
+    def rank(
+        self, query: str, *, focus: Sequence[str] = (), when: QueryTime | None = None, prior: bool = True
+    ) -> Ranking:
         """Every candidate, fused and de-duplicated, best first; empty hits when abstaining.
 
-        `focus` words (what a follow-up added) lift the sentences that contain them.
+        `focus` words (what a follow-up added) lift the sentences that contain them. `when`: the moment
+        of asking and the days asked about; nothing published after `when.as_of` is returned. `prior`:
+        prefer recent coverage when the question names no days (off for a timeline).
         """
         opts = self.options
         lib = self.library
         qvec = lib.embedder.embed([query])[0]
-        scores, ids = lib.vectors.search(qvec[None, :], opts.candidates)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        dense = self._dense(qvec, when)
         terms = query_terms(query)
         if 0 < opts.lexical_budget < len(lib.vectors) and len(terms) > 1:
             match = match_any(within_budget(terms, self._term_counts(terms), opts.lexical_budget))
         else:
             match = match_any(terms)
         lexical = dict(lib.store.lexical_search(match, opts.candidates))
-        missing = [i for i in lexical if i not in dense]
+        about_period = (
+            lib.store.sentences_about(when.period, opts.period_candidates)
+            if when is not None and when.period is not None and opts.period_weight
+            else []
+        )
+        missing = [i for i in [*lexical, *about_period] if i not in dense]
         if missing:  # lexical-only candidates get their exact cosine, so fusion compares like with like
             vecs = lib.store.vectors_for_sentences(missing, lib.dim)
             for i, cos in zip(missing, vecs @ qvec, strict=True):
                 dense[i] = float(cos)
         sentences = lib.store.sentences_by_id(dense)
+        lifts: dict[int, float] = {}
+        if when is not None:
+            days = self._days({row.article for row in sentences.values()})
+            sentence_days = {i: days[row.article] for i, row in sentences.items()}
+            future = {i for i, day in sentence_days.items() if _after(day, when)}
+            if future:
+                sentences = {i: row for i, row in sentences.items() if i not in future}
+                dense = {i: c for i, c in dense.items() if i not in future}
+                lexical = {i: b for i, b in lexical.items() if i not in future}
+            weights = TimeWeights(
+                opts.period_weight,
+                opts.recent_weight if prior else 0.0,
+                opts.now_weight if prior else 0.0,
+                opts.half_life_days,
+            )
+            about = lib.store.sentence_periods(sentences) if when.period is not None else {}
+            lifts = time_lifts(when, {i: sentence_days[i] for i in sentences}, about, weights)
         paragraphs = {(a, p): bm for a, p, bm in lib.store.paragraph_search(match, opts.candidates)}
         in_paragraph = {
             i: bm for i, row in sentences.items() if (bm := paragraphs.get((row.article, row.paragraph)))
@@ -133,6 +200,8 @@ class Searcher:
         fused = fuse(dense, lexical, in_paragraph, weights=weights)
         texts = {i: row.text for i, row in sentences.items()}
         fused = _boost_cues(fused, texts, query, opts.cue_weight)
+        if lifts:
+            fused = _lift(fused, lambda s: lifts.get(s.id, 0.0))
         if focus:
             fused = _boost_focus(fused, texts, [t.lower() for t in focus], opts.focus_weight)
         hits: list[Scored] = []

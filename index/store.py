@@ -7,6 +7,8 @@ so a crash at any moment leaves the previous committed state, and a reader repla
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 import threading
 import time
@@ -18,6 +20,7 @@ import numpy as np
 
 from .article import Article
 from .sentences import Sentence
+from .timeexpr import Period, find_times, parse_day
 
 # Numbered migrations: the database records how many ran; a newer newsqa adds to the end, never edits.
 MIGRATIONS: tuple[str, ...] = (
@@ -109,6 +112,24 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE embeddings;
     ALTER TABLE embeddings_v5 RENAME TO embeddings;
     """,
+    # 6: time. An article's publish date as a day, and the days its sentences speak of ("on Sunday" in an
+    # article of Tuesday 8 June 2021 is 6 June), resolved at ingest (timeexpr.py) and filled in here for
+    # what an earlier newsqa indexed.
+    """
+    ALTER TABLE articles ADD COLUMN day TEXT;   -- YYYY-MM-DD; NULL: the article has no usable date
+    UPDATE articles SET day = newsqa_day(published);
+    CREATE INDEX articles_day ON articles(day);
+    CREATE TABLE sentence_times (
+        sentence INTEGER NOT NULL,   -- sentences.id
+        start TEXT NOT NULL,         -- first day named, YYYY-MM-DD
+        end TEXT NOT NULL            -- last day named (inclusive)
+    );
+    CREATE INDEX sentence_times_sentence ON sentence_times(sentence);
+    CREATE INDEX sentence_times_start ON sentence_times(start);
+    INSERT INTO sentence_times(sentence, start, end)
+        SELECT s.id, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
+        FROM sentences s JOIN articles a ON a.rowid = s.article, json_each(newsqa_times(s.text, a.day)) t;
+    """,
 )
 
 
@@ -122,6 +143,10 @@ class StoredArticle:
     published: str | None
     source: str | None
     added_at: float
+    day: str | None = None  # the publish date as YYYY-MM-DD, when the article has one
+
+
+_ARTICLE_COLUMNS = "rowid, id, title, text, url, published, source, added_at, day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +174,30 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
+    # what migration 6 needs to date what an earlier newsqa indexed (the same rules as a new ingest)
+    conn.create_function("newsqa_day", 1, _sql_day, deterministic=True)
+    conn.create_function("newsqa_times", 2, _sql_times, deterministic=True)
     return conn
+
+
+def day_of(published: str | None) -> str | None:
+    """The stored form of a publish date: YYYY-MM-DD, or None when it cannot be read as a date."""
+    day = parse_day(published)
+    return day.isoformat() if day else None
+
+
+def sentence_periods(text: str, day: str | None) -> list[Period]:
+    """The days a sentence speaks of, resolved against its article's publish date (None: undated)."""
+    anchor = dt.date.fromisoformat(day) if day else None
+    return [t.period for t in find_times(text, anchor)]
+
+
+def _sql_day(published: str | None) -> str | None:
+    return day_of(published)
+
+
+def _sql_times(text: str, day: str | None) -> str:
+    return json.dumps([[p.start.isoformat(), p.end.isoformat()] for p in sentence_periods(text, day)])
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -219,8 +267,8 @@ class Store:
 
     def insert_article(self, article: Article) -> int:
         cur = self.conn.execute(
-            "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at)"
-            " VALUES(?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at, day)"
+            " VALUES(?,?,?,?,?,?,?,?,?)",
             (
                 article.id,
                 article.title,
@@ -230,6 +278,7 @@ class Store:
                 article.source,
                 article.content_hash,
                 time.time(),
+                day_of(article.published),
             ),
         )
         return int(cur.lastrowid or 0)
@@ -241,6 +290,7 @@ class Store:
             "INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES('delete', ?, ?)", rows
         )
         self.conn.executemany("DELETE FROM paragraphs_fts WHERE rowid=?", ((r[0],) for r in rows))
+        self.conn.executemany("DELETE FROM sentence_times WHERE sentence=?", ((r[0],) for r in rows))
         self.conn.execute("DELETE FROM sentences WHERE article=?", (rowid,))
         self.conn.execute("DELETE FROM articles WHERE rowid=?", (rowid,))
         ids = [r[0] for r in rows]
@@ -248,8 +298,15 @@ class Store:
         return ids
 
     def insert_sentences(
-        self, article_rowid: int, sentences: Sequence[Sentence], texts: Sequence[str], hashes: Sequence[str]
+        self,
+        article_rowid: int,
+        sentences: Sequence[Sentence],
+        texts: Sequence[str],
+        hashes: Sequence[str],
+        *,
+        day: str | None = None,
     ) -> list[int]:
+        """Sentences of one article, with the days each speaks of resolved against the article's `day`."""
         ids: list[int] = []
         for s, text, h in zip(sentences, texts, hashes, strict=True):
             cur = self.conn.execute(
@@ -261,6 +318,14 @@ class Store:
             self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, text))
             ids.append(sid)
         self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
+        self.conn.executemany(
+            "INSERT INTO sentence_times(sentence, start, end) VALUES(?, ?, ?)",
+            (
+                (sid, p.start.isoformat(), p.end.isoformat())
+                for sid, text in zip(ids, texts, strict=True)
+                for p in sentence_periods(text, day)
+            ),
+        )
         paragraphs: dict[int, tuple[int, list[str]]] = {}
         for s, text, sid in zip(sentences, texts, ids, strict=True):
             paragraphs.setdefault(s.paragraph, (sid, []))[1].append(text)
@@ -274,10 +339,7 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
 
     def get_article(self, rowid: int) -> StoredArticle | None:
-        row = self.conn.execute(
-            "SELECT rowid, id, title, text, url, published, source, added_at FROM articles WHERE rowid=?",
-            (rowid,),
-        ).fetchone()
+        row = self.conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE rowid=?", (rowid,)).fetchone()
         return StoredArticle(*row) if row else None
 
     def find_article(self, article_id: str) -> StoredArticle | None:
@@ -286,9 +348,7 @@ class Store:
 
     def latest_articles(self, limit: int) -> list[StoredArticle]:
         rows = self.conn.execute(
-            "SELECT rowid, id, title, text, url, published, source, added_at FROM articles"
-            " ORDER BY rowid DESC LIMIT ?",
-            (limit,),
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid DESC LIMIT ?", (limit,)
         ).fetchall()
         return [StoredArticle(*r) for r in rows]
 
@@ -304,6 +364,38 @@ class Store:
                 chunk,
             ):
                 out[row[0]] = StoredSentence(*row)
+        return out
+
+    def article_days(self, rowids: Iterable[int]) -> dict[int, dt.date | None]:
+        """Publish day of each article (None: undated)."""
+        out: dict[int, dt.date | None] = {}
+        for chunk in _chunks(list(rowids), 500):
+            marks = ",".join("?" * len(chunk))
+            for rowid, day in self.conn.execute(
+                f"SELECT rowid, day FROM articles WHERE rowid IN ({marks})", chunk
+            ):
+                out[int(rowid)] = dt.date.fromisoformat(day) if day else None
+        return out
+
+    def sentences_about(self, period: Period, limit: int) -> list[int]:
+        """Sentences that name a day inside `period` (at most a month's span, so "in 2023" stays out)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT sentence FROM sentence_times WHERE start <= ? AND end >= ?"
+            " AND julianday(end) - julianday(start) <= 31 ORDER BY sentence DESC LIMIT ?",
+            (period.end.isoformat(), period.start.isoformat(), limit),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def sentence_periods(self, ids: Iterable[int]) -> dict[int, list[Period]]:
+        out: dict[int, list[Period]] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for sid, start, end in self.conn.execute(
+                f"SELECT sentence, start, end FROM sentence_times WHERE sentence IN ({marks})", chunk
+            ):
+                out.setdefault(int(sid), []).append(
+                    Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+                )
         return out
 
     def article_sentences(self, article_rowid: int) -> list[StoredSentence]:

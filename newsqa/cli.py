@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -360,17 +361,41 @@ def _ready_library(ctx: Context) -> Library:
     return _open_existing(ctx)
 
 
+def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2023-03-12") from None
+
+
+def _as_of_option(f: Any) -> Any:
+    return click.option(
+        "--as-of",
+        callback=_parse_as_of,
+        metavar="YYYY-MM-DD",
+        help="Answer as if it were this day: nothing published later is quoted [default: today].",
+    )(f)
+
+
+def today() -> dt.date:
+    """The moment of asking in the terminal: the local calendar day."""
+    return dt.date.today()
+
+
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to return.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (see README for the fields).")
+@_as_of_option
 @click.pass_obj
-def ask(ctx: Context, question: str, k: int, as_json: bool) -> None:
+def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """Answer QUESTION with cited sentences from the articles."""
     from newsqa.terminal import format_answer
 
     lib = _ready_library(ctx)
-    answer = ctx.answerer(lib, k).ask(question)
+    answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -379,10 +404,30 @@ def ask(ctx: Context, question: str, k: int, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("topic")
+@click.option("-n", type=click.IntRange(1, 50), default=10, show_default=True, help="Articles at most.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (the answer format, oldest first).")
+@_as_of_option
+@click.pass_obj
+def timeline(ctx: Context, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
+    """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
+    from newsqa.terminal import format_timeline
+
+    lib = _ready_library(ctx)
+    answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
+    lib.close()
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(format_timeline(answer, color=sys.stdout.isatty()))
+
+
+@main.command()
 @click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (for scripts).")
+@_as_of_option
 @click.pass_obj
-def chat(ctx: Context, k: int, as_json: bool) -> None:
+def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """A conversation: follow-up questions ("and in April?") build on earlier ones.
 
     On a terminal it prompts; otherwise it reads one question a line from standard input.
@@ -410,7 +455,7 @@ def chat(ctx: Context, k: int, as_json: bool) -> None:
             if question == "/reset":
                 conversation = Conversation()
                 continue
-            answer = qa.ask(question, conversation)
+            answer = qa.ask(question, conversation, as_of=as_of or today())
             if as_json:
                 click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from newsqa.index.answer import Answer, Citation, Passage
+from newsqa.index.timeexpr import describe, parse_day
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 NOT_FOUND = (
@@ -12,9 +13,15 @@ NOT_FOUND = (
 )
 
 
+def date_text(published: str | None) -> str | None:
+    """'12 March 2023' for a readable publish date; the source's own text otherwise."""
+    day = parse_day(published)
+    return describe(day) if day else published
+
+
 def citation_line(c: Citation) -> str:
     parts = [c.title]
-    meta = ", ".join(p for p in (c.source, c.published) if p)
+    meta = ", ".join(p for p in (c.source, date_text(c.published)) if p)
     if meta:
         parts.append(meta)
     line = " — ".join(parts)
@@ -39,5 +46,23 @@ def format_answer(answer: Answer, *, color: bool = False) -> str:
     lines = []
     if answer.query != answer.question:
         lines.append(f"(searched for: {answer.query})")
+    if answer.age_note:
+        lines.append(answer.age_note)
     lines.extend(format_passage(p, color=color) for p in answer.passages)
     return "\n\n".join(lines)
+
+
+def format_timeline(answer: Answer, *, color: bool = False, width: int = 100) -> str:
+    """One entry per article, oldest first: date, outlet, the quote, the headline."""
+    if not answer.answered:
+        return NOT_FOUND
+    out = []
+    for p in answer.passages:
+        when = date_text(p.article.published) or "undated"
+        head = " · ".join(x for x in (when, p.article.source) if x)
+        quote = f"{BOLD}{p.sentence}{RESET}" if color else f"“{p.sentence}”"
+        body = textwrap.fill(
+            " ".join(quote.split()), width=width, initial_indent="    ", subsequent_indent="    "
+        )
+        out.append(f"{head} — {p.article.title}\n{body}")
+    return "\n\n".join(out)

@@ -60,6 +60,7 @@ async def test_start_says_what_it_does_and_commands_are_announced(h: Harness) ->
         "help",
         "ask",
         "sources",
+        "timeline",
         "reset",
         "follow",
         "following",
@@ -323,10 +324,10 @@ async def test_a_slow_search_does_not_hold_up_other_chats(
     release = threading.Event()
     original = Backend.ask
 
-    def ask(self: Backend, chat: str, question: str) -> Any:
+    def ask(self: Backend, chat: str, question: str, as_of: Any) -> Any:
         if question == "slow one":
             release.wait(10)  # a long search in its worker thread
-        return original(self, chat, question)
+        return original(self, chat, question, as_of)
 
     monkeypatch.setattr(Backend, "ask", ask)
     await h.start()
@@ -403,11 +404,11 @@ async def test_a_failing_handler_is_reported_and_the_bot_keeps_serving(
     original = Backend.ask
     calls = {"n": 0}
 
-    def flaky(self: Backend, chat: str, question: str) -> Any:
+    def flaky(self: Backend, chat: str, question: str, as_of: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("disk on fire")
-        return original(self, chat, question)
+        return original(self, chat, question, as_of)
 
     monkeypatch.setattr(Backend, "ask", flaky)
     await h.start()
@@ -493,3 +494,48 @@ def _sentence_id(h: Harness, text: str) -> int:
 
 def _seed_id(h: Harness) -> str:
     return next(iter(iter_articles([SEEDS]))).id  # type: ignore[union-attr]
+
+
+# -- time: the message's date is the moment of asking --------------------------------------------------
+
+
+def _toll(aid: str, day: str, pounds: str) -> Article:
+    return Article(
+        id=aid,
+        title="Harbour bridge toll",
+        text=f"The harbour bridge toll was raised to {pounds} pounds by the council.",
+        published=day,
+        source=f"Outlet {aid}",
+    )
+
+
+async def test_the_message_date_is_the_moment_of_asking(h: Harness) -> None:
+    """A message sent on 15 March 2023 is answered as of that day: a later article is never quoted,
+    and the answer says how old its newest evidence is; /timeline lists the story oldest first."""
+    import datetime as dt
+
+    h.index(
+        [
+            _toll("mid", "2022-11-20", "three"),
+            _toll("new", "2023-03-01", "four"),
+            _toll("later", "2023-06-30", "five"),
+        ]
+    )
+    await h.start()
+    march = int(dt.datetime(2023, 3, 15, 12, tzinfo=dt.UTC).timestamp())
+    messages = await h.say(USER, "What is the latest harbour bridge toll?", date=march)
+    text = " ".join(m.text for m in messages)
+    assert "four pounds" in bold(messages[0])[0] and "five pounds" not in text and "2023-06-30" not in text
+    assert "2023-03-01" in text  # each citation shows its date
+
+    next_year = int(dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC).timestamp())
+    messages = await h.say(USER, "What is the latest harbour bridge toll?", date=next_year)
+    assert "The latest I have on this is from 30 June 2023." in messages[0].text
+    assert "five pounds" in " ".join(bold(m)[0] for m in messages if bold(m))
+
+    (line,) = await h.say(USER, "/timeline harbour bridge toll", date=march)
+    assert line.parse_mode == "HTML" and "Timeline" in line.text
+    order = [line.text.index(d) for d in ("2022-11-20", "2023-03-01")]
+    assert order == sorted(order) and "2023-06-30" not in line.text
+    (usage,) = await h.say(USER, "/timeline")
+    assert "/timeline drone attacks in Iraq" in usage.text

@@ -335,3 +335,75 @@ def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Pat
         f"\nchosen on the tuning half to answer {answer_share:.0%} of the answerable: {chosen:.3f}"
         f" (current default {current})"
     )
+
+
+@eval_group.command("realtimeqa")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@_common
+@click.option(
+    "--time",
+    "time_mode",
+    type=click.Choice(["both", "on", "off"]),
+    default="both",
+    show_default=True,
+    help="Time handling: as of each question's date (on), ignoring dates (off), or both side by side.",
+)
+@click.option("-k", type=int, default=5, show_default=True, help="Passages quoted per question.")
+@click.pass_obj
+def realtimeqa(
+    ctx: Context,
+    folder: Path,
+    work: Path,
+    limit: int | None,
+    as_json: bool,
+    rebuild: bool,
+    overrides: tuple[str, ...],
+    time_mode: str,
+    k: int,
+) -> None:
+    """Dated news questions: FOLDER's articles indexed, each question asked as of its date.
+
+    FOLDER is e.g. ../shared/data/realtimeqa-2023q1 (questions.jsonl, articles.jsonl; see its SOURCE.md).
+    Reports answer@1 and @5 in the quoted sentences and excerpts, quotes dated after their question
+    (must be 0 with time on), by split: the first 7 weeks (tune) and the rest (other).
+    """
+    from newsqa.index.article import Article
+    from newsqa.index.loaders import iter_articles
+    from newsqa.index.qa import QuestionAnswerer
+
+    from .realtimeqa import evaluate, load_questions, render, split, tuning_weeks
+    from .runner import spread
+    from .workspace import open_index, slug
+
+    questions = load_questions(folder)
+    items = [a for a in iter_articles([str(folder / "articles.jsonl")]) if isinstance(a, Article)]
+    lib = open_index(
+        work,
+        "realtimeqa-" + slug(folder.name),
+        ctx.embedder_factory(),
+        ctx.model_name(),
+        items,
+        rebuild=rebuild,
+    )
+    try:
+        searcher = searcher_for(ctx, lib, overrides)
+        qa = QuestionAnswerer(searcher, k=k)
+        asked = spread(questions, limit)
+        tuning = tuning_weeks(questions)
+        modes = ["on", "off"] if time_mode == "both" else [time_mode]
+        rows = {}
+        for mode in modes:
+            if mode == "on":
+                outcomes = evaluate(lambda q: qa.ask(q.question, k=k, as_of=q.date), asked)
+            else:
+                outcomes = evaluate(lambda q: qa.ask(q.question, k=k, as_of=None), asked)
+            rows[mode] = split(outcomes, tuning)
+    finally:
+        lib.close()
+    header = _header(ctx, f"realtimeqa {folder}", searcher)
+    if as_json:
+        payload = {"header": header, "options": dataclasses.asdict(searcher.options)}
+        payload |= {mode: {name: f.to_dict() for name, f in figs.items()} for mode, figs in rows.items()}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(render(rows, header))

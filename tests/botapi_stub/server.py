@@ -297,13 +297,19 @@ class BotApiStub:
         reply_to_message_id: int | None = None,
         entities: list[dict[str, Any]] | None = None,
         chat_title: str | None = None,
+        date: int | None = None,
     ) -> dict[str, Any]:
-        """A user sends ``text``; commands and URLs get entities as Telegram adds them. Returns the update."""
+        """A user sends ``text``; commands and URLs get entities as Telegram adds them. Returns the update.
+
+        ``date`` (Unix time) is when the message was sent; now when not given.
+        """
         with self._cond:
             message = self._user_message(
                 chat_id, user_id, chat_type, username, first_name, chat_title, reply_to_message_id
             )
             message["text"] = text
+            if date is not None:
+                message["date"] = date
             found = entities if entities is not None else _auto_entities(text)
             if found:
                 message["entities"] = found
