@@ -1,6 +1,7 @@
 """Question-type cues: what kind of thing a question asks for, and whether a sentence holds one.
 
-"How many ..." is answered by a sentence with a number in it, "When ..." by one with a date; neither the
+"How many ..." is answered by a sentence with a number in it, "When ..." by one with a date, "Who ..." or
+"Which team ..." by one naming someone or something the question does not; neither the
 embedding nor BM25 sees that, since the answer is exactly the word the question lacks. A small boost for
 sentences that hold the expected kind breaks ties among sentences about the right topic. Pure text work.
 """
@@ -14,6 +15,7 @@ from enum import Enum
 class Expects(Enum):
     NUMBER = "number"
     DATE = "date"
+    NAME = "name"  # a person, a place, an organisation: "Who ...", "Which team ...", "Where ..."
 
 
 _MONTHS = (
@@ -36,6 +38,17 @@ _ASKS_DATE = re.compile(
     r"\b(what|which) (year|decade|century|month|date|day)\b|\bhow long ago\b",
     re.IGNORECASE,
 )
+_ASKS_NAME = re.compile(
+    r"^\s*(who|whom|whose|where)\b|\b(who|whom|whose)\b|\b(which|what) (company|firm|team|club|country|city|"
+    r"state|nation|party|group|organi[sz]ation|agency|player|person|man|woman|leader|president|minister|"
+    r"actor|actress|singer|band|star|brand|network|airline|bank|university|school|island|region|"
+    r"province|town|village|court|newspaper|channel|app|website|retailer|chain|carmaker|automaker|"
+    r"league|country's|former|NFL|NBA|tech|rapper|artist|author|celebrity|athlete|coach|"
+    r"quarterback|senator|governor|lawmaker|official|pope|king|queen|prince|princess)\b",
+    re.IGNORECASE,
+)
+# A capitalised word inside a sentence (not its first): a name, roughly; enough to break ties.
+_CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+")
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th) century\b", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z]+")
@@ -47,11 +60,16 @@ def expected_kind(question: str) -> Expects | None:
         return Expects.DATE
     if _ASKS_NUMBER.search(question):
         return Expects.NUMBER
+    if _ASKS_NAME.search(question):
+        return Expects.NAME
     return None
 
 
-def holds(kind: Expects, sentence: str) -> bool:
-    """Whether `sentence` contains something of that kind (a number, a date)."""
+def holds(kind: Expects, sentence: str, question: str = "") -> bool:
+    """Whether `sentence` contains something of that kind (a number, a date, a name the question lacks)."""
+    if kind is Expects.NAME:
+        asked = {w.lower() for w in _WORDS.findall(question.lower())}
+        return any(m.group(0).lower().strip("'’") not in asked for m in _CAPITALISED.finditer(sentence))
     if kind is Expects.NUMBER:
         if _DIGIT.search(sentence):
             return True

@@ -106,6 +106,7 @@ class Library:
         snapshot_every: int = SNAPSHOT_EVERY,
         vector_policy: IndexPolicy | None = None,
         copy_threshold: float | None = 0.8,
+        bare_vectors: bool = False,
     ) -> None:
         root = Path(root)
         self.dir = DataDir(root)
@@ -115,6 +116,8 @@ class Library:
         self.model_name = model_name
         self.snapshot_every = snapshot_every
         self.vector_policy = vector_policy or IndexPolicy()
+        # also embed each sentence without its headline: tells apart sentences of one article (search.py)
+        self.bare_vectors = bare_vectors
         if readonly and not self.dir.exists():
             raise FileNotFoundError(f"no index in {root}: run `newsqa index build` first")
         root.mkdir(parents=True, exist_ok=True)
@@ -330,11 +333,15 @@ class Library:
         todo: dict[str, str] = {}
         if plans:
             all_hashes = [h for _, _, _, hs in plans for h in hs]
+            if self.bare_vectors:  # each sentence on its own too (context.py), keyed by its own text
+                all_hashes += [text_hash(t) for _, _, texts, _ in plans for t in texts]
             known = self.store.known_hashes(all_hashes) | in_flight
             for article, _, texts, hashes in plans:
                 for t, h in zip(texts, hashes, strict=True):
                     if h not in known and h not in todo:
                         todo[h] = embedding_text(article.title, t)
+                    if self.bare_vectors and (bare := text_hash(t)) not in known and bare not in todo:
+                        todo[bare] = t
             in_flight.update(todo)
         return _Plan(len(batch), plans, todo)
 
@@ -367,7 +374,14 @@ class Library:
                     report.added += 1
                     report.added_ids.append(article.id)
                 rowid = self.store.insert_article(article)
-                self.store.insert_sentences(rowid, sentences, texts, hashes, day=day_of(article.published))
+                self.store.insert_sentences(
+                    rowid,
+                    sentences,
+                    texts,
+                    hashes,
+                    day=day_of(article.published),
+                    bare_hashes=[text_hash(t) for t in texts] if self.bare_vectors else None,
+                )
                 report.sentences += len(sentences)
         in_flight.difference_update(todo)
         report.embedded += len(todo)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .answer import Citation, Outlet, Passage, excerpt_span
-from .cues import expected_kind, holds
+from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse
 from .lexical import coverage, match_any, query_terms, within_budget
 from .library import Library
@@ -31,7 +31,9 @@ class SearchOptions:
     # costs ReQA 0.013 MRR and 0.054 R@10, see docs/quality.md)
     focus_weight: float = 0.3  # added per fraction of a follow-up's own words a sentence contains
     lexical_budget: int = 10_000  # BM25 scores at most about this many matches (lexical.within_budget)
+    bare_weight: float = 0.0  # share of the sentence-alone cosine in the dense signal (context.py)
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
+    name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
     # time (timerank.py; measured on the dated news set, docs/quality.md)
     period_weight: float = 0.1  # evidence from or about the days a question names
     recent_weight: float = 0.05  # recency prior for a question that names no days
@@ -75,12 +77,16 @@ def _boost_focus(
     return _lift(fused, lambda s: weight * coverage(focus, texts.get(s.id, "")))
 
 
-def _boost_cues(fused: list[Scored], texts: Mapping[int, str], question: str, weight: float) -> list[Scored]:
-    """Lift sentences holding the kind of answer the question asks for (a number, a date)."""
+def _boost_cues(
+    fused: list[Scored], texts: Mapping[int, str], question: str, weight: float, name_weight: float
+) -> list[Scored]:
+    """Lift sentences holding the kind of answer the question asks for (a number, a date, a name)."""
     kind = expected_kind(question)
+    if kind is Expects.NAME:
+        weight = name_weight
     if kind is None or not weight:
         return fused
-    return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, "")) else 0.0)
+    return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, ""), question) else 0.0)
 
 
 def _after(day: dt.date | None, when: QueryTime) -> bool:
@@ -145,6 +151,23 @@ class Searcher:
                 return kept
             k *= 4
 
+    def _fuse_with_bare(
+        self,
+        qvec: np.ndarray,
+        dense: dict[int, float],
+        lexical: Mapping[int, float],
+        in_paragraph: Mapping[int, float],
+        weights: Weights,
+    ) -> list[Scored]:
+        """Fusion whose dense signal mixes in each sentence's own cosine, where it has a vector of its own.
+
+        `Scored.dense` keeps the headline-prefixed cosine: the abstain confidence was measured on it.
+        """
+        b = self.options.bare_weight
+        bare = self.library.store.bare_vectors_for(list(dense), self.library.dim)
+        mixed = {i: (1 - b) * c + b * float(bare[i] @ qvec) if i in bare else c for i, c in dense.items()}
+        return [replace(s, dense=dense[s.id]) for s in fuse(mixed, lexical, in_paragraph, weights=weights)]
+
     def rank(
         self, query: str, *, focus: Sequence[str] = (), when: QueryTime | None = None, prior: bool = True
     ) -> Ranking:
@@ -197,9 +220,12 @@ class Searcher:
             i: bm for i, row in sentences.items() if (bm := paragraphs.get((row.article, row.paragraph)))
         }
         weights = Weights(opts.dense_weight, opts.lexical_weight, opts.paragraph_weight)
-        fused = fuse(dense, lexical, in_paragraph, weights=weights)
+        if opts.bare_weight:
+            fused = self._fuse_with_bare(qvec, dense, lexical, in_paragraph, weights)
+        else:
+            fused = fuse(dense, lexical, in_paragraph, weights=weights)
         texts = {i: row.text for i, row in sentences.items()}
-        fused = _boost_cues(fused, texts, query, opts.cue_weight)
+        fused = _boost_cues(fused, texts, query, opts.cue_weight, opts.name_weight)
         if lifts:
             fused = _lift(fused, lambda s: lifts.get(s.id, 0.0))
         if focus:

@@ -130,6 +130,11 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT s.id, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
         FROM sentences s JOIN articles a ON a.rowid = s.article, json_each(newsqa_times(s.text, a.day)) t;
     """,
+    # 7: each sentence's own vector beside the headline-prefixed one (context.py): the hash of the bare
+    # sentence text in `embeddings`; NULL for sentences indexed before (they rank by the prefixed vector)
+    """
+    ALTER TABLE sentences ADD COLUMN bare_hash TEXT;
+    """,
 )
 
 
@@ -305,14 +310,16 @@ class Store:
         hashes: Sequence[str],
         *,
         day: str | None = None,
+        bare_hashes: Sequence[str] | None = None,
     ) -> list[int]:
         """Sentences of one article, with the days each speaks of resolved against the article's `day`."""
         ids: list[int] = []
-        for s, text, h in zip(sentences, texts, hashes, strict=True):
+        bare = bare_hashes if bare_hashes is not None else [None] * len(texts)
+        for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True):
             cur = self.conn.execute(
-                "INSERT INTO sentences(article, position, paragraph, start, end, text, text_hash)"
-                " VALUES(?,?,?,?,?,?,?)",
-                (article_rowid, s.position, s.paragraph, s.start, s.end, text, h),
+                "INSERT INTO sentences(article, position, paragraph, start, end, text, text_hash, bare_hash)"
+                " VALUES(?,?,?,?,?,?,?,?)",
+                (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b),
             )
             sid = int(cur.lastrowid or 0)
             self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, text))
@@ -439,6 +446,19 @@ class Store:
                 out[pos[sid]] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def bare_vectors_for(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        """The sentence-alone vectors of those of `ids` that have one."""
+        out: dict[int, np.ndarray] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for sid, blob in self.conn.execute(
+                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.bare_hash"
+                f" WHERE s.id IN ({marks})",
+                chunk,
+            ):
+                out[int(sid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""
         last = 0
@@ -459,6 +479,7 @@ class Store:
         """Forget vectors no sentence uses any more (after removals), so the file does not only grow."""
         cur = self.conn.execute(
             "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM sentences)"
+            " AND text_hash NOT IN (SELECT bare_hash FROM sentences WHERE bare_hash IS NOT NULL)"
         )
         return cur.rowcount
 

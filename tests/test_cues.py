@@ -20,7 +20,8 @@ from newsqa.index.search import Searcher, SearchOptions
         ("In what year was the airbase built?", Expects.DATE),
         ("Which century saw the first bridge?", Expects.DATE),
         ("Which airbase was targeted?", None),
-        ("Who blamed the militias?", None),
+        ("Who blamed the militias?", Expects.NAME),
+        ("Which team does he play for?", Expects.NAME),
         ("Why were the flights suspended?", None),
     ],
 )
