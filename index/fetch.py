@@ -30,7 +30,14 @@ from .dedupe import normalize_url
 from .html_extract import extract_html
 from .inflate import ACCEPT_ENCODING, DecodeError, decoder_for
 from .netguard import AddressPolicy, AllowList, ip_literal
-from .pinning import AddressRefused, Resolver, checked_addresses, pinned_transport, system_resolver
+from .pinning import (
+    AddressRefused,
+    Resolver,
+    checked_addresses,
+    pinned_transport,
+    proxy_mounts,
+    system_resolver,
+)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -182,6 +189,7 @@ class Fetcher:
             timeout=httpx.Timeout(opts.timeout_s),
             follow_redirects=False,  # followed by hand: per-hop host limits, loop detection, address checks
             transport=self._transport,
+            mounts=proxy_mounts(limits=limits, trust_env=opts.trust_env),
             trust_env=opts.trust_env,
         )
         self._all = asyncio.Semaphore(opts.concurrency)
@@ -255,9 +263,13 @@ class Fetcher:
                 raise AddressRefused(f"host not found: {host}") from None
 
     def _proxied(self, url: str) -> bool:
+        """Whether httpx sends `url` through an environment proxy (HTTP_PROXY & co.), not our transport."""
         assert self._client is not None
         for_url = getattr(self._client, "_transport_for_url", None)
-        return for_url is None or for_url(httpx.URL(url)) is not self._transport
+        try:
+            return for_url is None or for_url(httpx.URL(url)) is not self._transport
+        except httpx.InvalidURL:
+            return False  # the request itself fails with the reason, before any connection
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:

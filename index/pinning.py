@@ -17,6 +17,7 @@ from typing import Any
 
 import httpcore
 import httpx
+from httpx._utils import get_environment_proxies  # httpx's own reading of HTTP(S)_PROXY / NO_PROXY
 
 from .netguard import AddressPolicy, IPAddress, ip_literal
 
@@ -108,3 +109,19 @@ def pinned_transport(
         network_backend=PinnedBackend(policy, resolver),
     )
     return transport
+
+
+def proxy_mounts(*, limits: httpx.Limits, trust_env: bool) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The environment's proxies as httpx mounts (None: no proxy, i.e. the pinned transport).
+
+    httpx ignores the environment once it is given a transport of its own, so they are mounted here.
+    A proxy connects for us: the fetcher checks the host by its own lookup before asking one.
+    """
+    if not trust_env:
+        return {}
+    return {
+        pattern: None
+        if url is None
+        else httpx.AsyncHTTPTransport(proxy=url, limits=limits, trust_env=trust_env)
+        for pattern, url in get_environment_proxies().items()
+    }

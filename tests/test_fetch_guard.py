@@ -5,8 +5,14 @@ injected classifier calls public. Everything else is refused before any connecti
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import httpcore
 import pytest
@@ -144,6 +150,81 @@ async def test_redirect_from_an_allowed_host_to_another_internal_one_is_refused(
         result = await fetcher.get(web.url("/go"))
     assert refused(result.error) and "127.0.0.2 is a loopback address" in (result.error or "")
     assert web.hits == {"/go": 1}
+
+
+async def test_behind_a_proxy_the_name_is_checked_before_asking_the_proxy(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment proxy connects for us, so the name is resolved and checked before it is asked."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", web.base_url)  # the fixture server answers proxy requests too
+    monkeypatch.setenv("http_proxy", web.base_url)
+    dns = FakeDNS({"public.test": ["127.0.0.1"], "intranet.test": ["10.0.0.5"]})
+    options = FetchOptions(timeout_s=2.0, trust_env=True, policy=AddressPolicy(kind=pretend_public))
+    async with Fetcher(options, resolver=dns) as fetcher:
+        internal = await fetcher.get("http://intranet.test/secret")
+        unknown = await fetcher.get("http://unknown.test/secret")
+        public = await fetcher.get("http://public.test/secret")
+    assert internal.error is not None and internal.error.startswith(
+        "refused: intranet.test is 10.0.0.5, a private"
+    )
+    assert unknown.error == "host not found: unknown.test"
+    assert public.ok and public.body == b"internal admin page"
+    assert [r.path for r in web.requests] == [
+        "http://public.test/secret"
+    ]  # only the public one, via the proxy
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello {self.headers['Host']}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+async def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the TCP target becomes the checked IP: SNI and the certificate check keep the host name."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=public.test",
+         "-addext", "subjectAltName=DNS:public.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", str(cert)
+    )  # trust the test certificate (httpx reads it with trust_env)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    dns = FakeDNS({"public.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    options = FetchOptions(timeout_s=5.0, trust_env=True, policy=AddressPolicy(kind=pretend_public))
+    try:
+        async with Fetcher(options, resolver=dns) as fetcher:
+            ok = await fetcher.get(f"https://public.test:{port}/")
+            wrong_name = await fetcher.get(f"https://other.test:{port}/")  # same IP, certificate not for it
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok.ok and ok.body == f"hello public.test:{port}".encode()
+    assert names[0] == "public.test"  # SNI is the host name, not 127.0.0.1
+    assert wrong_name.error is not None and "certificate" in wrong_name.error.lower()
 
 
 # ---------------------------------------------------------------------------------- allow-list
