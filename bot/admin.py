@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 
 from telegram import Document, Update
@@ -17,7 +16,7 @@ from telegram.ext import ContextTypes
 
 from newsqa.index.article import Article, LoadProblem
 from newsqa.index.datadir import IndexProblem
-from newsqa.index.fetch import Fetcher, FetchOptions, human_size
+from newsqa.index.fetch import Fetcher, FetchOptions, human_size, looks_like_url
 
 from . import texts
 from .addressing import command_argument
@@ -28,8 +27,6 @@ from .services import Services, replier_for
 from .uploads import load_text, load_upload, supported, supported_types
 
 log = logging.getLogger(__name__)
-
-_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 class AdminHandlers:
@@ -53,7 +50,7 @@ class AdminHandlers:
         argument = command_argument(message.text or "")
         replied = message.reply_to_message
         items: Sequence[Article | LoadProblem] | None
-        if _URL.match(argument):
+        if looks_like_url(argument):  # fetched, or refused with the reason (file://, ftp://, ...)
             async with replier.typing():
                 items = [await self._fetch(argument)]
         elif argument:
@@ -110,7 +107,7 @@ class AdminHandlers:
         return await asyncio.to_thread(load_upload, name, data)
 
     async def _fetch(self, url: str) -> Article | LoadProblem:
-        async with Fetcher(FetchOptions()) as fetcher:
+        async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
             return await fetcher.fetch_article(url)
 
     async def _ingest(self, replier: Replier, items: Sequence[Article | LoadProblem]) -> None:

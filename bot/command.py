@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsqa.hostflag import allow_host_option
+from newsqa.index.netguard import AllowList
 from newsqa.settings import parse_ids
 
 from .settings import MB, BotSettings
@@ -122,6 +124,7 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     show_default=True,
     help="Largest file /add accepts (Telegram lets bots download 20 MB).",
 )
+@allow_host_option
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
 @click.pass_obj
 def serve(
@@ -140,6 +143,7 @@ def serve(
     k: int,
     questions_per_minute: int,
     max_upload_mb: float,
+    allow_hosts: AllowList,
     drop_pending_updates: bool,
 ) -> None:
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
@@ -164,6 +168,7 @@ def serve(
         folders=folders,
         feeds=tuple(dict.fromkeys(url for value in feeds for url in value.split())),
         feed_every=every,
+        allow_hosts=allow_hosts,
         k=k,
         questions_per_window=questions_per_minute,
         window_seconds=60.0,
@@ -192,6 +197,8 @@ def _serve(ctx: Context, settings: BotSettings) -> None:
         _index_if_empty(library, settings, ctx.settings.seeds)
         answerer = ctx.answerer(library, settings.k)
         click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
+        if settings.allow_hosts:
+            click.echo(f"fetching from public addresses and {settings.allow_hosts}", err=True)
         asyncio.run(_until_signalled(settings, library, answerer))
     except InvalidToken:
         raise click.ClickException("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN") from None

@@ -64,7 +64,7 @@ class FeedJob:
     async def run_round(self, bot: Bot) -> FeedSync | None:
         """Poll the due feeds, index their new stories, alert followers of the new articles."""
         try:
-            async with Fetcher(FetchOptions()) as fetcher:
+            async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
                 sync = await sync_feeds(
                     self.s.backend.library,
                     self.state,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsqa.index.netguard import AllowList
+
 MB = 1024 * 1024
 
 
@@ -26,6 +28,9 @@ class BotSettings:
     folders: tuple[Path, ...] = ()  # what /reindex rescans
     feeds: tuple[str, ...] = ()  # RSS/Atom feeds polled while serving; new stories alert followers
     feed_every: float = 600.0  # seconds between feed rounds
+    allow_hosts: AllowList = field(
+        default_factory=AllowList
+    )  # /add URLs and feeds: fetched besides public addresses
     k: int = 3  # passages per answer page
     questions_per_window: int = 10  # per user ...
     window_seconds: float = 60.0  # ... in this many seconds

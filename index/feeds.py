@@ -8,6 +8,8 @@ next poll instead of dropping it. For the same reason a feed's new validators ar
 of its items is still waiting for that confirmation (a 304 would otherwise hide the unindexed items).
 An item whose page has no article (and whose summary is too thin to stand in) is reported once and
 marked seen; one whose page is only temporarily out of reach (timeout, 5xx) is retried next poll.
+A seen key is forgotten only once the feed no longer lists it (beyond the newest SEEN_CAP such keys), so
+a feed of 10,000 items costs only its new items per poll, however long it is.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .fetch import Fetcher, is_transient, normalize_published, site_from_url
 log = logging.getLogger(__name__)
 
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-SEEN_CAP = 2000  # per feed: far more than any feed lists at once, so an evicted key is long gone from it
+SEEN_CAP = 2000  # per feed, of the keys the feed no longer lists (those it lists are all kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
-    seen: set[str] = field(default_factory=set)  # item guids already handled (newest SEEN_CAP kept)
+    seen: set[str] = field(default_factory=set)  # item guids already handled (see SEEN_CAP)
     failures: int = 0  # consecutive
     last_error: str | None = None
     next_due: float = 0.0  # epoch seconds; later than now while backing off after failures
@@ -198,7 +200,7 @@ CREATE TABLE IF NOT EXISTS feed_state (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feed_state_seen (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: the newest SEEN_CAP per feed are kept
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: the oldest unlisted keys go first
     url TEXT NOT NULL,
     key TEXT NOT NULL,
     UNIQUE (url, key)
@@ -209,8 +211,10 @@ CREATE TABLE IF NOT EXISTS feed_state_seen (
 class FeedStateStore:
     """Per-feed state in SQLite (tables `feed_state`, `feed_state_seen`); each update is one transaction.
 
-    Seen keys are only ever added (then capped): a `save` of a state loaded before a concurrent
-    `mark_seen` cannot un-see what was confirmed meanwhile. Safe to share between threads.
+    Seen keys are only ever added, and dropped only by a `save` that knows what the feed lists now: a
+    `save` of a state loaded before a concurrent `mark_seen` cannot un-see what was confirmed meanwhile,
+    and a key the feed still lists is never dropped (it would be fetched again). Safe to share between
+    threads.
     """
 
     def __init__(self, db_path: Path, *, seen_cap: int = SEEN_CAP) -> None:
@@ -237,17 +241,18 @@ class FeedStateStore:
                 "SELECT etag, last_modified, failures, last_error, next_due FROM feed_state WHERE url = ?",
                 (url,),
             ).fetchone()
-            keys = self._db.execute(
-                "SELECT key FROM feed_state_seen WHERE url = ? ORDER BY seq DESC LIMIT ?",
-                (url, self.seen_cap),
-            ).fetchall()
+            keys = self._db.execute("SELECT key FROM feed_state_seen WHERE url = ?", (url,)).fetchall()
         state = FeedState(url, seen={k for (k,) in keys})
         if row is not None:
             state.etag, state.last_modified, state.failures, state.last_error, state.next_due = row
         return state
 
-    def save(self, state: FeedState) -> None:
-        """Store `state` atomically: fields replaced, seen keys added."""
+    def save(self, state: FeedState, listed: Iterable[str] | None = None) -> None:
+        """Store `state` atomically: fields replaced, seen keys added.
+
+        With `listed` (the guids the feed lists now), seen keys it no longer lists are dropped beyond the
+        newest `seen_cap` of them.
+        """
         with self._transaction() as db:
             db.execute(
                 """INSERT INTO feed_state
@@ -268,6 +273,8 @@ class FeedStateStore:
                 ),
             )
             self._add_seen(db, state.url, sorted(state.seen))
+            if listed is not None:
+                self._prune(db, state.url, set(listed))
 
     def mark_seen(self, feed_url: str, guids: Iterable[str]) -> None:
         """Record items as handled (indexed or deliberately skipped): later polls will not fetch them."""
@@ -278,11 +285,12 @@ class FeedStateStore:
         db.executemany(
             "INSERT OR IGNORE INTO feed_state_seen (url, key) VALUES (?, ?)", [(url, k) for k in keys]
         )
-        db.execute(
-            """DELETE FROM feed_state_seen WHERE url = ? AND seq <= (
-                   SELECT seq FROM feed_state_seen WHERE url = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)""",
-            (url, url, self.seen_cap),
-        )
+
+    def _prune(self, db: sqlite3.Connection, url: str, listed: set[str]) -> None:
+        rows = db.execute("SELECT seq, key FROM feed_state_seen WHERE url = ? ORDER BY seq DESC", (url,))
+        unlisted = [seq for seq, key in rows if key not in listed]
+        stale = unlisted[self.seen_cap :]
+        db.executemany("DELETE FROM feed_state_seen WHERE seq = ?", [(seq,) for seq in stale])
 
     def all(self) -> list[FeedState]:
         """Every feed ever saved, by URL (for status displays)."""
@@ -384,11 +392,7 @@ async def _poll_feed(
             state, store, now, opts, f"unreadable feed ({type(exc).__name__}: {' '.join(str(exc).split())})"
         )
 
-    fresh: list[FeedItem] = []
-    for item in items:
-        if item.guid not in state.seen and all(f.guid != item.guid for f in fresh):
-            fresh.append(item)
-    fresh = fresh[: opts.max_new_items]
+    fresh = new_items(items, state.seen, opts.max_new_items)
     outcome = _FeedOutcome("ok")
     results = await asyncio.gather(*(_item_article(item, fetcher, opts, pages) for item in fresh))
     for item, got in zip(fresh, results, strict=True):
@@ -398,13 +402,27 @@ async def _poll_feed(
             outcome.problems.append(got)
             if not is_transient(got.reason):  # a page without an article stays so: report it once
                 state.seen.add(item.guid)
-    if any(i.guid not in state.seen for i in items):
+    listed = [i.guid for i in items]
+    if any(guid not in state.seen for guid in listed):
         # Keep the old validators: until these items are confirmed (or fetched, past max_new_items), the
         # next poll must download the feed again rather than get a 304 that hides them.
-        _record_success(state, store, now, state.etag, state.last_modified)
+        _record_success(state, store, now, state.etag, state.last_modified, listed)
     else:
-        _record_success(state, store, now, result.etag, result.last_modified)
+        _record_success(state, store, now, result.etag, result.last_modified, listed)
     return outcome
+
+
+def new_items(items: list[FeedItem], seen: set[str], limit: int) -> list[FeedItem]:
+    """The first `limit` items not seen yet, each guid once (linear: a feed may list 10,000 items)."""
+    fresh: list[FeedItem] = []
+    taken: set[str] = set()
+    for item in items:
+        if len(fresh) >= limit:
+            break
+        if item.guid not in seen and item.guid not in taken:
+            fresh.append(item)
+            taken.add(item.guid)
+    return fresh
 
 
 def _record_failure(
@@ -418,13 +436,18 @@ def _record_failure(
 
 
 def _record_success(
-    state: FeedState, store: FeedStateStore, now: float, etag: str | None, last_modified: str | None
+    state: FeedState,
+    store: FeedStateStore,
+    now: float,
+    etag: str | None,
+    last_modified: str | None,
+    listed: list[str] | None = None,
 ) -> None:
     state.failures = 0
     state.last_error = None
     state.next_due = now
     state.etag, state.last_modified = etag, last_modified
-    store.save(state)
+    store.save(state, listed)
 
 
 async def _item_article(

@@ -3,7 +3,9 @@
 The open web is slow, huge, looping and broken in every way; none of that may stall or crash ingest. So
 every fetch has a deadline, a size cap read from the stream (never trusting Content-Length alone), a
 redirect cap with loop detection, and limits on requests in flight overall and per host (one server is
-never hammered). Ordinary failures come back as data (`FetchResult.error`, `LoadProblem`), never raised.
+never hammered). Only http(s) to public addresses is fetched (plus an operator's allow-list), checked at
+every hop and pinned at connect time (`pinning.py`), and a compressed body is capped as it is decoded.
+Ordinary failures come back as data (`FetchResult.error`, `LoadProblem`), never raised.
 """
 
 from __future__ import annotations
@@ -20,11 +22,22 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from .article import Article, LoadProblem
 from .dedupe import normalize_url
 from .html_extract import extract_html
+from .inflate import ACCEPT_ENCODING, DecodeError, decoder_for
+from .netguard import AddressPolicy, AllowList, ip_literal
+from .pinning import (
+    AddressRefused,
+    Resolver,
+    checked_addresses,
+    pinned_transport,
+    proxy_mounts,
+    system_resolver,
+)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -41,6 +54,12 @@ class FetchOptions:
     per_host: int = 2  # requests in flight to one host (host:port)
     user_agent: str = "newsqa/0.1 (+news question answering)"
     trust_env: bool = True  # honour HTTP(S)_PROXY / NO_PROXY from the environment
+    policy: AddressPolicy = field(default_factory=AddressPolicy)  # public addresses only, unless allow-listed
+
+    @classmethod
+    def allowing(cls, allow: AllowList) -> FetchOptions:
+        """The defaults, fetching also from the operator's allow-list (`--allow-host`)."""
+        return cls(policy=AddressPolicy(allow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +140,21 @@ def check_address(url: str) -> str:
 _TRANSIENT = re.compile(r"^(timed out|could not connect|host not found|network error|HTTP (5\d\d|408|429)\b)")
 
 
+_OTHER_SCHEMES = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://|(?:file|data|javascript|vbscript|about|blob|mailto|jar|view-source):)\S*$",
+    re.IGNORECASE,
+)
+
+
+def looks_like_url(text: str) -> bool:
+    """Whether `text` is meant as an address ('https://…', 'file:///etc/passwd', 'ftp://…').
+
+    Such text is fetched when it is http(s) and refused with a reason otherwise: never read as a file
+    name or indexed as an article's text.
+    """
+    return bool(_OTHER_SCHEMES.match(text.strip()))
+
+
 def is_transient(reason: str) -> bool:
     """Whether a failure reason from this module is worth retrying later (server or network trouble)."""
     return bool(_TRANSIENT.match(reason))
@@ -138,17 +172,24 @@ class Fetcher:
     """An async context manager owning one httpx.AsyncClient and the concurrency limits."""
 
     options: FetchOptions = field(default_factory=FetchOptions)
+    resolver: Resolver = system_resolver  # tests resolve made-up names to 127.0.0.1
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _transport: httpx.AsyncBaseTransport | None = field(default=None, init=False, repr=False)
     _all: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
     _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
 
     async def __aenter__(self) -> Fetcher:
         opts = self.options
+        limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
+        self._transport = pinned_transport(
+            opts.policy, self.resolver, limits=limits, trust_env=opts.trust_env
+        )
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": opts.user_agent},
+            headers={"User-Agent": opts.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(opts.timeout_s),
-            follow_redirects=False,  # followed by hand: per-hop host limits, loop detection
-            limits=httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency),
+            follow_redirects=False,  # followed by hand: per-hop host limits, loop detection, address checks
+            transport=self._transport,
+            mounts=proxy_mounts(limits=limits, trust_env=opts.trust_env),
             trust_env=opts.trust_env,
         )
         self._all = asyncio.Semaphore(opts.concurrency)
@@ -184,7 +225,8 @@ class Fetcher:
         for hop in range(self.options.max_redirects + 1):
             try:
                 host = check_address(current)
-            except ValueError as exc:
+                await self._precheck(current)
+            except (ValueError, AddressRefused) as exc:
                 return _failed(url, current, str(exc))
             async with self._slot(host):
                 outcome = await self._hop(url, current, host, headers, html_only)
@@ -198,6 +240,36 @@ class Fetcher:
             visited.add(nxt)
             current = nxt
         return _failed(url, current, f"too many redirects (more than {self.options.max_redirects})")
+
+    async def _precheck(self, url: str) -> None:
+        """Refuse a numeric host at once; behind a proxy (which connects for us), check the name here.
+
+        Direct connections are checked (again) and pinned by the transport's network backend; through a
+        proxy only our own lookup can be checked, and a name we cannot look up is not sent to it.
+        """
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        literal = ip_literal(host)
+        policy = self.options.policy
+        if literal is not None:
+            reason = policy.refusal(host, literal)
+            if reason is not None:
+                raise AddressRefused(reason)
+        elif self._proxied(url):
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            try:
+                await checked_addresses(host, port, policy, self.resolver)
+            except httpcore.ConnectError:
+                raise AddressRefused(f"host not found: {host}") from None
+
+    def _proxied(self, url: str) -> bool:
+        """Whether httpx sends `url` through an environment proxy (HTTP_PROXY & co.), not our transport."""
+        assert self._client is not None
+        for_url = getattr(self._client, "_transport_for_url", None)
+        try:
+            return for_url is None or for_url(httpx.URL(url)) is not self._transport
+        except httpx.InvalidURL:
+            return False  # the request itself fails with the reason, before any connection
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
@@ -216,6 +288,8 @@ class Fetcher:
             async with asyncio.timeout(opts.timeout_s):
                 async with self._client.stream("GET", current, headers=headers) as resp:
                     return await self._read(url, current, resp, html_only)
+        except AddressRefused as exc:
+            return _failed(url, current, str(exc))
         except (TimeoutError, httpx.TimeoutException):
             return _failed(url, current, f"timed out after {opts.timeout_s:g} s")
         except httpx.ConnectError as exc:
@@ -250,10 +324,14 @@ class Fetcher:
         if declared.isdigit() and int(declared) > opts.max_bytes:
             return _failed(url, current, too_large, status)
         body = bytearray()
-        async for chunk in resp.aiter_bytes():
-            body += chunk
-            if len(body) > opts.max_bytes:
-                return _failed(url, current, too_large, status)
+        try:
+            decoder = decoder_for(resp.headers.get("content-encoding"))
+            async for chunk in resp.aiter_raw():  # decoded here, within the cap (see inflate.py)
+                body += decoder.feed(chunk, opts.max_bytes - len(body))
+                if len(body) > opts.max_bytes:
+                    return _failed(url, current, too_large, status)
+        except DecodeError as exc:
+            return _failed(url, current, str(exc), status)
         return FetchResult(url, current, status, bytes(body), etag, last_modified, False, None, ctype)
 
     # ------------------------------------------------------------------ articles

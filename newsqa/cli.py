@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsqa.hostflag import allow_host_option
+from newsqa.index.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
 
 if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
+    from newsqa.index.fetch import FetchOptions
     from newsqa.index.library import Library
     from newsqa.index.qa import QuestionAnswerer
     from newsqa.index.search import SearchOptions
@@ -68,6 +71,15 @@ class Context:
             readonly=not create,
             vector_policy=IndexPolicy(compressed=compressed),
         )
+
+    def allow_hosts(self, allow: AllowList) -> None:
+        """A command's --allow-host, into the settings every fetch is configured from."""
+        self.settings = dataclasses.replace(self.settings, allow_hosts=allow)
+
+    def fetch_options(self) -> FetchOptions:
+        from newsqa.index.fetch import FetchOptions
+
+        return FetchOptions.allowing(self.settings.allow_hosts)
 
     def search_options(self) -> SearchOptions:
         """The measured defaults, with the user's --min-confidence if given."""
@@ -150,7 +162,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
         with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
 
             def items() -> Iterator[Any]:
-                for item in _sources(paths):
+                for item in _sources(paths, ctx):
                     if not hasattr(item, "text"):
                         bar.write(f"skipped {item}", file=sys.stderr)
                     yield item
@@ -165,17 +177,18 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
     click.echo(report.summary(), err=quiet)  # quiet: stdout belongs to the answer that follows
 
 
-def _is_url(arg: str) -> bool:
-    return arg.startswith(("http://", "https://"))
+def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
+    """Articles from files, folders and web pages (fetched and extracted), in argument order.
 
-
-def _sources(args: list[str]) -> Iterator[Any]:
-    """Articles from files, folders and web pages (fetched and extracted), in argument order."""
-    from newsqa.index.fetch import fetch_article_sync
+    Anything written as an address is fetched or refused (only http and https), never read as a path.
+    """
+    from newsqa.index.fetch import fetch_article_sync, looks_like_url
     from newsqa.index.loaders import iter_articles
 
     for arg in args:
-        yield from [fetch_article_sync(arg)] if _is_url(arg) else iter_articles([arg])
+        yield from (
+            [fetch_article_sync(arg, ctx.fetch_options())] if looks_like_url(arg) else iter_articles([arg])
+        )
 
 
 @index_group.command("build")
@@ -211,9 +224,11 @@ def _wipe(data_dir: Path) -> None:
 
 @index_group.command("add")
 @click.argument("paths", nargs=-1, required=True)
+@allow_host_option
 @click.pass_obj
-def index_add(ctx: Context, paths: tuple[str, ...]) -> None:
+def index_add(ctx: Context, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
     """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
+    ctx.allow_hosts(allow_hosts)
     _ingest(ctx, list(paths))
 
 
@@ -298,8 +313,11 @@ def parse_every(value: str) -> float:
 )
 @click.option("--every", default="5m", show_default=True, help="Time between rounds: 30s, 10m, 1h.")
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
+@allow_host_option
 @click.pass_obj
-def index_watch(ctx: Context, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool) -> None:
+def index_watch(
+    ctx: Context, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool, allow_hosts: AllowList
+) -> None:
     """Index files as they land in FOLDER and new stories from --feed URLs, until stopped.
 
     New and changed files are indexed once they stop changing; deleted files are removed. Feed items are
@@ -316,6 +334,7 @@ def index_watch(ctx: Context, folder: Path | None, feeds: tuple[str, ...], every
     if folder is None and not feeds:
         raise click.UsageError("give a FOLDER, one or more --feed URLs, or both")
     pause = parse_every(every)
+    ctx.allow_hosts(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
     watcher = FolderWatcher(lib, folder) if folder else None
@@ -327,7 +346,7 @@ def index_watch(ctx: Context, folder: Path | None, feeds: tuple[str, ...], every
 
     async def feed_round() -> str:
         assert state is not None
-        async with Fetcher() as fetcher:
+        async with Fetcher(ctx.fetch_options()) as fetcher:
             return (await sync_feeds(lib, state, fetcher, feed_urls)).summary()
 
     try:

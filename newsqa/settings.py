@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsqa.index.netguard import AllowList
+
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
 PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -18,6 +20,9 @@ class Settings:
     seeds: Path = PROJECT_SEEDS
     k: int = 5
     min_confidence: float | None = None  # None: the measured default in SearchOptions
+    allow_hosts: AllowList = field(
+        default_factory=AllowList
+    )  # fetched besides public addresses (--allow-host)
     # Telegram
     token: str | None = field(default=None, repr=False)  # never printed, never logged
     telegram_base_url: str | None = None

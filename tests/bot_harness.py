@@ -19,6 +19,7 @@ import pytest
 from botapi_stub import BotApiStub, Outgoing
 from conftest import SEEDS
 from fakes import HashingEmbedder
+from web_fixture import ALLOW_LOCAL
 
 from newsqa.bot.app import run_bot
 from newsqa.bot.settings import BotSettings
@@ -63,6 +64,7 @@ class Harness:
             poll_timeout=1,
             retry_backoff=0.05,
             lock_timeout=5,
+            allow_hosts=ALLOW_LOCAL,  # the local web server of the /add and feed tests, allowed explicitly
         )
 
     def open_library(self) -> Library:

@@ -39,6 +39,7 @@ def invoke(args: list[str], env: dict[str, str] | None = None, data: Path | None
             "NEWSQA_FOLDERS": None,
             "NEWSQA_FEEDS": None,
             "NEWSQA_FEED_EVERY": None,
+            "NEWSQA_ALLOW_HOSTS": None,
             **(env or {}),
         },
         obj={"embedder_factory": lambda: HashingEmbedder()},
@@ -76,6 +77,19 @@ def test_feeds_and_their_interval_from_flags_or_environment(captured: list[BotSe
     assert (from_flags.feeds, from_flags.feed_every) == (("https://c.example/rss",), 3600.0)
     bad = invoke(["--every", "soon"], env)
     assert bad.exit_code == 2 and "'soon' is not a duration like 30s, 10m or 1h" in bad.output
+
+
+def test_allow_hosts_from_flags_or_environment(captured: list[BotSettings]) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:X"}
+    assert invoke([], env).exit_code == 0
+    assert invoke([], {**env, "NEWSQA_ALLOW_HOSTS": "feeds.intranet, 10.0.0.0/8"}).exit_code == 0
+    assert invoke(["--allow-host", "127.0.0.1", "--allow-host", "wiki.corp"], env).exit_code == 0
+    default, from_env, from_flags = captured
+    assert not default.allow_hosts  # public addresses only
+    assert str(from_env.allow_hosts) == "feeds.intranet, 10.0.0.0/8"
+    assert str(from_flags.allow_hosts) == "wiki.corp, 127.0.0.1/32"
+    bad = invoke(["--allow-host", "http://wiki.corp/"], env)
+    assert bad.exit_code == 2 and "not a host name, IP address or network: 'http://wiki.corp/'" in bad.output
 
 
 def test_refusals_are_one_line(captured: list[BotSettings]) -> None:

@@ -37,6 +37,7 @@ from newsqa.bot.formatting import Rendered
 from newsqa.bot.sending import Replier
 from newsqa.index.article import Article
 from newsqa.index.loaders import iter_articles
+from newsqa.index.netguard import AllowList
 
 
 @pytest.fixture
@@ -254,6 +255,25 @@ async def test_admin_adds_text_a_reply_and_a_url_then_removes(h: Harness) -> Non
     assert "http://127.0.0.1" in listing.text  # admins see ids (here the page's address)
     (stats,) = await h.say(ADMIN, "/stats")
     assert "Articles: 3" in stats.text and "Questions since start: 2" in stats.text
+
+
+async def test_admin_add_refuses_other_schemes_and_internal_addresses(h: Harness) -> None:
+    with WebServer() as web:
+        web.set_route("/secret", html_page("Internal", ["The staff password is hunter2, said the wiki."] * 3))
+        await h.start(allow_hosts=AllowList())  # as `newsqa serve` starts without --allow-host
+        (local,) = await h.say(ADMIN, "/add file:///etc/passwd")
+        (internal,) = await h.say(ADMIN, f"/add {web.url('/secret')}")
+        assert web.hits == {}
+    assert local.text == (
+        "Nothing to add.\n\nSkipped:\n"
+        "• file:///etc/passwd: not a web address (only http and https are fetched)"
+    )
+    assert internal.text.startswith("Nothing to add.\n\nSkipped:\n• ")
+    assert internal.text.endswith(
+        ": refused: 127.0.0.1 is a loopback address "
+        "(only public addresses are fetched, others with --allow-host)"
+    )
+    assert h.library is not None and h.library.counts()[0] == 1  # only the seed article
 
 
 async def test_admin_add_as_a_reply_to_a_message_or_a_file(h: Harness) -> None:

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from web_fixture import WebServer, atom_feed, html_page, rss_feed
+from web_fixture import ALLOW_LOCAL, WebServer, atom_feed, html_page, rss_feed
 
 from newsqa.index.article import Article
 from newsqa.index.dedupe import NearDupIndex
@@ -18,8 +18,9 @@ from newsqa.index.feeds import (
     poll_feeds,
 )
 from newsqa.index.fetch import Fetcher, FetchOptions
+from newsqa.index.netguard import AddressPolicy
 
-FAST = FetchOptions(timeout_s=1.0, max_bytes=256 * 1024, trust_env=False)
+FAST = FetchOptions(timeout_s=1.0, max_bytes=256 * 1024, trust_env=False, policy=AddressPolicy(ALLOW_LOCAL))
 NOW = 1_714_557_600.0  # 2024-05-01 10:00 UTC
 RSS = "application/rss+xml; charset=utf-8"
 
@@ -170,17 +171,22 @@ def test_state_store_roundtrip_and_reopen(tmp_path: Path) -> None:
         assert [s.url for s in store.all()] == ["http://x/feed"]
 
 
-def test_save_never_unsees_and_seen_is_capped_to_the_newest(tmp_path: Path) -> None:
+def test_save_never_unsees_and_drops_only_keys_the_feed_no_longer_lists(tmp_path: Path) -> None:
+    url = "http://x/feed"
     with FeedStateStore(tmp_path / "feeds.db", seen_cap=5) as store:
-        stale = store.load("http://x/feed")  # loaded before the caller confirmed an item
-        store.mark_seen("http://x/feed", ["confirmed"])
+        stale = store.load(url)  # loaded before the caller confirmed an item
+        store.mark_seen(url, ["confirmed"])
         store.save(stale)
-        assert "confirmed" in store.load("http://x/feed").seen
-        store.mark_seen("http://x/feed", [f"k{i}" for i in range(7)])
-        assert store.load("http://x/feed").seen == {"k2", "k3", "k4", "k5", "k6"}
+        assert "confirmed" in store.load(url).seen
+        store.mark_seen(url, [f"k{i}" for i in range(7)])
+        assert len(store.load(url).seen) == 8  # nothing is dropped without knowing what the feed lists
+        store.save(store.load(url), listed=["confirmed", "k0", "k1"])  # 5 unlisted: all kept
+        assert len(store.load(url).seen) == 8
+        store.save(store.load(url), listed=["k0"])  # 7 unlisted: the newest 5 kept, the listed one too
+        assert store.load(url).seen == {"k0", "k2", "k3", "k4", "k5", "k6"}
         store.mark_seen("http://y/feed", ["other"])  # caps are per feed
+        store.save(store.load("http://y/feed"), listed=[])
         assert store.load("http://y/feed").seen == {"other"}
-        assert len(store.load("http://x/feed").seen) == 5
 
 
 def test_backoff_doubles_and_caps_at_an_hour() -> None:
@@ -475,3 +481,48 @@ async def test_max_new_items_spreads_a_big_first_poll(
     assert {a.id for a in first.articles + second.articles} == {web.url(f"/news/{s}") for s in STORIES}
     # The etag was held back while items were pending: the second poll was a full GET.
     assert "if-none-match" not in web.requests_for("/feeds/local.xml")[1].headers
+
+
+def many_items(web: WebServer, n: int) -> list[dict[str, str]]:
+    return [{"title": f"Story {i}", "link": web.url(f"/many/{i}"), "guid": f"urn:many:{i}"} for i in range(n)]
+
+
+def page_fetches(web: WebServer) -> int:
+    return sum(count for path, count in web.hits.items() if path.startswith("/many/"))
+
+
+async def test_a_feed_longer_than_the_seen_cap_fetches_nothing_the_second_time(
+    web: WebServer, tmp_path: Path, fetcher: Fetcher
+) -> None:
+    """Once every item was handled, serving the same feed again costs its download and no page."""
+    paragraphs = STORIES["harbour"]
+    for i in range(60):
+        web.set_route(f"/many/{i}", html_page(f"Story {i}", [f"Story {i} begins here.", *paragraphs]))
+    feed = web.url("/many.xml")
+    web.set_route("/many.xml", rss_feed("Many", many_items(web, 60)), content_type=RSS)
+    opts = PollOptions(max_new_items=100)
+    with FeedStateStore(tmp_path / "feeds.db", seen_cap=20) as small:  # the cap, 3x smaller than the feed
+        first = await poll_feeds([feed], small, fetcher, now=NOW, options=opts)
+        first.mark_indexed(small)
+        assert len(first.articles) == 60 and page_fetches(web) == 60
+        second = await poll_feeds([feed], small, fetcher, now=NOW + 60, options=opts)
+    assert second.articles == [] and second.problems == []
+    assert page_fetches(web) == 60  # before: the 40 items beyond the cap were fetched again every round
+
+
+async def test_a_long_feed_costs_only_its_new_items(web: WebServer, tmp_path: Path, fetcher: Fetcher) -> None:
+    """400 items already handled, the cap 100: a poll fetches no page, then only the one new item's."""
+    items = many_items(web, 400)
+    feed = web.url("/big.xml")
+    web.set_route("/big.xml", rss_feed("Big", items), content_type=RSS)
+    with FeedStateStore(tmp_path / "feeds.db", seen_cap=100) as small:
+        small.mark_seen(feed, [i["guid"] for i in items])  # every item handled (indexed or skipped)
+        first = await poll_feeds([feed], small, fetcher, now=NOW)
+        first.mark_indexed(small)
+        items.insert(0, {"title": "Brand new", "link": web.url("/news/harbour"), "guid": "urn:new"})
+        publish(web, "harbour", "Brand new")
+        web.set_route("/big.xml", rss_feed("Big", items), content_type=RSS)
+        second = await poll_feeds([feed], small, fetcher, now=NOW + 60)
+    assert first.articles == [] and page_fetches(web) == 0  # before: 50 old items refetched each poll
+    assert [a.title for a in second.articles] == ["Brand new"] and page_fetches(web) == 0
+    assert web.hits["/news/harbour"] == 1

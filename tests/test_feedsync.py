@@ -25,9 +25,12 @@ def web() -> Iterator[WebServer]:
 def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     embedder = HashingEmbedder()
 
-    def invoke(*args: str) -> str:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> str:
         result = CliRunner().invoke(
-            main, ["--data-dir", str(tmp_path / "data"), *args], obj={"embedder_factory": lambda: embedder}
+            main,
+            ["--data-dir", str(tmp_path / "data"), *args],
+            obj={"embedder_factory": lambda: embedder},
+            env={"NEWSQA_ALLOW_HOSTS": None, **(env or {})},
         )
         assert result.exit_code == 0, result.output
         return result.output
@@ -40,7 +43,7 @@ def test_feed_items_become_answerable_once_and_copies_are_remembered(web: WebSer
     items = [{"title": "Bridge approved", "link": web.url("/bridge"), "guid": "b1"}]
     web.set_route("/feed.xml", rss_feed("City Paper", items), content_type="application/rss+xml")
 
-    out = run("index", "watch", "--feed", web.url("/feed.xml"), "--once")
+    out = run("index", "watch", "--feed", web.url("/feed.xml"), "--once", "--allow-host", "127.0.0.1")
     assert "1 added" in out
     answer = json.loads(run("ask", "When will bridge construction begin?", "--json"))
     cite = answer["passages"][0]["article"]
@@ -55,7 +58,7 @@ def test_feed_items_become_answerable_once_and_copies_are_remembered(web: WebSer
         {"title": "Zebras escape", "link": web.url("/zoo"), "guid": "z1"},
     ]
     web.set_route("/feed.xml", rss_feed("City Paper", items), content_type="application/rss+xml")
-    out = run("index", "watch", "--feed", web.url("/feed.xml"), "--once")
+    out = run("index", "watch", "--feed", web.url("/feed.xml"), "--once", "--allow-host", "127.0.0.1")
     assert "1 added" in out and "1 copies of stories already indexed" in out
     assert len(web.requests_for("/bridge")) == 1  # seen items are not fetched again
 
@@ -70,12 +73,53 @@ def test_broken_feed_is_reported_and_others_go_on(web: WebServer, run) -> None: 
     web.set_route("/zoo", html_page("Zebras escape", ZOO))
     web.set_route("/good.xml", rss_feed("Good", [{"title": "Z", "link": web.url("/zoo"), "guid": "z"}]))
     web.set_route("/bad.xml", "<rss><channel><title>cut off", content_type="application/rss+xml")
-    out = run("index", "watch", "--feed", web.url("/bad.xml"), "--feed", web.url("/good.xml"), "--once")
+    out = run(
+        "index",
+        "watch",
+        "--feed",
+        web.url("/bad.xml"),
+        "--feed",
+        web.url("/good.xml"),
+        "--once",
+        env={"NEWSQA_ALLOW_HOSTS": "10.0.0.0/8, 127.0.0.1"},
+    )
     assert "1 ok, 1 failed" in out and "1 added" in out
 
 
 def test_index_add_url(web: WebServer, run) -> None:  # type: ignore[no-untyped-def]
     web.set_route("/zoo", html_page("Zebras escape", ZOO, site="City Paper"))
-    assert "1 added" in run("index", "add", web.url("/zoo"))
-    out = run("index", "add", web.url("/missing"))
+    assert "1 added" in run("index", "add", "--allow-host", "127.0.0.1", web.url("/zoo"))
+    out = run("index", "add", "--allow-host", "127.0.0.1", web.url("/missing"))
     assert "1 skipped" in out
+
+
+def test_internal_addresses_are_refused_unless_allowed(web: WebServer, run) -> None:  # type: ignore[no-untyped-def]
+    web.set_route("/zoo", html_page("Zebras escape", ZOO, site="City Paper"))
+    web.set_route("/feed.xml", rss_feed("City Paper", [{"title": "Z", "link": web.url("/zoo"), "guid": "z"}]))
+    out = run("index", "add", web.url("/zoo"))
+    refusal = (
+        "refused: 127.0.0.1 is a loopback address "
+        "(only public addresses are fetched, others with --allow-host)"
+    )
+    assert f"skipped {web.url('/zoo')}: {refusal}" in out and "1 skipped" in out
+    out = run("index", "watch", "--feed", web.url("/feed.xml"), "--once")
+    assert "0 ok, 1 failed" in out and f"{web.url('/feed.xml')}: {refusal}" in out
+    assert web.hits == {}  # nothing was fetched
+    allowed = web.url("/feed.xml?again")  # another feed URL: the refused one is backing off
+    out = run("index", "watch", "--feed", allowed, "--once", env={"NEWSQA_ALLOW_HOSTS": "127.0.0.0/8"})
+    assert "1 ok" in out and "1 added" in out
+
+
+@pytest.mark.parametrize("address", ["file:///etc/passwd", "file:/etc/passwd", "ftp://127.0.0.1/story.html"])
+def test_only_http_and_https_addresses_are_read(run, address: str) -> None:  # type: ignore[no-untyped-def]
+    out = run("index", "add", address)
+    assert f"skipped {address}: not a web address (only http and https are fetched)" in out
+    assert "1 skipped" in out and "added" not in out.replace("0 added", "")
+
+
+def test_a_bad_allow_host_entry_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path), "index", "add", "--allow-host", "a b/c", "x"]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--allow-host': not a host name, IP address or network: 'b/c'" in result.output

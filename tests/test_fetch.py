@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 
 import pytest
-from web_fixture import FlightCounter, WebServer, html_page, http_date
+from web_fixture import ALLOW_LOCAL, FlightCounter, WebServer, html_page, http_date
 
 from newsqa.index.article import Article, LoadProblem
 from newsqa.index.fetch import (
@@ -16,10 +19,13 @@ from newsqa.index.fetch import (
     decode_html,
     fetch_article_sync,
     is_transient,
+    looks_like_url,
     normalize_published,
 )
+from newsqa.index.netguard import AddressPolicy
 
-FAST = FetchOptions(timeout_s=2.0, max_bytes=1024 * 1024, max_redirects=3, trust_env=False)
+LOCAL = AddressPolicy(ALLOW_LOCAL)  # the fixture server on 127.0.0.1, allowed explicitly
+FAST = FetchOptions(timeout_s=2.0, max_bytes=1024 * 1024, max_redirects=3, trust_env=False, policy=LOCAL)
 
 STORY = [
     "The city council approved a plan on Tuesday to rebuild the old harbour wall at a cost of 48 million.",
@@ -163,9 +169,60 @@ async def test_huge_streamed_page_is_cut_off_at_the_cap(web: WebServer) -> None:
 
 async def test_default_cap_is_5_mb_in_the_message(web: WebServer) -> None:
     web.set_stream("/huge", b"x" * 65536, repeat=100)
-    async with Fetcher(FetchOptions(timeout_s=5.0, trust_env=False)) as fetcher:
+    async with Fetcher(FetchOptions(timeout_s=5.0, trust_env=False, policy=LOCAL)) as fetcher:
         result = await fetcher.get(web.url("/huge"))
     assert result.error == "too large (over 5 MB)"
+
+
+def gzip_bomb(megabytes: int) -> bytes:
+    """`megabytes` MB of zeros, gzipped to about a thousandth of that (built a megabyte at a time)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    return b"".join(packer.compress(block) for _ in range(megabytes)) + packer.flush()
+
+
+async def test_gzip_bomb_is_capped_while_decoding_not_after(web: WebServer) -> None:
+    bomb = gzip_bomb(200)  # ~200 KB on the wire, 200 MB decoded; each 64 KB read would be 64 MB
+    assert len(bomb) < 256 * 1024
+    web.set_route("/bomb", bomb, headers={"Content-Encoding": "gzip"})
+    async with Fetcher(FAST) as fetcher:  # the cap: 1 MB
+        tracemalloc.start()
+        try:
+            result = await fetcher.get(web.url("/bomb"))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert result.error == "too large (over 1 MB)" and result.body is None
+    assert peak < 8 * FAST.max_bytes, f"peak {peak / 1e6:.0f} MB while reading a 1 MB-capped body"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
+async def test_compressed_pages_are_decoded(web: WebServer, encoding: str) -> None:
+    page = html_page("Harbour wall to be rebuilt", STORY).encode()
+    if encoding == "gzip":
+        body = gzip.compress(page)
+    elif encoding == "deflate":
+        body = zlib.compress(page)
+    else:  # what some servers send as "deflate": no zlib header
+        packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        body = packer.compress(page) + packer.flush()
+    web.set_route("/page", body, headers={"Content-Encoding": encoding.removeprefix("raw-")})
+    async with Fetcher(FAST) as fetcher:
+        result = await fetcher.get(web.url("/page"))
+        article = await fetcher.fetch_article(web.url("/page"))
+    assert result.body == page
+    assert isinstance(article, Article) and "northern pier" in article.text
+    assert web.requests_for("/page")[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+async def test_undecodable_or_unasked_for_encodings_are_one_line_errors(web: WebServer) -> None:
+    web.set_route("/broken", b"this is not gzip at all", headers={"Content-Encoding": "gzip"})
+    web.set_route("/brotli", b"\x1b\x03\x00", headers={"Content-Encoding": "br"})
+    async with Fetcher(FAST) as fetcher:
+        broken = await fetcher.get(web.url("/broken"))
+        brotli = await fetcher.get(web.url("/brotli"))
+    assert broken.error is not None and broken.error.startswith("bad gzip data from the server")
+    assert brotli.error == "unsupported content encoding (br)"
 
 
 async def test_redirect_loop_and_long_chain(web: WebServer) -> None:
@@ -187,7 +244,7 @@ async def test_redirect_loop_and_long_chain(web: WebServer) -> None:
 async def test_hanging_server_times_out(web: WebServer) -> None:
     web.set_route("/slow", "late", delay_s=10)
     started = time.monotonic()
-    async with Fetcher(FetchOptions(timeout_s=0.5, trust_env=False)) as fetcher:
+    async with Fetcher(FetchOptions(timeout_s=0.5, trust_env=False, policy=LOCAL)) as fetcher:
         result = await fetcher.get(web.url("/slow"))
     assert result.error == "timed out after 0.5 s"
     assert result.status == 0 and result.body is None
@@ -197,7 +254,7 @@ async def test_hanging_server_times_out(web: WebServer) -> None:
 async def test_trickling_server_hits_the_overall_deadline(web: WebServer) -> None:
     web.set_stream("/trickle", b"<p>more</p>", repeat=40, chunk_delay_s=0.1)  # each read in time, not all
     started = time.monotonic()
-    async with Fetcher(FetchOptions(timeout_s=0.8, trust_env=False)) as fetcher:
+    async with Fetcher(FetchOptions(timeout_s=0.8, trust_env=False, policy=LOCAL)) as fetcher:
         result = await fetcher.get(web.url("/trickle"))
     assert result.error == "timed out after 0.8 s"
     assert time.monotonic() - started < 3
@@ -258,7 +315,9 @@ async def test_refused_connection_and_bad_addresses_are_errors_not_exceptions() 
 async def test_at_most_per_host_requests_to_one_host(web: WebServer) -> None:
     for i in range(6):
         web.set_route(f"/p{i}", "ok", delay_s=0.2)
-    async with Fetcher(FetchOptions(timeout_s=3.0, concurrency=4, per_host=2, trust_env=False)) as fetcher:
+    async with Fetcher(
+        FetchOptions(timeout_s=3.0, concurrency=4, per_host=2, trust_env=False, policy=LOCAL)
+    ) as fetcher:
         results = await asyncio.gather(*(fetcher.get(web.url(f"/p{i}")) for i in range(6)))
     assert all(r.ok for r in results)
     assert web.max_in_flight == 2
@@ -272,7 +331,7 @@ async def test_at_most_concurrency_requests_overall() -> None:
                 server.set_route(f"/p{i}", "ok", delay_s=0.2)
         urls = [server.url(f"/p{i}") for server in (one, two) for i in range(4)]
         async with Fetcher(
-            FetchOptions(timeout_s=3.0, concurrency=3, per_host=2, trust_env=False)
+            FetchOptions(timeout_s=3.0, concurrency=3, per_host=2, trust_env=False, policy=LOCAL)
         ) as fetcher:
             results = await asyncio.gather(*(fetcher.get(u) for u in urls))
     assert all(r.ok for r in results)
@@ -346,3 +405,22 @@ def test_decode_html_precedence() -> None:
 )
 def test_choose_article_url(final: str, canonical: str | None, expected: str) -> None:
     assert choose_article_url(final, canonical) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "is_url"),
+    [
+        ("https://example.com/story", True),
+        ("HTTP://example.com", True),
+        ("file:///etc/passwd", True),  # refused with a reason when fetched, never read as a file
+        ("file:/etc/passwd", True),
+        ("ftp://example.com/a.html", True),
+        ("gopher://127.0.0.1:70/", True),
+        ("javascript:alert(1)", True),
+        ("notes/story.md", False),
+        ("Breaking: the harbour wall will be rebuilt", False),
+        ("Headline\nhttps://example.com in the text", False),
+    ],
+)
+def test_looks_like_url(text: str, is_url: bool) -> None:
+    assert looks_like_url(text) is is_url

@@ -9,7 +9,7 @@ back what was requested (`hits`, `requests`, `max_in_flight`).
         web.set_route("/slow", "late", delay_s=5)
         web.set_redirect("/loop", "/loop")
         web.set_stream("/huge", b"x" * 65536, repeat=100)   # 6.5 MB, never built in memory
-        fetch(web.url("/feed.xml"))
+        fetch(web.url("/feed.xml"))   # with FetchOptions(policy=AddressPolicy(ALLOW_LOCAL)): see below
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 import pytest
+
+from newsqa.index.netguard import AllowList, parse_allow_hosts
+
+# Fetches refuse loopback addresses by default; tests that fetch from this server allow it explicitly.
+ALLOW_LOCAL: AllowList = parse_allow_hosts(["127.0.0.1"])
 
 
 @dataclass(frozen=True)
