@@ -322,7 +322,7 @@ def strip_times(text: str, mentions: list[TimeMention]) -> str:
 
 _RECENT = re.compile(
     r"\b(latest|newest|most recent(ly)?|recent(ly)?|current(ly)?|now|nowadays|still|so far|yet|as of today|"
-    r"at the moment|these days|today|this week|upcoming|new|just|lately|ongoing|again)\b",
+    r"at the moment|these days|today|this week|lately|ongoing)\b",
     re.IGNORECASE,
 )
 
