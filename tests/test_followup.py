@@ -55,7 +55,8 @@ def test_a_name_alone_switches_the_subject() -> None:
 
 
 def test_a_pronoun_question_leads_and_the_old_one_says_who() -> None:
-    assert resolve("What did he say?", "Who is General McKenzie?") == "What did he say? Who is General McKenzie"
+    resolved = resolve("What did he say?", "Who is General McKenzie?")
+    assert resolved == "What did he say? Who is General McKenzie"
 
 
 def test_the_query_never_grows_turn_after_turn() -> None:
