@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 
@@ -21,20 +22,30 @@ class Latency:
     n: int
 
 
-def answer_latency(lib: Library, questions: list[str], *, warmup: int = 5) -> Latency:
-    """Seconds per `QuestionAnswerer.ask` : embed, FAISS, BM25, fusion, passages."""
+def answer_latency(lib: Library, questions: list[str], *, warmup: int = 5) -> tuple[Latency, Latency]:
+    """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, passages), with time handling on
+    (as of today, as the terminal and the bot ask) and off, question by question in turn so both see
+    the same machine: (on, off)."""
     from newsqa.index.qa import QuestionAnswerer
     from newsqa.index.search import Searcher
 
     qa = QuestionAnswerer(Searcher(lib))
+    today = dt.date.today()
     lib.refresh()
     for q in questions[:warmup]:
+        qa.ask(q, as_of=today)
         qa.ask(q)
-    times = []
-    for q in questions:
-        started = time.perf_counter()
-        qa.ask(q)
-        times.append(time.perf_counter() - started)
+    on: list[float] = []
+    off: list[float] = []
+    for i, q in enumerate(questions):
+        for as_of in (today, None) if i % 2 else (None, today):
+            started = time.perf_counter()
+            qa.ask(q, as_of=as_of)
+            (on if as_of else off).append(time.perf_counter() - started)
+    return _latency(on), _latency(off)
+
+
+def _latency(times: list[float]) -> Latency:
     return Latency(percentile(times, 50), percentile(times, 95), percentile(times, 99), len(times))
 
 
