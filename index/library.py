@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .article import Article, LoadProblem
+from .article import Article, LoadProblem, storable
 from .context import embedding_text
 from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
 from .embedder import Embedder
@@ -45,6 +45,12 @@ class _Plan:
     size: int  # articles in the batch, for progress
     articles: list[tuple[Article, list[Sentence], list[str], list[str]]]
     todo: dict[str, str]  # text hash -> text, in first-seen order
+
+
+def _storable(items: Iterable[Article | LoadProblem]) -> Iterator[Article | LoadProblem]:
+    """Every article made storable (see `storable`) before anything hashes or compares its text."""
+    for item in items:
+        yield storable(item) if isinstance(item, Article) else item
 
 
 def _batches(
@@ -246,6 +252,7 @@ class Library:
         report = IngestReport()
         started = time.perf_counter()
         stories = self.stories
+        items = _storable(items)
         try:
             self._ingest_pipelined(
                 stories.filter(items) if stories else items, batch_articles, report, progress, split
