@@ -25,6 +25,7 @@ import httpx
 from .article import Article, LoadProblem
 from .dedupe import normalize_url
 from .html_extract import extract_html
+from .textclean import clean_text
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -271,13 +272,13 @@ class Fetcher:
         if page is None or not page.text.strip():
             return LoadProblem(url, "no article text found on the page")
         article_url = normalize_url(choose_article_url(result.final_url, page.url))
-        return Article(
+        return Article(  # cleaned as the file loaders clean text (textclean)
             id=article_url,
-            title=page.title.strip() or article_url,
-            text=page.text,
+            title=clean_text(page.title).strip() or article_url,
+            text=clean_text(page.text),
             url=article_url,
             published=normalize_published(page.published),
-            source=(page.source or "").strip() or site_from_url(article_url),
+            source=clean_text(page.source or "").strip() or site_from_url(article_url),
             origin=url,
         )
 
