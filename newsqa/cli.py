@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -140,6 +142,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
     from tqdm import tqdm
 
     from newsqa.index.datadir import IndexProblem
+    from newsqa.terminal import terminal_safe
 
     try:
         lib = ctx.library(compressed=compressed)
@@ -151,7 +154,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
             def items() -> Iterator[Any]:
                 for item in _sources(paths):
                     if not hasattr(item, "text"):
-                        bar.write(f"skipped {item}", file=sys.stderr)
+                        bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
                     yield item
 
             report = lib.ingest(items(), progress=bar.update)
@@ -367,13 +370,13 @@ def _ready_library(ctx: Context) -> Library:
 @click.pass_obj
 def ask(ctx: Context, question: str, k: int, as_json: bool) -> None:
     """Answer QUESTION with cited sentences from the articles."""
-    from newsqa.terminal import format_answer
+    from newsqa.terminal import format_answer, json_line
 
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, k).ask(question)
     lib.close()
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        click.echo(json_line(answer.to_dict()))
     else:
         click.echo(format_answer(answer, color=sys.stdout.isatty()))
 
@@ -388,8 +391,9 @@ def chat(ctx: Context, k: int, as_json: bool) -> None:
     On a terminal it prompts; otherwise it reads one question a line from standard input.
     """
     from newsqa.index.followup import Conversation
-    from newsqa.terminal import format_answer
+    from newsqa.terminal import format_answer, json_line
 
+    _tolerate_undecodable_input()
     interactive = sys.stdin.isatty()
     lib = _ready_library(ctx)
     qa = ctx.answerer(lib, k)
@@ -402,6 +406,9 @@ def chat(ctx: Context, k: int, as_json: bool) -> None:
                 line = input("? ") if interactive else sys.stdin.readline()
             except EOFError:
                 break
+            except UnicodeDecodeError:  # a stream we could not reconfigure: this line only
+                click.echo("That line was not readable text (not UTF-8); please ask again.", err=True)
+                continue
             if not interactive and line == "":
                 break
             question = line.strip()
@@ -412,7 +419,7 @@ def chat(ctx: Context, k: int, as_json: bool) -> None:
                 continue
             answer = qa.ask(question, conversation)
             if as_json:
-                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+                click.echo(json_line(answer.to_dict()))
             else:
                 click.echo(format_answer(answer, color=interactive and sys.stdout.isatty()) + "\n")
             sys.stdout.flush()
@@ -420,6 +427,14 @@ def chat(ctx: Context, k: int, as_json: bool) -> None:
         pass
     finally:
         lib.close()
+
+
+def _tolerate_undecodable_input() -> None:
+    """Read bytes that are not UTF-8 on stdin as U+FFFD: one odd byte must not end a conversation."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # closed, or not reconfigurable: the UnicodeDecodeError fallback in `chat` still holds
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdin.reconfigure(errors="replace")
 
 
 def run() -> None:
