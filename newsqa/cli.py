@@ -149,7 +149,9 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
+        # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
+        with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
+            articles = 0
 
             def items() -> Iterator[Any]:
                 for item in _sources(paths):
@@ -157,7 +159,12 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
                         bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
                     yield item
 
-            report = lib.ingest(items(), progress=bar.update)
+            def articles_done(n: int) -> None:
+                nonlocal articles
+                articles += n
+                bar.set_postfix_str(f"{articles} articles")
+
+            report = lib.ingest(items(), progress=articles_done, on_embedded=bar.update)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
