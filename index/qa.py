@@ -5,6 +5,7 @@ from __future__ import annotations
 from .answer import Answer
 from .followup import Conversation, focus_terms, resolve
 from .search import Searcher
+from .textclean import clean_text
 
 
 class QuestionAnswerer:
@@ -23,6 +24,9 @@ class QuestionAnswerer:
         offset: int = 0,
     ) -> Answer:
         """Answer `question`; with a conversation, resolve a follow-up against it and record the turn."""
+        # as article text is cleaned: half an emoji must not break storing or printing the turn, and a
+        # zero-width space must not split the word it sits in
+        question = clean_text(question)
         previous = conversation.last_query if conversation else None
         query = resolve(question, previous)
         focus = tuple(focus_terms(question, previous))

@@ -158,3 +158,17 @@ def test_bot_text_and_upload_with_surrogates() -> None:
     assert len(items) == 1 and isinstance(items[0], Article) and encodes(items[0])
     items = load_upload("caf\udce9.txt", ("Head\n" + GOOD).encode())
     assert len(items) == 1 and encodes(items[0])
+
+
+def test_a_question_with_half_an_emoji_or_a_zero_width_space_is_answered(library: Library) -> None:
+    from conftest import SEEDS
+
+    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.search import Searcher, SearchOptions
+
+    library.ingest(iter_articles([SEEDS]))
+    qa = QuestionAnswerer(Searcher(library, SearchOptions()))
+    answer = qa.ask("Which air\u200bbase was targeted by drones \ud83d?")
+    json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # printable, storable
+    assert answer.query == "Which airbase was targeted by drones \ufffd?"
+    assert answer.answered and "airbase" in answer.passages[0].sentence
