@@ -171,7 +171,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
         raise click.ClickException(str(exc)) from None
     finally:
         lib.close()
-    click.echo(report.summary(), err=quiet)  # quiet: stdout belongs to the answer that follows
+    click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
 
 
 def _is_url(arg: str) -> bool:
@@ -262,6 +262,7 @@ def _open_existing(ctx: Context) -> Library:
 def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
     """What the index holds: model, counts, size on disk."""
     from newsqa.index.datadir import DataDir
+    from newsqa.terminal import terminal_safe
 
     d = DataDir(ctx.settings.data_dir)
     manifest = d.read_manifest()
@@ -280,7 +281,7 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
         if key != "article_ids":
             click.echo(f"{key:>15}: {value}")
     for aid in info.get("article_ids", []):
-        click.echo(aid)
+        click.echo(terminal_safe(aid))
 
 
 def parse_every(value: str) -> float:
