@@ -225,7 +225,7 @@ def _looks_binary(data: bytes) -> bool:
 
 
 def _wide_encoding(head: bytes) -> str | None:
-    """ "utf-16" or "utf-32" when the bytes start with that byte order mark."""
+    """The codec, utf-16 or utf-32, whose byte order mark the bytes start with; None for neither."""
     return next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
 
 
