@@ -172,3 +172,23 @@ def test_a_question_with_half_an_emoji_or_a_zero_width_space_is_answered(library
     json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # printable, storable
     assert answer.query == "Which airbase was targeted by drones \ufffd?"
     assert answer.answered and "airbase" in answer.passages[0].sentence
+
+
+def test_bot_reindex_and_questions_survive_bad_text(tmp_path: Path, library: Library) -> None:
+    from newsqa.bot.backend import Backend
+    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.search import Searcher, SearchOptions
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    non_utf8_name(folder)
+    recs = records(3)
+    recs[0]["text"] = f"{story(0)} Broken \ud800 emoji."
+    raw = [json.dumps(r) for r in recs] + ['{"id": ' + "9" * 4400 + ', "text": "Silly."}']
+    (folder / "feed.jsonl").write_text("\n".join(raw), encoding="utf-8")
+    backend = Backend(library, QuestionAnswerer(Searcher(library, SearchOptions())), k=3, lock_timeout=5)
+    report = backend.reindex([folder])
+    assert report.added == 3 and len(report.skipped) == 2
+    reply = backend.ask("chat-1", "What does w0n3 say \ud83d?")
+    assert reply.answer.answered
+    assert backend.ask("chat-1", "And w1n2?").answer.query  # the stored turn reads back
