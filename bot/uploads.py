@@ -16,6 +16,7 @@ from pathlib import Path
 
 from newsqa.index.article import Article, LoadProblem
 from newsqa.index.loaders import SUFFIXES, iter_articles
+from newsqa.index.textclean import repair_surrogates
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
@@ -37,6 +38,7 @@ def safe_name(filename: str) -> str:
 
 def load_upload(filename: str, data: bytes, *, article_id: str | None = None) -> list[Article | LoadProblem]:
     """The articles in an uploaded file (or why not), ids rewritten from the temp path to `article_id`."""
+    filename = repair_surrogates(filename)  # Telegram's JSON may carry half an emoji; ids must encode
     if not supported(filename):
         return [LoadProblem(filename, f"unsupported file type; send one of {supported_types()}")]
     base_id = article_id or f"telegram:{Path(filename).name}"
@@ -60,5 +62,6 @@ def load_text(text: str) -> list[Article | LoadProblem]:
 
     Its id is a digest of the text, so adding the same text twice changes nothing.
     """
+    text = repair_surrogates(text)
     digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:16]
     return load_upload("message.txt", text.encode("utf-8"), article_id=f"telegram:text:{digest}")

@@ -35,6 +35,7 @@ import feedparser
 from .article import Article, LoadProblem
 from .dedupe import normalize_url
 from .fetch import Fetcher, is_transient, normalize_published, site_from_url
+from .textclean import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -485,8 +486,8 @@ def summary_article(item: FeedItem) -> Article:
     url = normalize_url(item.link) if item.link else None
     return Article(
         id=url or f"{item.feed_url}#{item.guid}",
-        title=item.title or item.summary.split("\n", 1)[0][:120],
-        text=item.summary,
+        title=clean_text(item.title or item.summary.split("\n", 1)[0][:120]),
+        text=clean_text(item.summary),
         url=url,
         published=item.published,
         source=item.source or site_from_url(item.link or item.feed_url),

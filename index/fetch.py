@@ -38,6 +38,7 @@ from .pinning import (
     proxy_mounts,
     system_resolver,
 )
+from .textclean import clean_text
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -349,13 +350,13 @@ class Fetcher:
         if page is None or not page.text.strip():
             return LoadProblem(url, "no article text found on the page")
         article_url = normalize_url(choose_article_url(result.final_url, page.url))
-        return Article(
+        return Article(  # cleaned as the file loaders clean text (textclean)
             id=article_url,
-            title=page.title.strip() or article_url,
-            text=page.text,
+            title=clean_text(page.title).strip() or article_url,
+            text=clean_text(page.text),
             url=article_url,
             published=normalize_published(page.published),
-            source=(page.source or "").strip() or site_from_url(article_url),
+            source=clean_text(page.source or "").strip() or site_from_url(article_url),
             origin=url,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .article import Article, LoadProblem
+from .article import Article, LoadProblem, storable
 from .context import embedding_text
 from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
 from .embedder import Embedder
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 #: Rewrite the FAISS snapshot once this many changes piled up since the last one; below it, readers
 #: replay the (cheap) change log instead, which keeps a one-article add far under a second at any size.
 SNAPSHOT_EVERY = 20_000
+#: Texts per embedder call. A 10 MB article is ~100k sentences: in calls of this size its vectors are
+#: committed and reported as they come (minutes of work survive a crash), and memory stays bounded.
+EMBED_CHUNK = 512
+
+_Chunk = tuple[list[str], np.ndarray]  # text hashes and their vectors, from the embedding worker
 
 
 def text_hash(text: str) -> str:
@@ -45,6 +51,13 @@ class _Plan:
     size: int  # articles in the batch, for progress
     articles: list[tuple[Article, list[Sentence], list[str], list[str]]]
     todo: dict[str, str]  # text hash -> text, in first-seen order
+    chunks: queue.SimpleQueue[_Chunk | None] = field(default_factory=queue.SimpleQueue)  # None: done
+
+
+def _storable(items: Iterable[Article | LoadProblem]) -> Iterator[Article | LoadProblem]:
+    """Every article made storable (see `storable`) before anything hashes or compares its text."""
+    for item in items:
+        yield storable(item) if isinstance(item, Article) else item
 
 
 def _batches(
@@ -107,6 +120,7 @@ class Library:
         vector_policy: IndexPolicy | None = None,
         copy_threshold: float | None = 0.8,
         bare_vectors: bool = False,
+        embed_chunk: int = EMBED_CHUNK,
     ) -> None:
         root = Path(root)
         self.dir = DataDir(root)
@@ -115,6 +129,7 @@ class Library:
         self._embed_lock = threading.Lock()
         self.model_name = model_name
         self.snapshot_every = snapshot_every
+        self.embed_chunk = embed_chunk
         self.vector_policy = vector_policy or IndexPolicy()
         # also embed each sentence without its headline: tells apart sentences of one article (search.py)
         self.bare_vectors = bare_vectors
@@ -239,19 +254,30 @@ class Library:
         batch_articles: int = 256,
         progress: Callable[[int], None] | None = None,
         splitter: Callable[[Article], list[Sentence]] | None = None,
+        on_embedded: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Add new articles, replace changed ones, skip unchanged ones; one transaction per batch.
 
+        `progress` gets the articles done per batch, `on_embedded` the sentences embedded per embedder
+        call (`embed_chunk` texts), so a single huge article shows its progress too.
         `splitter` replaces the sentence splitter (an evaluation indexes a benchmark's own sentences).
-        The caller holds the writer lock. A crash loses at most the batch in flight, never committed work.
+        The caller holds the writer lock. A crash loses at most the batch in flight, never committed work:
+        vectors are committed per embedder call (invisible until their sentences are, and found again by
+        their text hash on the next run), an article's sentences in its batch's one transaction.
         """
         split = splitter or (lambda a: split_sentences(a.text))
         report = IngestReport()
         started = time.perf_counter()
         stories = self.stories
+        items = _storable(items)
         try:
             self._ingest_pipelined(
-                stories.filter(items) if stories else items, batch_articles, report, progress, split
+                stories.filter(items) if stories else items,
+                batch_articles,
+                report,
+                progress,
+                split,
+                on_embedded,
             )
         except BaseException:
             if stories:
@@ -274,36 +300,68 @@ class Library:
         report: IngestReport,
         progress: Callable[[int], None] | None,
         split: Callable[[Article], list[Sentence]],
+        on_embedded: Callable[[int], None] | None,
     ) -> None:
         """Embed batch k in a worker thread while this thread reads, splits and plans batch k+1 and
         commits batch k-1: the encoder (the physical limit) never waits for Python or SQLite.
 
-        At most two batches are in flight; each still commits in one transaction, in input order, so a
-        crash loses only uncommitted batches. Texts being embedded count as known to later batches, so
-        nothing is embedded twice.
+        At most two batches are in flight; each still commits its articles in one transaction, in input
+        order, so a crash loses only uncommitted batches. Texts being embedded count as known to later
+        batches, so nothing is embedded twice.
         """
         seen: dict[str, str] = {}  # article id -> content hash planned in this ingest
         in_flight: set[str] = set()  # text hashes planned for embedding, not yet committed
-        previous: tuple[_Plan, Future[np.ndarray | None]] | None = None
+        previous: tuple[_Plan, Future[None]] | None = None
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-embed") as pool:
             try:
                 for batch in _batches(items, batch_articles, report):
                     plan = self._plan_batch(batch, report, split, seen, in_flight)
+                    if previous is not None:  # the encoder is free once this returns: hand it this batch
+                        self._store_vectors(*previous, report, on_embedded)
+                    future = pool.submit(self._embed_plan, plan, stop)
                     if previous is not None:
-                        previous[1].result()  # the encoder is free again: hand it this batch first
-                    future = pool.submit(self._embed_plan, plan)
-                    if previous is not None:
-                        self._write_batch(previous[0], previous[1].result(), report, progress, in_flight)
+                        self._write_batch(previous[0], report, progress, in_flight)
                     previous = (plan, future)
                 if previous is not None:
-                    self._write_batch(previous[0], previous[1].result(), report, progress, in_flight)
+                    self._store_vectors(*previous, report, on_embedded)
+                    self._write_batch(previous[0], report, progress, in_flight)
             except BaseException:
-                if previous is not None:
-                    previous[1].cancel()
+                stop.set()  # the worker stops at its next chunk instead of embedding on for nothing
                 raise
 
-    def _embed_plan(self, plan: _Plan) -> np.ndarray | None:
-        return self.embedder.embed(list(plan.todo.values())) if plan.todo else None
+    def _embed_plan(self, plan: _Plan, stop: threading.Event) -> None:
+        """In the worker: the plan's texts in chunks of `embed_chunk`, each handed over as it is done."""
+        try:
+            items = list(plan.todo.items())
+            for i in range(0, len(items), self.embed_chunk):
+                if stop.is_set():
+                    return
+                part = items[i : i + self.embed_chunk]
+                plan.chunks.put(([h for h, _ in part], self.embedder.embed([t for _, t in part])))
+        finally:
+            plan.chunks.put(None)
+
+    def _store_vectors(
+        self,
+        plan: _Plan,
+        future: Future[None],
+        report: IngestReport,
+        on_embedded: Callable[[int], None] | None,
+    ) -> None:
+        """Commit the plan's vectors chunk by chunk as the worker delivers them, until it is done.
+
+        Vectors without sentences are invisible (every read joins through sentences), so committing
+        them early shows no half article; it saves the work a crash would otherwise throw away.
+        """
+        while (chunk := plan.chunks.get()) is not None:
+            hashes, vectors = chunk
+            with self.store.transaction():
+                self.store.put_embeddings(hashes, vectors)
+            report.embedded += len(hashes)
+            if on_embedded:
+                on_embedded(len(hashes))
+        future.result()  # the worker's error, if it had one
 
     def _plan_batch(
         self,
@@ -348,12 +406,11 @@ class Library:
     def _write_batch(
         self,
         plan: _Plan,
-        vectors: np.ndarray | None,
         report: IngestReport,
         progress: Callable[[int], None] | None,
         in_flight: set[str],
     ) -> None:
-        """Commit one planned batch in one transaction."""
+        """Commit one planned batch's articles and sentences in one transaction (its vectors are in)."""
         plans, todo = plan.articles, plan.todo
         if not plans:
             if progress:
@@ -363,8 +420,6 @@ class Library:
             if self.store.get_meta("model") is None:
                 self.store.set_meta("model", self.model_name)
                 self.store.set_meta("dim", str(self.embedder.dim))
-            if vectors is not None:
-                self.store.put_embeddings(list(todo.keys()), vectors)
             for article, sentences, texts, hashes in plans:
                 existing = self.store.article_hash(article.id)
                 if existing:
@@ -384,7 +439,6 @@ class Library:
                 )
                 report.sentences += len(sentences)
         in_flight.difference_update(todo)
-        report.embedded += len(todo)
         if progress:
             progress(plan.size)
 

@@ -25,6 +25,16 @@ unknown type is reported.
 Text that is not UTF-8 is still read when it is otherwise text: each byte that is not valid UTF-8 is
 read as cp1252 (Latin-1 for the five bytes cp1252 leaves undefined), which keeps the valid UTF-8 around
 it intact. That is logged as a warning rather than reported as a problem, because the article loads.
+A file starting with a UTF-16 or UTF-32 byte order mark is decoded as such. A file is refused as "not
+text" when more than half of the visible characters at its start (`MAX_GARBAGE_SHARE`, measured on the
+first 64 K characters) are undecodable bytes, control characters or unassigned code points: random
+bytes score about 0.9, a French or German text in cp1252 under 0.3.
+
+Every string an Article carries encodes as UTF-8 (see `textclean`): lone surrogates from JSON escapes
+are repaired to U+FFFD, zero-width characters and soft hyphens are removed at load time so the stored
+text (which sentence offsets and quotes refer to) never holds them, a record whose id cannot be encoded
+and a file whose name is not UTF-8 are LoadProblems. A JSON number too long for Python (over 4,300
+digits) fails only its own record, and only when it is the id.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from typing import Any
 from .article import Article, LoadProblem
 from .html_extract import extract_html
 from .sentences import split_sentences
+from .textclean import clean_text, garbage_share, has_surrogates, repair_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,16 @@ _NO_TEXT = "no text"
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\v\f\r\x1b")
 _SNIFF_BYTES = 64 * 1024
 _UTF8_BOM = codecs.BOM_UTF8
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Refuse a file when more than this share of its visible characters is garbage (see module docstring).
+MAX_GARBAGE_SHARE = 0.5
+_BAD_NAME = "file name is not valid UTF-8; rename the file to index it"
 
 
 def _cp1252_fallback(err: UnicodeError) -> tuple[str, int]:
@@ -157,9 +178,12 @@ def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadProble
             yield LoadProblem(where, _EMPTY)
             return
         file_id = path.resolve().as_posix()
+        if has_surrogates(file_id):  # the id must be storable, and a made-up one would not be stable
+            yield LoadProblem(where, _BAD_NAME)
+            return
         suffix = path.suffix.lower()
         if suffix == JSONL_SUFFIX:
-            yield from _load_jsonl(path, file_id, where)
+            yield from _load_jsonl(path, file_id, where, max_file_bytes)
             return
         data = _read_capped(path, max_file_bytes)
     except OSError as e:
@@ -168,10 +192,12 @@ def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadProble
     if data is None:
         yield LoadProblem(where, f"file too large (over {_mb(max_file_bytes)})")
         return
-    if _looks_binary(data):
-        yield LoadProblem(where, _BINARY)
+    text = _decode_text(data, where)
+    if isinstance(text, LoadProblem):
+        yield text
         return
-    text = _decode(data, where)
+    if suffix != JSON_SUFFIX:
+        text = clean_text(text)  # JSON is cleaned per value, after its escapes are read
     if not text.strip():
         yield LoadProblem(where, _EMPTY)
     elif suffix in TEXT_SUFFIXES:
@@ -198,6 +224,27 @@ def _looks_binary(data: bytes) -> bool:
     return controls * 100 > len(sample)
 
 
+def _wide_encoding(head: bytes) -> str | None:
+    """The codec, utf-16 or utf-32, whose byte order mark the bytes start with; None for neither."""
+    return next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
+
+
+def _decode_text(data: bytes, where: str) -> str | LoadProblem:
+    """A whole file's text, or why it is not text (binary, or mostly garbage once decoded)."""
+    wide = _wide_encoding(data)
+    if wide is not None:
+        text = data.decode(wide, errors="replace")  # the codec reads and drops its byte order mark
+        share = garbage_share(text)
+    elif _looks_binary(data):
+        return LoadProblem(where, _BINARY)
+    else:
+        share = garbage_share(data[: 4 * 64 * 1024].decode("utf-8", errors="replace"))
+        text = "" if share > MAX_GARBAGE_SHARE else _decode(data, where)
+    if share > MAX_GARBAGE_SHARE:
+        return LoadProblem(where, f"not text: {share:.0%} of its characters are undecodable or controls")
+    return text
+
+
 def _decode(data: bytes, where: str) -> str:
     data = data.removeprefix(_UTF8_BOM)
     try:
@@ -221,6 +268,28 @@ def _from_plain_text(text: str, file_id: str, where: str) -> Article | LoadProbl
     return Article(id=file_id, title=headline or headline_from_text(body), text=body, origin=where)
 
 
+def _parse_int(digits: str) -> int | _LongNumber:
+    """JSON integers as Python ints, except those too long for int() (over 4,300 digits)."""
+    try:
+        return int(digits)
+    except ValueError:
+        return _LongNumber(len(digits.lstrip("-")))
+
+
+class _LongNumber(int):
+    """Stands in for a JSON integer too long to read; an id of it is a problem, elsewhere it is ignored."""
+
+    def __new__(cls, digits: int) -> _LongNumber:
+        return super().__new__(cls, 0)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _json_loads(text: str) -> Any:
+    return json.loads(text, parse_int=_parse_int)
+
+
 def _from_html(text: str, file_id: str, where: str) -> Article | LoadProblem:
     try:
         page = extract_html(text)
@@ -228,25 +297,31 @@ def _from_html(text: str, file_id: str, where: str) -> Article | LoadProblem:
         return LoadProblem(where, f"could not parse the HTML ({type(e).__name__})")
     if page is None:
         return LoadProblem(where, "no article text in the HTML")
+    body = clean_text(page.text)
+    if not body.strip():
+        return LoadProblem(where, "no article text in the HTML")
     return Article(
         id=file_id,
-        title=page.title or headline_from_text(page.text),
-        text=page.text,
+        title=clean_text(page.title or "").strip() or headline_from_text(body),
+        text=body,
         url=page.url,
         published=page.published,
-        source=page.source,
+        source=clean_text(page.source) if page.source else None,
         origin=where,
     )
 
 
 def _from_json(text: str, file_id: str, where: str) -> Iterator[Article | LoadProblem]:
     try:
-        doc = json.loads(text)
+        doc = _json_loads(text)
     except json.JSONDecodeError as e:
         yield LoadProblem(where, f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
         return
     except RecursionError:
         yield LoadProblem(where, "invalid JSON: nested too deeply")
+        return
+    except ValueError as e:  # anything else json or int() refuses: this file only, in one line
+        yield LoadProblem(where, f"invalid JSON: {str(e).splitlines()[0][:120]}")
         return
     if isinstance(doc, dict) and isinstance(doc.get("articles"), list) and "text" not in doc:
         doc = doc["articles"]
@@ -262,27 +337,40 @@ def _from_json(text: str, file_id: str, where: str) -> Iterator[Article | LoadPr
         yield LoadProblem(where, f"JSON is {_kind(doc)}, not {shape}")
 
 
-def _load_jsonl(path: Path, file_id: str, where: str) -> Iterator[Article | LoadProblem]:
-    """One record per line, read as a stream so a big file is never held in memory."""
+def _load_jsonl(path: Path, file_id: str, where: str, max_file_bytes: int) -> Iterator[Article | LoadProblem]:
+    """One record per line, read as a stream so a big file is never held in memory (UTF-16 is read whole)."""
     records = 0
     with path.open("rb") as f:
-        if _looks_binary(f.read(_SNIFF_BYTES)):
+        head = f.read(_SNIFF_BYTES)
+        f.seek(0)
+        lines: Iterator[tuple[int, str | bytes]]
+        if _wide_encoding(head) is not None:
+            text = _decode_text(f.read(max_file_bytes), where)
+            if isinstance(text, LoadProblem):
+                yield text
+                return
+            lines = enumerate(text.split("\n"), 1)  # not splitlines(): U+2028 may sit inside a string
+        elif _looks_binary(head):
             yield LoadProblem(where, _BINARY)  # one problem, not one per garbage "line"
             return
-        f.seek(0)
-        for lineno, raw in enumerate(f, 1):
-            line_bytes = raw.removeprefix(_UTF8_BOM) if lineno == 1 else raw
-            if not line_bytes.strip():
+        else:
+            lines = enumerate(f, 1)
+        for lineno, raw in lines:
+            if not raw.strip():
                 continue
             records += 1
             at = f"{where}:{lineno}"
             try:
-                record = json.loads(_decode(line_bytes, at))
+                line = raw if isinstance(raw, str) else _decode(raw.removeprefix(_UTF8_BOM), at)
+                record = _json_loads(line)
             except json.JSONDecodeError as e:
                 yield LoadProblem(at, f"invalid JSON: {e.msg} (column {e.colno})")
                 continue
             except RecursionError:
                 yield LoadProblem(at, "invalid JSON: nested too deeply")
+                continue
+            except ValueError as e:
+                yield LoadProblem(at, f"invalid JSON: {str(e).splitlines()[0][:120]}")
                 continue
             yield _from_record(record, f"{file_id}:{lineno}", at)
     if not records:
@@ -296,21 +384,31 @@ def _from_record(record: Any, default_id: str, where: str) -> Article | LoadProb
     raw_text = record.get("text")
     if raw_text is not None and not isinstance(raw_text, str):
         return LoadProblem(where, f'"text" is not a string ({_kind(raw_text)})')
-    text = html.unescape(raw_text or "").strip()
+    text = clean_text(html.unescape(raw_text or "")).strip()
     if not text:
         return LoadProblem(where, _NO_TEXT)
     raw_id = record.get("id")
+    if isinstance(raw_id, _LongNumber):
+        return LoadProblem(where, f'"id" is a number of {raw_id.digits} digits, too long to read')
     article_id = str(raw_id).strip() if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
+    if has_surrogates(article_id):
+        return LoadProblem(where, '"id" holds a lone surrogate escape (half a character): cannot store it')
     source = _string(record.get("source"))
+    title = clean_text(html.unescape(_string(record.get("title")) or "")).strip()
     return Article(
         id=article_id or default_id,
-        title=html.unescape(_string(record.get("title")) or "").strip() or headline_from_text(text),
+        title=title or headline_from_text(text),
         text=text,
-        url=_string(record.get("url")),
-        published=_string(record.get("published")),
-        source=html.unescape(source) if source else None,
+        url=_repaired(record.get("url")),
+        published=_repaired(record.get("published")),
+        source=clean_text(html.unescape(source)).strip() or None if source else None,
         origin=where,
     )
+
+
+def _repaired(value: Any) -> str | None:
+    text = _string(value)
+    return repair_surrogates(text) if text else None
 
 
 def _string(value: Any) -> str | None:

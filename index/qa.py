@@ -8,6 +8,7 @@ from dataclasses import replace
 from .answer import Answer
 from .followup import Conversation, focus_terms, resolve
 from .search import Ranking, Searcher
+from .textclean import clean_text
 from .timeexpr import parse_day
 from .timerank import QueryTime, query_time
 
@@ -38,6 +39,9 @@ class QuestionAnswerer:
 
         `as_of` is the moment of asking (None: time handling off, every article counts alike).
         """
+        # as article text is cleaned: half an emoji must not break storing or printing the turn, and a
+        # zero-width space must not split the word it sits in
+        question = clean_text(question)
         previous = conversation.last_query if conversation else None
         query = resolve(question, previous)
         focus = tuple(focus_terms(question, previous))

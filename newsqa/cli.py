@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -153,28 +155,36 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
     from tqdm import tqdm
 
     from newsqa.index.datadir import IndexProblem
+    from newsqa.terminal import terminal_safe
 
     try:
         lib = ctx.library(compressed=compressed)
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
+        # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
+        with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
+            articles = 0
 
             def items() -> Iterator[Any]:
                 for item in _sources(paths, ctx):
                     if not hasattr(item, "text"):
-                        bar.write(f"skipped {item}", file=sys.stderr)
+                        bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
                     yield item
 
-            report = lib.ingest(items(), progress=bar.update)
+            def articles_done(n: int) -> None:
+                nonlocal articles
+                articles += n
+                bar.set_postfix_str(f"{articles} articles")
+
+            report = lib.ingest(items(), progress=articles_done, on_embedded=bar.update)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         lib.close()
-    click.echo(report.summary(), err=quiet)  # quiet: stdout belongs to the answer that follows
+    click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
 
 
 def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
@@ -268,6 +278,7 @@ def _open_existing(ctx: Context) -> Library:
 def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
     """What the index holds: model, counts, size on disk."""
     from newsqa.index.datadir import DataDir
+    from newsqa.terminal import terminal_safe
 
     d = DataDir(ctx.settings.data_dir)
     manifest = d.read_manifest()
@@ -286,7 +297,7 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
         if key != "article_ids":
             click.echo(f"{key:>15}: {value}")
     for aid in info.get("article_ids", []):
-        click.echo(aid)
+        click.echo(terminal_safe(aid))
 
 
 def parse_every(value: str) -> float:
@@ -411,13 +422,13 @@ def today() -> dt.date:
 @click.pass_obj
 def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """Answer QUESTION with cited sentences from the articles."""
-    from newsqa.terminal import format_answer
+    from newsqa.terminal import format_answer, json_line
 
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        click.echo(json_line(answer.to_dict()))
     else:
         click.echo(format_answer(answer, color=sys.stdout.isatty()))
 
@@ -430,13 +441,13 @@ def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | Non
 @click.pass_obj
 def timeline(ctx: Context, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
-    from newsqa.terminal import format_timeline
+    from newsqa.terminal import format_timeline, json_line
 
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        click.echo(json_line(answer.to_dict()))
     else:
         click.echo(format_timeline(answer, color=sys.stdout.isatty()))
 
@@ -452,8 +463,9 @@ def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
     On a terminal it prompts; otherwise it reads one question a line from standard input.
     """
     from newsqa.index.followup import Conversation
-    from newsqa.terminal import format_answer
+    from newsqa.terminal import format_answer, json_line
 
+    _tolerate_undecodable_input()
     interactive = sys.stdin.isatty()
     lib = _ready_library(ctx)
     qa = ctx.answerer(lib, k)
@@ -466,6 +478,9 @@ def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
                 line = input("? ") if interactive else sys.stdin.readline()
             except EOFError:
                 break
+            except UnicodeDecodeError:  # a stream we could not reconfigure: this line only
+                click.echo("That line was not readable text (not UTF-8); please ask again.", err=True)
+                continue
             if not interactive and line == "":
                 break
             question = line.strip()
@@ -476,7 +491,7 @@ def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
                 continue
             answer = qa.ask(question, conversation, as_of=as_of or today())
             if as_json:
-                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+                click.echo(json_line(answer.to_dict()))
             else:
                 click.echo(format_answer(answer, color=interactive and sys.stdout.isatty()) + "\n")
             sys.stdout.flush()
@@ -484,6 +499,14 @@ def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
         pass
     finally:
         lib.close()
+
+
+def _tolerate_undecodable_input() -> None:
+    """Read bytes that are not UTF-8 on stdin as U+FFFD: one odd byte must not end a conversation."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # closed, or not reconfigurable: the UnicodeDecodeError fallback in `chat` still holds
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdin.reconfigure(errors="replace")
 
 
 def run() -> None:
