@@ -6,6 +6,7 @@ what reaches the store encodes as UTF-8, and what cannot is a LoadProblem naming
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -189,6 +190,7 @@ def test_bot_reindex_and_questions_survive_bad_text(tmp_path: Path, library: Lib
     backend = Backend(library, QuestionAnswerer(Searcher(library, SearchOptions())), k=3, lock_timeout=5)
     report = backend.reindex([folder])
     assert report.added == 3 and len(report.skipped) == 2
-    reply = backend.ask("chat-1", "What does w0n3 say \ud83d?")
+    today = dt.date.today()
+    reply = backend.ask("chat-1", "What does w0n3 say \ud83d?", today)
     assert reply.answer.answered
-    assert backend.ask("chat-1", "And w1n2?").answer.query  # the stored turn reads back
+    assert backend.ask("chat-1", "And w1n2?", today).answer.query  # the stored turn reads back
