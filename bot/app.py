@@ -30,7 +30,7 @@ from newsqa.index.library import Library
 from newsqa.index.qa import QuestionAnswerer
 from newsqa.index.search import Searcher
 
-from . import texts
+from . import redact, texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
@@ -150,7 +150,20 @@ async def run_bot(
 
     `answerer` carries the search options (the CLI's --min-confidence); `started` is set once updates flow.
     With `settings.feeds`, a repeating job polls them, indexes new stories and alerts followers.
+    The token is masked in every log record while it runs, whoever calls it (not only `newsqa serve`).
     """
+    with redact.redacting(settings.token):
+        await _serve(settings, library, stop=stop, answerer=answerer, started=started)
+
+
+async def _serve(
+    settings: BotSettings,
+    library: Library,
+    *,
+    stop: asyncio.Event,
+    answerer: QuestionAnswerer | None,
+    started: asyncio.Event | None,
+) -> None:
     quiet_http_loggers()
     answerer = answerer or QuestionAnswerer(Searcher(library), k=settings.k)
     backend = Backend(library, answerer, k=settings.k, lock_timeout=settings.lock_timeout)
