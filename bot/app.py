@@ -34,6 +34,7 @@ from . import redact, texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
+from .chatqueue import ChatUpdateProcessor
 from .feedjob import FeedJob
 from .following import FollowHandlers
 from .handlers import QuestionHandlers
@@ -58,7 +59,9 @@ def build_application(settings: BotSettings, services: Services) -> App:
         Application.builder()
         .token(settings.token)
         .rate_limiter(RetryingRateLimiter(retries=settings.retries, backoff=settings.retry_backoff))
-        .concurrent_updates(settings.concurrency)
+        .concurrent_updates(
+            ChatUpdateProcessor(settings.concurrency, settings.chat_backlog, on_drop=on_dropped)
+        )
         .connect_timeout(10.0)
         .read_timeout(20.0)
         .write_timeout(30.0)
@@ -128,6 +131,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(chat.id, texts.SORRY)
     except TelegramError as exc:
         log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+async def on_dropped(update: Update) -> None:
+    """A busy chat's update beyond its backlog: a button tap still gets its (cheap) answer, else silence."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.BUSY)
 
 
 def _polling_error(exc: TelegramError) -> None:
@@ -212,14 +221,18 @@ async def _serve(
     finally:
         if feeds is not None:
             await feeds.stop()
-        await _shut_down(app)
+        await _shut_down(app, settings.shutdown_grace)
         if feeds is not None:
             feeds.close()
 
 
-async def _shut_down(app: App) -> None:
+async def _shut_down(app: App, grace: float) -> None:
+    """Bounded: no new updates, queued ones dropped, work in progress gets `grace` seconds."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    processor = app.update_processor
+    if isinstance(processor, ChatUpdateProcessor):
+        await processor.close(grace)
     if app.running:
         await app.stop()
     await app.shutdown()
