@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 from bot_harness import ADMIN, AIN, AIRBASE, GROUP, STRANGER, USER, Harness, bold, running_harness
+from click.testing import CliRunner
 
-from newsqa.bot import texts
+from newsqa.bot import command, texts
 from newsqa.bot.flood import SendBudget, is_message
 from newsqa.bot.ratelimit import NoticeGate
+from newsqa.bot.settings import BotSettings
+from newsqa.cli import main
 
 PRIVATE_BOUND = 2.0  # seconds: a private question answered in 0.1 s alone may take at most this in a flood
 SLOW_DOWN = "You are asking faster than I can keep up with"
@@ -86,6 +89,33 @@ async def test_taps_past_the_limit_are_answered_without_a_search(h: Harness) -> 
     assert len(h.sends(USER)) == sent
 
 
+async def test_a_tap_flood_is_answered_tap_by_tap_within_the_limit(h: Harness) -> None:
+    await h.start(questions_per_window=4, window_seconds=60)
+    (answer,) = await h.say(USER, AIRBASE)
+    taps = [h.stub.push_callback(USER, answer.message_id, answer.callback_data[0]) for _ in range(40)]
+    await h.stub.await_for(
+        lambda: not set(taps) & set(h.stub.unanswered_callbacks()), timeout=10, what="every tap answered"
+    )
+    notes = [q.answers[0]["text"] for q in h.stub.callback_queries if q.id in taps]
+    shown = [n for n in notes if n is None]  # a tap whose reply is the context itself
+    assert len(notes) == 40 and len(shown) == 3  # the question used one of four
+    assert all(n is None or n == texts.BUSY or n.startswith(SLOW_DOWN) for n in notes), set(notes)
+    assert texts.BUSY in notes  # the backlog was full: those got the cheap answer, no search
+    await asyncio.sleep(0.3)
+    assert len(h.sends(USER)) == 1 + 3
+
+
+def test_chat_backlog_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[BotSettings] = []
+    monkeypatch.setattr(command, "_serve", lambda ctx, settings: seen.append(settings))
+    env = {"TELEGRAM_BOT_TOKEN": "1:X", "NEWSQA_CHAT_BACKLOG": None}
+    for args, extra in (([], {}), ([], {"NEWSQA_CHAT_BACKLOG": "3"}), (["--chat-backlog", "20"], {})):
+        result = CliRunner().invoke(main, ["serve", *args], env={**env, **extra}, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert [s.chat_backlog for s in seen] == [8, 3, 20]
+    assert CliRunner().invoke(main, ["serve", "--chat-backlog", "0"], env=env).exit_code == 2
+
+
 # -- the pure parts ----------------------------------------------------------------------------------------
 
 
@@ -122,4 +152,3 @@ def test_notices_once_per_window_per_key() -> None:
     assert not gate.first(("refused", 1, 1))
     now[0] += 1
     assert gate.first(("refused", 1, 1))
-    assert texts.BUSY
