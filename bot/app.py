@@ -30,10 +30,11 @@ from newsqa.index.library import Library
 from newsqa.index.qa import QuestionAnswerer
 from newsqa.index.search import Searcher
 
-from . import texts
+from . import redact, texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
+from .chatqueue import ChatUpdateProcessor
 from .feedjob import FeedJob
 from .following import FollowHandlers
 from .handlers import QuestionHandlers
@@ -58,7 +59,9 @@ def build_application(settings: BotSettings, services: Services) -> App:
         Application.builder()
         .token(settings.token)
         .rate_limiter(RetryingRateLimiter(retries=settings.retries, backoff=settings.retry_backoff))
-        .concurrent_updates(settings.concurrency)
+        .concurrent_updates(
+            ChatUpdateProcessor(settings.concurrency, settings.chat_backlog, on_drop=on_dropped)
+        )
         .connect_timeout(10.0)
         .read_timeout(20.0)
         .write_timeout(30.0)
@@ -131,6 +134,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not tell chat %s about the error: %s", chat.id, exc)
 
 
+async def on_dropped(update: Update) -> None:
+    """A busy chat's update beyond its backlog: a button tap still gets its (cheap) answer, else silence."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.BUSY)
+
+
 def _polling_error(exc: TelegramError) -> None:
     """PTB keeps polling (with backoff) after this; a network blip needs no traceback."""
     if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
@@ -151,7 +160,20 @@ async def run_bot(
 
     `answerer` carries the search options (the CLI's --min-confidence); `started` is set once updates flow.
     With `settings.feeds`, a repeating job polls them, indexes new stories and alerts followers.
+    The token is masked in every log record while it runs, whoever calls it (not only `newsqa serve`).
     """
+    with redact.redacting(settings.token):
+        await _serve(settings, library, stop=stop, answerer=answerer, started=started)
+
+
+async def _serve(
+    settings: BotSettings,
+    library: Library,
+    *,
+    stop: asyncio.Event,
+    answerer: QuestionAnswerer | None,
+    started: asyncio.Event | None,
+) -> None:
     quiet_http_loggers()
     answerer = answerer or QuestionAnswerer(Searcher(library), k=settings.k)
     backend = Backend(library, answerer, k=settings.k, lock_timeout=settings.lock_timeout)
@@ -200,14 +222,18 @@ async def run_bot(
     finally:
         if feeds is not None:
             await feeds.stop()
-        await _shut_down(app)
+        await _shut_down(app, settings.shutdown_grace)
         if feeds is not None:
             feeds.close()
 
 
-async def _shut_down(app: App) -> None:
+async def _shut_down(app: App, grace: float) -> None:
+    """Bounded: no new updates, queued ones dropped, work in progress gets `grace` seconds."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    processor = app.update_processor
+    if isinstance(processor, ChatUpdateProcessor):
+        await processor.close(grace)
     if app.running:
         await app.stop()
     await app.shutdown()

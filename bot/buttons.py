@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from newsqa.index.answer import Passage
 
 MAX_DATA_BYTES = 64
+MAX_NUMBER = 2**63 - 1  # SQLite's integers are signed 64-bit: a bigger one cannot name any row
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +50,20 @@ def encode(action: Action) -> str:
 
 
 def decode(data: str | None) -> Action | None:
-    """The action a button carries, or None for anything this bot did not make."""
+    """The action a button carries, or None for anything this bot did not make.
+
+    Numbers past `MAX_NUMBER` are refused here: the bot never made them, and binding one to an SQLite
+    query would raise OverflowError at every tap.
+    """
     if not data:
         return None
     kind, _, rest = data.partition(":")
     parts = rest.split(":")
-    if not all(p.isdigit() and len(p) <= 19 for p in parts):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts):
         return None
     numbers = [int(p) for p in parts]
+    if any(n > MAX_NUMBER for n in numbers):
+        return None
     if kind == "m" and len(numbers) == 2:
         return More(numbers[0], numbers[1])
     if kind == "c" and len(numbers) == 1:

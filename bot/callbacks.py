@@ -1,8 +1,10 @@
 """The buttons under an answer: More (next passages), Context (wider excerpt), Source (the article).
 
 Every tap is answered exactly once (Telegram keeps a spinner on the button until then): with a short note
-when there is nothing to show (a stale button, no more passages), plainly after the reply was sent, or
-with an apology when handling failed (the error handler then logs it).
+when there is nothing to show (a stale button, no more passages) or the user is over the question limit
+(taps count like questions, and the note costs no message to the chat), plainly after the reply was sent,
+or with an apology when handling failed (the error handler then logs it). A tap dropped because its chat
+is busy is answered by `app.on_dropped`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ class ButtonHandlers:
             user = update.effective_user
             await query.answer(texts.refused_text(user.id if user else None), show_alert=True)
             return
+        action = buttons.decode(query.data)
+        user = update.effective_user
+        wait = self.s.limiter.check(user.id) if user and action is not None else 0.0
+        if wait > 0:  # taps share the question allowance; the answer costs no message to the chat
+            await query.answer(texts.slow_down_text(wait))
+            return
         try:
-            note = await self.dispatch(buttons.decode(query.data), update, context)
+            note = await self.dispatch(action, update, context)
         except Exception:
             with contextlib.suppress(TelegramError):
                 await query.answer(texts.SORRY_SHORT)
@@ -53,11 +61,7 @@ class ButtonHandlers:
         backend = self.s.backend
         match action:
             case buttons.More(number, offset):
-                user = update.effective_user
                 async with self.s.locks.hold(replier.chat_id):
-                    wait = self.s.limiter.check(user.id) if user else 0.0
-                    if wait > 0:
-                        return texts.slow_down_text(wait)
                     reply = await asyncio.to_thread(backend.more, chat_key(replier.chat_id), number, offset)
                     if reply is None:
                         return texts.FORGOTTEN

@@ -125,6 +125,14 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     help="Largest file /add accepts (Telegram lets bots download 20 MB).",
 )
 @allow_host_option
+@click.option(
+    "--chat-backlog",
+    envvar="NEWSQA_CHAT_BACKLOG",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Updates one busy chat may have waiting; more are dropped [env NEWSQA_CHAT_BACKLOG].",
+)
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
 @click.pass_obj
 def serve(
@@ -144,6 +152,7 @@ def serve(
     questions_per_minute: int,
     max_upload_mb: float,
     allow_hosts: AllowList,
+    chat_backlog: int,
     drop_pending_updates: bool,
 ) -> None:
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
@@ -173,6 +182,7 @@ def serve(
         questions_per_window=questions_per_minute,
         window_seconds=60.0,
         max_upload_bytes=int(max_upload_mb * MB),
+        chat_backlog=chat_backlog,
         drop_pending_updates=drop_pending_updates,
     )
     _serve(ctx, settings)

@@ -48,12 +48,13 @@ async def send_answer(replier: Replier, reply: Reply) -> None:
 
 
 async def admitted(services: Services, update: Update, replier: Replier) -> bool:
-    """Allowed to use the bot; if not, say so politely (and do nothing else)."""
+    """Allowed to use the bot; if not, say so politely (once a window: a flood gets one refusal)."""
     if services.admits(update):
         return True
     user = update.effective_user
     log.info("refused user %s in chat %s", user.id if user else None, replier.chat_id)
-    await replier.say(texts.refused_blocks(user.id if user else None))
+    if services.tell_once("refused", update):
+        await replier.say(texts.refused_blocks(user.id if user else None))
     return False
 
 
@@ -110,7 +111,8 @@ class QuestionHandlers:
         user = update.effective_user
         wait = self.s.limiter.check(user.id) if user else 0.0
         if wait > 0:
-            await replier.say(texts.slow_down(wait))
+            if self.s.tell_once("slow down", update):  # then silence until the window has passed
+                await replier.say(texts.slow_down(wait))
             return
         async with replier.typing():
             answer = await asyncio.to_thread(
@@ -177,7 +179,8 @@ class QuestionHandlers:
         async with self.s.locks.hold(replier.chat_id):  # a follow-up waits for its question
             wait = self.s.limiter.check(user.id) if user else 0.0
             if wait > 0:
-                await replier.say(texts.slow_down(wait))
+                if self.s.tell_once("slow down", update):  # then silence until the window has passed
+                    await replier.say(texts.slow_down(wait))
                 return
             began = time.perf_counter()
             async with replier.typing():

@@ -16,7 +16,7 @@ from telegram import Bot, Update
 
 from .access import AccessPolicy
 from .backend import Backend
-from .ratelimit import QuestionLimiter
+from .ratelimit import NoticeGate, QuestionLimiter
 from .sending import Replier
 from .settings import BotSettings
 
@@ -44,6 +44,7 @@ class Services:
     backend: Backend
     access: AccessPolicy
     limiter: QuestionLimiter
+    notices: NoticeGate  # refusals and "please wait": once per window per user and chat
     locks: ChatLocks = field(default_factory=ChatLocks)
     started: float = field(default_factory=time.time)
 
@@ -54,11 +55,18 @@ class Services:
             backend=backend,
             access=AccessPolicy(settings.admins, settings.allowed),
             limiter=QuestionLimiter(settings.questions_per_window, settings.window_seconds),
+            notices=NoticeGate(settings.window_seconds),
         )
 
     def is_admin(self, update: Update) -> bool:
         user = update.effective_user
         return self.access.is_admin(user.id if user else None)
+
+    def tell_once(self, what: str, update: Update) -> bool:
+        """Whether this user in this chat should hear `what` (a refusal, a "please wait") now: the first
+        time in a window yes, then silence, so a flood of refused or over-limit messages costs no sends."""
+        user, chat = update.effective_user, update.effective_chat
+        return self.notices.first((what, user.id if user else None, chat.id if chat else None))
 
     def admits(self, update: Update) -> bool:
         user, chat = update.effective_user, update.effective_chat

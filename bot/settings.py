@@ -37,7 +37,9 @@ class BotSettings:
     max_upload_bytes: int = 5 * MB
     poll_timeout: int = 30  # seconds a getUpdates long poll may wait
     drop_pending_updates: bool = False
-    concurrency: int = 16  # updates handled at once (one chat's questions still run in order)
+    concurrency: int = 16  # chats served at once; each chat's updates run one after another
+    chat_backlog: int = 8  # updates a busy chat may have waiting; more are dropped
+    shutdown_grace: float = 5.0  # seconds work in progress may finish at shutdown; queued work is dropped
     retries: int = 3  # for 429s, timeouts and network errors, each
     retry_backoff: float = 1.0  # seconds before the first retry; doubles after each
     lock_timeout: float = 30.0  # how long an admin write waits for another writer

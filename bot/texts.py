@@ -39,6 +39,7 @@ SORRY_SHORT = "Sorry, something went wrong. Please try again."
 STALE = "That article is no longer in the index (it was removed or re-indexed). Ask again for fresh results."
 FORGOTTEN = "I no longer have that answer (the conversation was reset or is too old). Please ask again."
 NO_MORE = "No more passages for that question."
+BUSY = "I'm busy with this chat's earlier messages; please tap again in a moment."
 UNKNOWN_BUTTON = "That button is not one of mine any more. Please ask again."
 
 

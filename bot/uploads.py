@@ -19,6 +19,8 @@ from newsqa.index.loaders import SUFFIXES, iter_articles
 from newsqa.index.textclean import repair_surrogates
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
+MAX_NAME_BYTES = 255  # a file name's limit on common file systems, and a sane id length
+TEMP_NAME_BYTES = 200  # the temp copy's name, well inside that limit
 
 
 def supported(filename: str) -> bool:
@@ -29,11 +31,27 @@ def supported_types() -> str:
     return ", ".join(sorted(SUFFIXES))
 
 
+def shorten(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """`name` within `limit` UTF-8 bytes, its extension kept; a cut name ends in a digest of the whole,
+    so two long names that share a start stay apart (and the same long name always maps the same)."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    suffix = Path(name).suffix
+    if len(suffix.encode("utf-8")) > 16:  # not a real extension: the name is just long
+        suffix = ""
+    tag = "~" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+    budget = limit - len((tag + suffix).encode("utf-8"))
+    stem = name[: len(name) - len(suffix)].encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return stem + tag + suffix
+
+
 def safe_name(filename: str) -> str:
-    """A bare file name that cannot leave the temp folder, keeping its extension."""
+    """A bare file name that cannot leave the temp folder and the file system accepts, keeping its
+    extension (the loaders pick a reader by it)."""
     name = _UNSAFE.sub("_", Path(filename).name).strip("._") or "upload"
     suffix = Path(filename).suffix.lower()
-    return name if name.lower().endswith(suffix) else name + suffix
+    name = name if name.lower().endswith(suffix) else name + suffix
+    return shorten(name, TEMP_NAME_BYTES)
 
 
 def load_upload(filename: str, data: bytes, *, article_id: str | None = None) -> list[Article | LoadProblem]:
@@ -41,7 +59,7 @@ def load_upload(filename: str, data: bytes, *, article_id: str | None = None) ->
     filename = repair_surrogates(filename)  # Telegram's JSON may carry half an emoji; ids must encode
     if not supported(filename):
         return [LoadProblem(filename, f"unsupported file type; send one of {supported_types()}")]
-    base_id = article_id or f"telegram:{Path(filename).name}"
+    base_id = article_id or f"telegram:{shorten(Path(filename).name)}"
     with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as tmp:
         path = Path(tmp) / safe_name(filename)
         path.write_bytes(data)

@@ -135,6 +135,19 @@ class Harness:
         return record.answers[0]["text"], new
 
 
+def logged_text(caplog: pytest.LogCaptureFixture) -> str:
+    """Every record of the test so far, formatted with its traceback: setup, call and teardown alike
+    (`caplog.text` alone holds only the current phase, and the bot starts in another one)."""
+    formatter = logging.Formatter("%(name)s %(message)s")
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    return "\n".join(formatter.format(r) for r in records)
+
+
+def assert_token_never_logged(caplog: pytest.LogCaptureFixture, token: str) -> None:
+    text = logged_text(caplog)
+    assert token not in text and token.split(":")[1] not in text, "the bot token reached a log record"
+
+
 @contextlib.asynccontextmanager
 async def running_harness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Harness]:
     """A Harness over the seed article; afterwards, the checks every end-to-end test must pass."""
@@ -146,7 +159,7 @@ async def running_harness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> A
             yield harness
         finally:
             await harness.stop()
-        assert stub.token not in caplog.text and stub.token.split(":")[1] not in caplog.text
+        assert_token_never_logged(caplog, stub.token)
         if not harness.expect_errors:
             stub.assert_no_errors()  # nothing the bot sent was rejected
             failures = [

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import re
 import socket
 import threading
@@ -40,6 +41,9 @@ T = TypeVar("T")
 DEFAULT_TOKEN = "123456789:AAStub-token-for-newsqa-tests_0123456"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 SEND_METHODS = ("sendMessage", "sendDocument")
+# What Telegram's per-group flood limit counts: messages posted or edited (not chat actions or reads).
+FLOOD_METHODS = frozenset({"sendMessage", "sendDocument", "editMessageText", "editMessageReplyMarkup"})
+GROUP_LIMIT = (20, 60.0)  # Telegram: "no more than 20 messages per minute in the same group"
 
 _METHOD_NAMES = (
     "getMe getUpdates deleteWebhook setWebhook getWebhookInfo setMyCommands getMyCommands deleteMyCommands "
@@ -95,6 +99,10 @@ class _ApiFailure(Exception):
         self.error_code = error_code
         self.description = description
         self.parameters = parameters
+
+
+class _Throttled(_ApiFailure):
+    """A 429 for Telegram's flood limits: recorded in ``throttled``, not in ``errors``."""
 
 
 class _ClientGone(Exception):
@@ -199,8 +207,12 @@ class BotApiStub:
         *,
         bot_username: str = "newsqa_test_bot",
         bot_first_name: str = "NewsQA Test Bot",
+        group_limit: tuple[int, float] | None = GROUP_LIMIT,
     ) -> None:
+        """``group_limit`` (messages, seconds) is enforced per group as Telegram does: a sliding window,
+        then 429 with ``retry_after`` (whole seconds until the oldest message leaves it). None: off."""
         self.token = token
+        self.group_limit = group_limit
         prefix = token.split(":", 1)[0]
         self.bot_user: dict[str, Any] = {
             "id": int(prefix) if prefix.isdigit() else 123456789,
@@ -230,6 +242,8 @@ class BotApiStub:
         self._file_paths: dict[str, str] = {}
         self._errors: list[ApiError] = []
         self._injected: list[ApiError] = []
+        self._throttled: list[ApiError] = []  # 429s for the group flood limit (kept apart from errors)
+        self._group_sends: dict[int, list[float]] = {}  # group -> when its recent messages were sent
         self._injections: dict[str, list[_Injection]] = {}
         self._chat_actions: list[tuple[int, str]] = []
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -411,6 +425,12 @@ class BotApiStub:
         """Every error answered (4xx like Telegram's, or 500 if the stub itself crashed), in order."""
         with self._cond:
             return list(self._errors)
+
+    @property
+    def throttled(self) -> list[ApiError]:
+        """429s answered because a group's flood limit was reached (a well-paced bot never sees one)."""
+        with self._cond:
+            return list(self._throttled)
 
     @property
     def injected(self) -> list[ApiError]:
@@ -670,7 +690,11 @@ class BotApiStub:
                 return self._failure(canonical, params, failure, injected=True)
         try:
             decoded = _decode_params(params)
+            with self._cond:
+                self._check_flood(canonical, decoded)
             result = getattr(self, f"_api_{canonical.lower()}")(decoded, files, client_alive)
+        except _Throttled as failure:
+            return self._failure(canonical, params, failure, throttled=True)
         except _ApiFailure as failure:
             return self._failure(canonical, params, failure)
         except _ClientGone:
@@ -692,8 +716,33 @@ class BotApiStub:
                 return 404, None
             return 200, stored.content
 
+    def _check_flood(self, method: str, p: dict[str, Any]) -> None:
+        """Count a message to a group in its sliding window, or refuse it with 429 when the window is full."""
+        if self.group_limit is None or method not in FLOOD_METHODS:
+            return
+        chat_id = p.get("chat_id")
+        chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
+        if chat is None or chat["type"] == "private":
+            return
+        limit, period = self.group_limit
+        now = time.monotonic()
+        recent = [t for t in self._group_sends.get(chat_id, []) if t > now - period]
+        if len(recent) >= limit:
+            self._group_sends[chat_id] = recent
+            retry_after = max(1, math.ceil(recent[0] + period - now))
+            raise _Throttled(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        self._group_sends[chat_id] = [*recent, now]
+
     def _failure(
-        self, method: str, params: dict[str, Any], failure: _ApiFailure, *, injected: bool = False
+        self,
+        method: str,
+        params: dict[str, Any],
+        failure: _ApiFailure,
+        *,
+        injected: bool = False,
+        throttled: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         body: dict[str, Any] = {"ok": False, "error_code": failure.error_code}
         body["description"] = failure.description
@@ -703,6 +752,8 @@ class BotApiStub:
         with self._cond:
             if injected:
                 self._injected.append(record)
+            elif throttled:
+                self._throttled.append(record)
             else:
                 self._errors.append(record)
             self._cond.notify_all()

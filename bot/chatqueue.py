@@ -1,0 +1,113 @@
+"""One queue per chat for the Application's updates, so a flooded chat waits alone.
+
+PTB's concurrent updates share one pool of slots: 40 questions in one group, each waiting for the group's
+turn or for Telegram's 20-messages-a-minute group limit, filled every slot and a private chat waited 44 s.
+This update processor hands each update to its chat's queue and returns at once (the slot is free again):
+a chat's updates run one after another (a follow-up after its question, a More tap after its answer),
+different chats run side by side, at most `max_running` chats at a time and never more than one job per
+chat, so one chat can hold at most one of them. A chat's backlog is bounded: beyond it updates are dropped
+(`on_drop` may still answer them cheaply, e.g. a button tap). `close` ends it all within a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+OnDrop = Callable[[Update], Awaitable[None]]
+
+
+def chat_of(update: object) -> int | None:
+    """The queue an update belongs to: its chat, or for a tap on an inline message its user."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return update.effective_user.id if update.effective_user is not None else None
+
+
+class ChatUpdateProcessor(BaseUpdateProcessor):
+    """Per-chat serial queues with a bounded backlog, behind PTB's `concurrent_updates`."""
+
+    def __init__(self, max_running: int, backlog: int, *, on_drop: OnDrop | None = None) -> None:
+        super().__init__(max_concurrent_updates=max(max_running, 2))  # > 1: PTB hands updates over at once
+        self.backlog = backlog
+        self.on_drop = on_drop
+        self._running = asyncio.Semaphore(max_running) if max_running > 0 else None
+        self._queues: dict[int, deque[tuple[object, Awaitable[Any]]]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._closed = False
+        self.dropped = 0
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = chat_of(update)
+        if chat is None:  # nothing to order it by: run it as PTB would
+            await coroutine
+            return
+        queue = self._queues.setdefault(chat, deque())
+        if self._closed or len(queue) >= self.backlog:
+            self._drop(chat, update, coroutine)
+            if self.on_drop is not None and isinstance(update, Update) and not self._closed:
+                try:
+                    await self.on_drop(update)
+                except Exception:  # cosmetic: a dropped update's courtesy answer
+                    log.warning("could not answer a dropped update in chat %s", chat, exc_info=True)
+            return
+        queue.append((update, coroutine))
+        if chat not in self._workers:
+            self._workers[chat] = asyncio.create_task(self._work(chat), name=f"newsqa-chat-{chat}")
+
+    def _drop(self, chat: int, update: object, coroutine: Awaitable[Any]) -> None:
+        if asyncio.iscoroutine(coroutine):
+            coroutine.close()  # never awaited, on purpose
+        self.dropped += 1
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.info("chat %s is busy (%d waiting): dropped update %s", chat, self.backlog, update_id)
+
+    async def _work(self, chat: int) -> None:
+        queue = self._queues[chat]
+        try:
+            while queue:
+                _, coroutine = queue.popleft()
+                if self._running is None:
+                    await coroutine
+                else:
+                    async with self._running:
+                        await coroutine  # PTB's process_update: handlers and the error handler
+        finally:
+            del self._workers[chat]
+            if not queue:
+                self._queues.pop(chat, None)
+
+    async def close(self, grace: float) -> None:
+        """Take no more; drop what waits; give what runs `grace` seconds, then cancel it."""
+        self._closed = True
+        for chat, queue in list(self._queues.items()):
+            while queue:
+                update, coroutine = queue.popleft()
+                self._drop(chat, update, coroutine)
+        workers = list(self._workers.values())
+        if not workers:
+            return
+        _, pending = await asyncio.wait(workers, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("stopped %d chat(s) still working after %.1f s", len(pending), grace)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(pending, timeout=grace)
+
+    async def initialize(self) -> None:
+        self._closed = False
+
+    async def shutdown(self) -> None:
+        await self.close(0.0)
