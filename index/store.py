@@ -170,7 +170,8 @@ def migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version={number}")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -375,6 +376,23 @@ class Store:
                 out[pos[sid]] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def live_vectors(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of `ids` that are live sentences: a change log entry naming a sentence
+        that does not exist must not put an uninitialised vector into the index."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for sid, blob in self.conn.execute(
+                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+                f" WHERE s.id IN ({marks})",
+                chunk,
+            ):
+                found.append(sid)
+                blobs.append(blob)
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
+        return np.asarray(found, dtype=np.int64), vecs
+
     def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""
         last = 0
@@ -529,7 +547,7 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
             self.conn.execute("ROLLBACK")
 
 

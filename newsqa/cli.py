@@ -84,7 +84,28 @@ class Context:
         return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class NewsqaGroup(click.Group):
+    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from newsqa.index.damage import storage_problem
+        from newsqa.index.datadir import IndexProblem
+
+        try:
+            return super().invoke(ctx)
+        except IndexProblem as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            settings = ctx.obj.settings if isinstance(ctx.obj, Context) else None
+            root = settings.data_dir if settings else Path(".")
+            raise click.ClickException(str(storage_problem(exc, root))) from None
+
+
+@click.group(
+    cls=NewsqaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -250,19 +271,32 @@ def _open_existing(ctx: Context) -> Library:
 @click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
 @click.pass_obj
 def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
-    """What the index holds: model, counts, size on disk."""
+    """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
     from newsqa.index.datadir import DataDir
+    from newsqa.index.store import Store
 
     d = DataDir(ctx.settings.data_dir)
-    manifest = d.read_manifest()
-    if manifest is None:
+    manifest = d.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
+    if manifest is None or not d.exists():
         raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
+    store = Store(d.db_path, readonly=True)
+    try:
+        # the manifest's counts lag after a crash; the database's are what a question searches
+        with store.read_transaction():
+            articles, sentences = store.counts()
+            ids = store.article_ids() if list_articles else None
+    finally:
+        store.close()
     size = sum(p.stat().st_size for p in d.root.iterdir() if p.is_file())
-    info: dict[str, Any] = {**dataclasses.asdict(manifest), "data_dir": str(d.root), "bytes_on_disk": size}
-    if list_articles:
-        lib = _open_existing(ctx)
-        info["article_ids"] = lib.store.article_ids()
-        lib.close()
+    info: dict[str, Any] = {
+        **dataclasses.asdict(manifest),
+        "articles": articles,
+        "sentences": sentences,
+        "data_dir": str(d.root),
+        "bytes_on_disk": size,
+    }
+    if ids is not None:
+        info["article_ids"] = ids
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -271,6 +305,20 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
             click.echo(f"{key:>15}: {value}")
     for aid in info.get("article_ids", []):
         click.echo(aid)
+
+
+@index_group.command("repair")
+@click.pass_obj
+def index_repair(ctx: Context) -> None:
+    """Check newsqa.sqlite and rewrite the FAISS snapshot and manifest from it (nothing is re-embedded)."""
+    lib = _open_existing(ctx)
+    try:
+        with lib.dir.writer_lock(timeout=60):
+            lib.repair()
+            articles, sentences = lib.counts()
+    finally:
+        lib.close()
+    click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
 
 
 def parse_every(value: str) -> float:
