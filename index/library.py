@@ -242,7 +242,7 @@ class Library:
             self._snapshot_stale = True
         generation = int(self.store.get_meta("generation") or 0)
         if manifest and manifest.snapshot and manifest.generation != generation:
-            log.warning(
+            log.info(
                 "snapshot %s predates the last rebuild; rebuilding vectors from the database",
                 manifest.snapshot,
             )

@@ -168,14 +168,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
         raise click.ClickException(str(exc)) from None
     try:
         with lib.dir.writer_lock(), tqdm(unit=" articles", disable=quiet, desc="indexing") as bar:
-
-            def items() -> Iterator[Any]:
-                for item in _sources(paths):
-                    if not hasattr(item, "text"):
-                        bar.write(f"skipped {item}", file=sys.stderr)
-                    yield item
-
-            report = lib.ingest(items(), progress=bar.update)
+            report = lib.ingest(_reported(paths, bar), progress=bar.update)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
@@ -209,24 +202,43 @@ def _sources(args: list[str]) -> Iterator[Any]:
 )
 @click.pass_obj
 def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
-    """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped."""
+    """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
+
+    With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
+    at once; conversations, follows and feed state are kept.
+    """
+    sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        _wipe(ctx.settings.data_dir)
-    _ingest(ctx, list(paths) or [str(ctx.settings.seeds)], compressed=compressed)
+        _rebuild(ctx, sources, compressed=compressed)
+    else:
+        _ingest(ctx, sources, compressed=compressed)
 
 
-def _wipe(data_dir: Path) -> None:
-    from newsqa.index.datadir import DataDir
+def _rebuild(ctx: Context, paths: list[str], *, compressed: bool | None) -> None:
+    from tqdm import tqdm
 
-    d = DataDir(data_dir)
-    with d.writer_lock():
-        for p in [
-            d.db_path,
-            d.manifest_path,
-            *data_dir.glob("newsqa.sqlite-*"),
-            *data_dir.glob("vectors-*.faiss"),
-        ]:
-            p.unlink(missing_ok=True)
+    from newsqa.index.rebuild import rebuild
+    from newsqa.index.vectors import IndexPolicy
+
+    with tqdm(unit=" articles", desc="rebuilding") as bar:
+        report = rebuild(
+            ctx.settings.data_dir,
+            ctx.embedder_factory(),
+            _reported(paths, bar),
+            model_name=ctx.model_name(),
+            vector_policy=IndexPolicy(compressed=compressed),
+            progress=bar.update,
+            notice=lambda line: bar.write(line, file=sys.stderr),
+        )
+    click.echo(report.summary())
+
+
+def _reported(paths: list[str], bar: Any) -> Iterator[Any]:
+    """The articles of `paths`, each problem written above the progress bar as it is met."""
+    for item in _sources(paths):
+        if not hasattr(item, "text"):
+            bar.write(f"skipped {item}", file=sys.stderr)
+        yield item
 
 
 @index_group.command("add")
