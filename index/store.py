@@ -109,7 +109,19 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE embeddings;
     ALTER TABLE embeddings_v5 RENAME TO embeddings;
     """,
+    # 6: what expiry (Store.expire) looks up by age
+    """
+    CREATE INDEX conversations_updated ON conversations(updated_at);
+    CREATE INDEX alerts_sent ON alerts(sent_at);
+    """,
 )
+
+#: Retention (Store.expire). A conversation idle this long is forgotten (a follow-up a month later is a new
+#: question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and an
+#: article is alerted when it is first indexed, so a month-old row stops nothing.
+CONVERSATION_DAYS = 30
+ALERT_DAYS = 30
+EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,6 +543,24 @@ class Store:
 
     def delete_conversation(self, chat: str) -> None:
         self.conn.execute("DELETE FROM conversations WHERE chat=?", (chat,))
+
+    # -- retention -------------------------------------------------------------------------------
+    def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
+        """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
+        returns the rows removed. Called at every checkpoint, so the tables stay bounded by activity."""
+        now = time.time() if now is None else now
+        removed = 0
+        with self.transaction():
+            for table, column, days in (
+                ("conversations", "updated_at", CONVERSATION_DAYS),
+                ("alerts", "sent_at", ALERT_DAYS),
+            ):
+                removed += self.conn.execute(
+                    f"DELETE FROM {table} WHERE rowid IN"
+                    f" (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+                    (now - days * 86400, limit),
+                ).rowcount
+        return removed
 
 
 class _Transaction:
