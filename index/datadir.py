@@ -3,8 +3,10 @@
 Layout (one folder, everything newsqa knows):
     newsqa.sqlite       articles, sentences, embeddings, change log, lexical index, conversations
     vectors-<seq>.faiss FAISS snapshot holding every vector up to change <seq>
-    manifest.json       model, dimension, counts, format version, build time, current snapshot
+    manifest.json       model, dimension, counts, format version, build time, current snapshot with its
+                        sha256 and vector count, and the database generation it belongs to
     writer.lock         held (flock) by the one process allowed to write
+    rebuild/            only during `index build --rebuild`: the new index, before it is swapped in
 """
 
 from __future__ import annotations

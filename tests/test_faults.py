@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +235,89 @@ def test_stats_counts_come_from_the_database_not_a_lagging_manifest(run, tmp_pat
     lib.close()
     stats = json.loads(run("index", "stats", "--json").stdout)
     assert (stats["articles"], stats["sentences"]) == (articles, sentences)
+
+
+# -- kill -9 at each write step ----------------------------------------------------------------------------
+KILL_AT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from fakes import HashingEmbedder
+    from newsqa.index import datadir, store
+    from newsqa.index.article import Article
+    from newsqa.index.library import Library
+    root, step = Path(sys.argv[1]), sys.argv[2]
+
+    def kill_on(owner, name, n=1, test=lambda *a: True):
+        real, calls = getattr(owner, name), [0]
+        def wrapper(*args, **kwargs):
+            if test(*args):
+                calls[0] += 1
+                if calls[0] == n:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+        setattr(owner, name, wrapper)
+
+    steps = {{
+        "while embedding": lambda: kill_on(HashingEmbedder, "embed"),
+        "between two articles of a transaction": lambda: kill_on(store.Store, "insert_sentences", 2),
+        "before the snapshot is renamed": lambda: kill_on(
+            datadir.os, "replace", test=lambda src, dst: str(dst).endswith(".faiss")),
+        "before the manifest is written": lambda: kill_on(
+            datadir, "atomic_write_bytes", test=lambda path, data: path.name == "manifest.json"),
+        "before the change log is truncated": lambda: kill_on(store.Store, "truncate_changes"),
+        "while expiring old rows": lambda: kill_on(store.Store, "expire"),
+    }}
+    steps[step]()
+    e = HashingEmbedder()
+    lib = Library(root, lambda: e, model_name=e.name, snapshot_every=1)
+    text = "New sentence {{0}} one. New two {{0}}."
+    new = [Article(id=f"new{{i}}", title=f"new {{i}}", text=text.format(i)) for i in range(4)]
+    lib.ingest(new, batch_articles=2)
+    print("not killed", flush=True)
+    """
+)
+KILL_STEPS = [
+    "while embedding",
+    "between two articles of a transaction",
+    "before the snapshot is renamed",
+    "before the manifest is written",
+    "before the change log is truncated",
+    "while expiring old rows",
+]
+
+
+@pytest.mark.parametrize("step", KILL_STEPS)
+def test_kill_9_at_each_write_step_loses_nothing_committed(run, tmp_path: Path, step: str) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "data"
+    embedder = HashingEmbedder()
+    lib = Library(root, lambda: embedder, model_name=embedder.name)
+    old = [
+        Article(id=f"old{i}", title=f"old {i}", text=f"Old sentence {i} one. Old two {i}.") for i in range(3)
+    ]
+    lib.ingest(old)
+    lib.store.save_conversation("chat", "kept")
+    lib.close()
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT.format(tests=str(Path(__file__).parent)), str(root), step],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+
+    after = Library(root, lambda: embedder, model_name=embedder.name)
+    ids = set(after.store.article_ids())
+    assert {a.id for a in old} <= ids  # committed before the kill: still there
+    assert ids - {a.id for a in old} in ({"new0", "new1"}, {"new0", "new1", "new2", "new3"}, set())
+    assert own_sentences_found(after) == 1.0 and len(after.vectors) == after.counts()[1]
+    assert after.store.load_conversation("chat") == "kept"
+    after.close()
+    stats = run("index", "stats", "--json")
+    assert stats.exit_code == 0 and json.loads(stats.stdout)["articles"] == len(ids)
+    # damage on top of what the kill left: still one line, still repairable from SQLite
+    (root / "manifest.json").write_bytes((root / "manifest.json").read_bytes()[:7])
+    one_line_error(run("index", "stats"), "manifest.json is damaged")
+    assert run("index", "repair").exit_code == 0
+    assert json.loads(run("index", "stats", "--json").stdout)["articles"] == len(ids)

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from fakes import HashingEmbedder
 
 from newsqa.cli import main
+from newsqa.index.datadir import ModelMismatch
 from newsqa.index.feeds import FeedState, FeedStateStore
 from newsqa.index.follows import Follows
 from newsqa.index.library import Library
@@ -192,3 +193,30 @@ def test_kill_9_at_each_step_of_a_rebuild_leaves_a_loadable_index(tmp_path: Path
     ]
     final.close()
     assert not os.path.exists(root / "rebuild")
+
+
+def test_a_reader_of_the_old_model_is_told_in_one_line_after_a_rebuild_with_another(tmp_path: Path) -> None:
+    root, embedder, other = tmp_path / "data", HashingEmbedder(), HashingEmbedder(name="test/other-256")
+    assert (
+        cli(root, embedder, "index", "build", str(write_articles(tmp_path / "a", "old", OLD, 2))).exit_code
+        == 0
+    )
+    bot = Library(root, lambda: embedder, model_name=embedder.name)
+    bot.refresh()
+    assert (
+        cli(
+            root, other, "index", "build", "--rebuild", str(write_articles(tmp_path / "b", "new", NEW, 2))
+        ).exit_code
+        == 0
+    )
+    with pytest.raises(ModelMismatch, match="--model test/other-256"):
+        bot.refresh()
+    bot.close()
+    assert cli(root, other, "ask", "tram line opened", "--json").exit_code == 0
+    locked = Library(root, lambda: other, model_name=other.name)
+    with locked.dir.writer_lock():  # another writer at work: the rebuild says so in one line
+        busy = cli(root, other, "index", "build", "--rebuild", str(tmp_path / "b"))
+    locked.close()
+    assert busy.exit_code == 1 and busy.output.strip().splitlines()[-1].startswith(
+        "Error: another newsqa process"
+    )
