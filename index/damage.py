@@ -6,6 +6,7 @@ anything else facing a person) turns it into an `IndexProblem` here instead of s
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from pathlib import Path
 
@@ -38,3 +39,14 @@ def storage_problem(exc: sqlite3.Error, root: Path) -> IndexProblem:
     if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")):
         return IndexProblem(f"cannot read or write {root / DB_NAME} ({text}); check the disk and permissions")
     return IndexProblem(f"{root / DB_NAME}: {text}")
+
+
+def disk_problem(exc: OSError, root: Path) -> IndexProblem | None:
+    """A full disk while writing a snapshot or manifest (after SQLite committed), else None."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return DiskFull(
+        f"disk full while writing {Path(exc.filename).name if exc.filename else 'the vector snapshot'}: the "
+        f"articles are committed in {DB_NAME}; free space for {root} and run `newsqa --data-dir {root} "
+        "index repair`"
+    )

@@ -90,7 +90,7 @@ class NewsqaGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         import sqlite3
 
-        from newsqa.index.damage import storage_problem
+        from newsqa.index.damage import disk_problem, storage_problem
         from newsqa.index.datadir import IndexProblem
 
         try:
@@ -98,9 +98,16 @@ class NewsqaGroup(click.Group):
         except IndexProblem as exc:
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
-            settings = ctx.obj.settings if isinstance(ctx.obj, Context) else None
-            root = settings.data_dir if settings else Path(".")
-            raise click.ClickException(str(storage_problem(exc, root))) from None
+            raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
+        except OSError as exc:
+            problem = disk_problem(exc, _data_dir(ctx))
+            if problem is None:
+                raise
+            raise click.ClickException(str(problem)) from None
+
+
+def _data_dir(ctx: click.Context) -> Path:
+    return ctx.obj.settings.data_dir if isinstance(ctx.obj, Context) else Path(".")
 
 
 @click.group(

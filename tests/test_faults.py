@@ -321,3 +321,23 @@ def test_kill_9_at_each_write_step_loses_nothing_committed(run, tmp_path: Path, 
     one_line_error(run("index", "stats"), "manifest.json is damaged")
     assert run("index", "repair").exit_code == 0
     assert json.loads(run("index", "stats", "--json").stdout)["articles"] == len(ids)
+
+
+def test_a_full_disk_while_writing_the_snapshot_is_one_line_and_the_articles_stay(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from newsqa.index import vectors
+
+    assert run("index", "build", str(SEEDS)).exit_code == 0
+
+    def no_space(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(vectors, "atomic_write_bytes", no_space)
+    one_line_error(run("index", "repair"), "disk full while writing vectors-", "index repair")
+    monkeypatch.undo()
+    assert not list((tmp_path / "data").glob("*.tmp"))
+    assert run("index", "repair").exit_code == 0
+    answers_airbase(run)
