@@ -494,11 +494,12 @@ class Library:
             or (manifest is not None and manifest.generation != self._generation)
         ):
             self._retrain_if_due()  # only here: a small add never pays for training
-            with self._refresh_lock:
+            with self._refresh_lock:  # another thread's refresh must not slip changes in past `last`
+                assert self._vectors is not None
                 last = self._applied_seq
                 path = self.dir.snapshot_path(last)
-                n_vectors = len(self.vectors)
-                sha256 = self.vectors.save(path)
+                n_vectors = len(self._vectors)
+                sha256 = self._vectors.save(path)
             snapshot_name, snapshot_seq, wrote = path.name, last, True
             self._snapshot_stale = False
         articles, sentences = self.counts()

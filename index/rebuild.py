@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .article import Article, LoadProblem
-from .datadir import DataDir
+from .datadir import DataDir, IndexProblem
 from .embedder import Embedder
 from .library import IngestReport, Library
 from .store import Store
@@ -62,36 +62,59 @@ def rebuild(
     Holds the writer lock throughout (another writer is told the index is busy, as during any build).
     """
     data = DataDir(root)
+    staging = root / STAGING
     with data.writer_lock():
-        staging = root / STAGING
         clear_staging(staging)
-        live = open_live(data, notice)
         try:
-            counters = {name: _counter(live.conn, name) for name in COUNTERS}
-        finally:
-            live.close()
-        staged = Library(staging, embedder, model_name=model_name, vector_policy=vector_policy)
-        try:
-            with staged.store.transaction():
-                staged.store.conn.executemany(
-                    "INSERT INTO sqlite_sequence(name, seq) VALUES(?, ?)", counters.items()
-                )
-            report = staged.ingest(items, progress=progress)
-            model = staged.store.get_meta("model") or model_name
-            dim = staged.store.get_meta("dim")
-        finally:
-            staged.close()
-        live = Store(data.db_path)
-        try:
-            swap(live, staging / data.db_path.name, model=model, dim=dim)
-        finally:
-            live.close()
-        lib = Library(root, embedder, model_name=model_name, vector_policy=vector_policy)
-        try:
-            lib.checkpoint(force=True)
-        finally:
-            lib.close()
-        clear_staging(staging)
+            return _rebuild_locked(
+                data, staging, embedder, items, model_name, vector_policy, progress, notice
+            )
+        except BaseException:
+            clear_staging(staging)  # an error or Ctrl-C: the old index stands, the half-built one goes
+            raise
+
+
+def _rebuild_locked(
+    data: DataDir,
+    staging: Path,
+    embedder: Callable[[], Embedder],
+    items: Iterable[Article | LoadProblem],
+    model_name: str,
+    vector_policy: IndexPolicy | None,
+    progress: Callable[[int], None] | None,
+    notice: Callable[[str], None],
+) -> IngestReport:
+    live = open_live(data, notice)
+    try:
+        counters = {name: _counter(live.conn, name) for name in COUNTERS}
+    finally:
+        live.close()
+    staged = Library(staging, embedder, model_name=model_name, vector_policy=vector_policy)
+    try:
+        with staged.store.transaction():
+            staged.store.conn.executemany(
+                "INSERT INTO sqlite_sequence(name, seq) VALUES(?, ?)", counters.items()
+            )
+        report = staged.ingest(items, progress=progress)
+        model = staged.store.get_meta("model") or model_name
+        dim = staged.store.get_meta("dim")
+    finally:
+        staged.close()
+    if report.added == 0:  # a mistyped path must not swap in an empty index
+        raise IndexProblem(
+            f"nothing to index ({len(report.skipped)} skipped): the index in {data.root} is kept as it was"
+        )
+    live = Store(data.db_path)
+    try:
+        swap(live, staging / data.db_path.name, model=model, dim=dim)
+    finally:
+        live.close()
+    lib = Library(data.root, embedder, model_name=model_name, vector_policy=vector_policy)
+    try:
+        lib.checkpoint(force=True)
+    finally:
+        lib.close()
+    clear_staging(staging)
     return report
 
 

@@ -220,3 +220,19 @@ def test_a_reader_of_the_old_model_is_told_in_one_line_after_a_rebuild_with_anot
     assert busy.exit_code == 1 and busy.output.strip().splitlines()[-1].startswith(
         "Error: another newsqa process"
     )
+
+
+def test_a_rebuild_that_finds_nothing_keeps_the_old_index(tmp_path: Path) -> None:
+    root, embedder = tmp_path / "data", HashingEmbedder()
+    assert (
+        cli(root, embedder, "index", "build", str(write_articles(tmp_path / "a", "old", OLD, 2))).exit_code
+        == 0
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli(root, embedder, "index", "build", "--rebuild", str(empty))
+    assert result.exit_code == 1 and "kept as it was" in result.output.strip().splitlines()[-1]
+    lib = Library(root, lambda: embedder, model_name=embedder.name)
+    assert lib.counts() == (2, 4) and top(lib, OLD) == OLD
+    lib.close()
+    assert not (root / "rebuild").exists()
