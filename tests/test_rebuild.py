@@ -236,3 +236,45 @@ def test_a_rebuild_that_finds_nothing_keeps_the_old_index(tmp_path: Path) -> Non
     assert lib.counts() == (2, 4) and top(lib, OLD) == OLD
     lib.close()
     assert not (root / "rebuild").exists()
+
+
+def test_a_reader_asking_and_writing_throughout_a_rebuild_never_fails_or_loses_a_row(tmp_path: Path) -> None:
+    import threading
+
+    root, embedder = tmp_path / "data", HashingEmbedder()
+    assert (
+        cli(root, embedder, "index", "build", str(write_articles(tmp_path / "a", "old", OLD, 30))).exit_code
+        == 0
+    )
+    bot = Library(root, lambda: embedder, model_name=embedder.name)
+    stop, errors, seen, written = threading.Event(), [], set(), []
+
+    def serve() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                bot.refresh()
+                seen.add(top(bot, "harbour bridge closed tram line opened"))
+                bot.store.save_conversation(f"chat{i}", str(i))
+                written.append(f"chat{i}")
+                i += 1
+            except Exception as exc:  # any failure is the finding
+                errors.append(exc)
+                return
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    result = cli(
+        root, embedder, "index", "build", "--rebuild", str(write_articles(tmp_path / "b", "new", NEW, 20))
+    )
+    bot.refresh()
+    after = top(bot, "tram line opened valley")
+    stop.set()
+    worker.join()
+    assert result.exit_code == 0, result.output
+    assert not errors, errors
+    assert after == NEW and seen <= {OLD, NEW}
+    bot.close()
+    fresh = Library(root, lambda: embedder, model_name=embedder.name)
+    assert written and all(fresh.store.load_conversation(c) is not None for c in written)
+    fresh.close()
