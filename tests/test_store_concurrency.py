@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -41,3 +42,52 @@ def test_two_processes_migrating_a_fresh_database_never_collide(tmp_path: Path) 
         store = Store(path)
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         store.close()
+
+
+def test_an_upgrade_waits_for_one_running_elsewhere_and_reads_the_version_it_left(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from newsqa.index.store import connect
+
+    path = tmp_path / "newsqa.sqlite"
+    conn = connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the schema of an older newsqa
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    conn.close()
+    other = connect(path)
+    other.execute("BEGIN IMMEDIATE")  # another process has begun upgrading
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store(path).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    opener = threading.Thread(target=open_store)
+    opener.start()
+    time.sleep(0.3)  # the opener is waiting for the upgrade (before the fix: has read version 4 already)
+    for number, script in enumerate(MIGRATIONS[4:], start=5):  # ... and finishes it
+        for statement in split(script):
+            other.execute(statement)
+        other.execute(f"PRAGMA user_version={number}")
+    other.execute("COMMIT")
+    other.close()
+    opener.join()
+    assert not errors, errors
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    store.close()
+
+
+def split(script: str) -> list[str]:
+    """A script's statements, to run them inside a transaction this test holds."""
+    out, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                out.append(buffer)
+            buffer = ""
+    return out
