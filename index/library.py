@@ -250,7 +250,7 @@ class Library:
         elif manifest and manifest.snapshot and manifest.snapshot_seq >= truncated:
             try:
                 vectors = VectorIndex.load(self.dir.root / manifest.snapshot, sha256=manifest.snapshot_sha256)
-                if vectors.dim != manifest.dim or (
+                if (manifest.dim and vectors.dim != manifest.dim) or (
                     manifest.snapshot_vectors is not None and len(vectors) != manifest.snapshot_vectors
                 ):
                     raise SnapshotDamaged(

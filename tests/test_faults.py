@@ -341,3 +341,17 @@ def test_a_full_disk_while_writing_the_snapshot_is_one_line_and_the_articles_sta
     assert not list((tmp_path / "data").glob("*.tmp"))
     assert run("index", "repair").exit_code == 0
     answers_airbase(run)
+
+
+def test_an_index_that_never_held_an_article_loads_without_complaint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    embedder = HashingEmbedder()
+    lib = Library(tmp_path, lambda: embedder, model_name=embedder.name)
+    lib.ingest([])  # a build of an empty folder: a snapshot, and no dimension recorded yet
+    lib.close()
+    again = Library(tmp_path, lambda: embedder, model_name=embedder.name)
+    with caplog.at_level(logging.WARNING):
+        again.refresh()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    again.close()
