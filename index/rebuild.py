@@ -98,6 +98,7 @@ def _rebuild_locked(
         report = staged.ingest(items, progress=progress)
         model = staged.store.get_meta("model") or model_name
         dim = staged.store.get_meta("dim")
+        expected = staged.counts()
     finally:
         staged.close()
     if report.added == 0:  # a mistyped path must not swap in an empty index
@@ -106,7 +107,7 @@ def _rebuild_locked(
         )
     live = Store(data.db_path)
     try:
-        swap(live, staging / data.db_path.name, model=model, dim=dim)
+        swap(live, staging / data.db_path.name, model=model, dim=dim, expected=expected)
     finally:
         live.close()
     lib = Library(data.root, embedder, model_name=model_name, vector_policy=vector_policy)
@@ -142,12 +143,26 @@ def open_live(data: DataDir, notice: Callable[[str], None]) -> Store:
     return Store(data.db_path)
 
 
-def swap(live: Store, staged_db: Path, *, model: str, dim: str | None) -> None:
-    """Replace the live index tables with the staged ones in one transaction; other tables stay."""
+def swap(live: Store, staged_db: Path, *, model: str, dim: str | None, expected: tuple[int, int]) -> None:
+    """Replace the live index tables with the staged ones in one transaction; other tables stay.
+
+    `expected` (articles, sentences) guards against swapping in anything but what was just built (ATTACH
+    of a vanished file would give an empty database, and the index with it).
+    """
+    if not staged_db.exists():
+        raise IndexProblem(
+            f"the rebuilt index {staged_db} vanished before it was swapped in; nothing changed"
+        )
     conn = live.conn
     conn.execute("ATTACH DATABASE ? AS staged", (str(staged_db),))
     try:
         with live.transaction():
+            found = tuple(
+                conn.execute(f"SELECT COUNT(*) FROM staged.{t}").fetchone()[0]
+                for t in ("articles", "sentences")
+            )
+            if found != expected:
+                raise IndexProblem(f"the rebuilt index holds {found}, not {expected}; nothing changed")
             conn.execute("DELETE FROM main.paragraphs_fts")
             for table in reversed(INDEX_TABLES):
                 conn.execute(f"DELETE FROM main.{table}")
