@@ -16,6 +16,7 @@ from pathlib import Path
 
 from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
+from newsqa.index.datadir import IndexDamaged
 from newsqa.index.follows import Alert, Follow, Follows
 from newsqa.index.fusion import Scored
 from newsqa.index.library import IngestReport, Library
@@ -179,7 +180,10 @@ class Backend:
             return self.library.remove(ids)
 
     def stats(self) -> Stats:
-        manifest = self.library.dir.read_manifest()
+        try:
+            manifest = self.library.dir.read_manifest()
+        except IndexDamaged:  # the counts come from SQLite; only the build time is lost
+            manifest = None
         articles, sentences = self.library.counts()
         return Stats(
             articles=articles,

@@ -3,8 +3,10 @@
 Layout (one folder, everything newsqa knows):
     newsqa.sqlite       articles, sentences, embeddings, change log, lexical index, conversations
     vectors-<seq>.faiss FAISS snapshot holding every vector up to change <seq>
-    manifest.json       model, dimension, counts, format version, build time, current snapshot
+    manifest.json       model, dimension, counts, format version, build time, current snapshot with its
+                        sha256 and vector count, and the database generation it belongs to
     writer.lock         held (flock) by the one process allowed to write
+    rebuild/            only during `index build --rebuild`: the new index, before it is swapped in
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class IndexLocked(IndexProblem):
     pass
 
 
+class IndexDamaged(IndexProblem):
+    """A file of the index cannot be read as what it should be; the message names it and the repair."""
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     format_version: int
@@ -47,6 +53,57 @@ class Manifest:
     snapshot: str | None  # file name of the FAISS snapshot, None before the first one
     snapshot_seq: int  # last change-log entry the snapshot contains
     built_at: str  # ISO time of the last write
+    # Added later (an older manifest lacks them: nothing to verify, the next snapshot adds them).
+    snapshot_sha256: str | None = None  # of the snapshot file: scrambled bytes must not load silently
+    snapshot_vectors: int | None = None  # vectors in the snapshot
+    generation: int = 0  # the database's `generation` the snapshot belongs to (bumped by a rebuild)
+
+
+#: field -> the JSON types it may hold (bool is an int to Python, so it is excluded by hand below)
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "format_version": (int,),
+    "model": (str,),
+    "dim": (int,),
+    "articles": (int,),
+    "sentences": (int,),
+    "snapshot": (str, type(None)),
+    "snapshot_seq": (int,),
+    "built_at": (str,),
+    "snapshot_sha256": (str, type(None)),
+    "snapshot_vectors": (int, type(None)),
+    "generation": (int,),
+}
+_MANIFEST_OPTIONAL = {"snapshot_sha256", "snapshot_vectors", "generation"}
+
+
+def repair_hint(root: Path) -> str:
+    return f"`newsqa --data-dir {root} index repair` rewrites it from newsqa.sqlite"
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """The manifest in `data`; ValueError saying what is wrong when it is not one (truncated, empty...)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError("empty" if not data.strip() else f"not valid JSON ({exc.msg})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"a JSON {type(raw).__name__}, not an object")
+    fields: dict[str, object] = {}
+    for key, types in _MANIFEST_TYPES.items():
+        if key not in raw:
+            if key in _MANIFEST_OPTIONAL:
+                continue
+            raise ValueError(f"no {key!r}")
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValueError(f"{key!r} is {value!r}")
+        fields[key] = value
+    name = fields["snapshot"]
+    if isinstance(name, str) and (Path(name).name != name or not name.endswith(".faiss")):
+        raise ValueError(f"'snapshot' is {name!r}")
+    return Manifest(**fields)  # type: ignore[arg-type]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -92,11 +149,15 @@ class DataDir:
         return self.db_path.exists()
 
     def read_manifest(self) -> Manifest | None:
+        """The manifest, None when there is none yet; IndexDamaged (one line) when it cannot be read."""
         try:
-            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            data = self.manifest_path.read_bytes()
         except FileNotFoundError:
             return None
-        return Manifest(**{k: raw[k] for k in Manifest.__dataclass_fields__})
+        try:
+            return parse_manifest(data)
+        except ValueError as exc:
+            raise IndexDamaged(f"{self.manifest_path} is damaged ({exc}); {repair_hint(self.root)}") from None
 
     def write_manifest(self, manifest: Manifest) -> None:
         data = json.dumps(asdict(manifest), indent=2).encode("utf-8")

@@ -21,12 +21,12 @@ import numpy as np
 
 from .article import Article, LoadProblem, storable
 from .context import embedding_text
-from .datadir import FORMAT_VERSION, DataDir, Manifest, ModelMismatch
+from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
 from .embedder import Embedder
 from .sentences import Sentence, split_sentences
 from .store import Store, day_of
 from .stories import Stories
-from .vectors import IndexPolicy, VectorIndex
+from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,8 @@ class Library:
             )
         self._vectors: VectorIndex | None = None
         self._applied_seq = 0
+        self._generation = 0  # the database generation the vectors belong to (see rebuild.py)
+        self._snapshot_stale = False  # the snapshot on disk was unusable: the next checkpoint rewrites it
         self._refresh_lock = threading.Lock()
 
     # -- the model -------------------------------------------------------------------------------
@@ -183,35 +185,104 @@ class Library:
         """
         with self._refresh_lock, self.store.read_transaction():
             truncated = int(self.store.get_meta("changes_truncated") or 0)
-            if self._vectors is None or self._applied_seq < truncated:
+            generation = int(self.store.get_meta("generation") or 0)
+            loaded = False
+            if self._vectors is None or self._applied_seq < truncated or generation != self._generation:
+                if self._vectors is not None and generation != self._generation:
+                    self._switch_generation()
                 self._load_snapshot(truncated)
+                self._generation = generation
+                loaded = True
             assert self._vectors is not None
             changes = self.store.changes_since(self._applied_seq)
-            if not changes:
-                return 0
-            # Replay in order; an id added then removed within the window ends up absent.
-            live: dict[int, bool] = {}
-            for _seq, op, sid in changes:
-                live[sid] = op > 0
-            self._vectors.remove(np.fromiter((s for s, alive in live.items() if not alive), dtype=np.int64))
-            added = [s for s, alive in live.items() if alive]
-            if added:
-                vecs = self.store.vectors_for_sentences(added, self.dim)
-                self._vectors.add(np.asarray(added, dtype=np.int64), vecs)
-            self._applied_seq = changes[-1][0]
+            if changes:
+                self._replay(changes)
+            if loaded:
+                self._verify_loaded()
             return len(changes)
 
+    def _switch_generation(self) -> None:
+        """Another process rebuilt the index under us (`index build --rebuild`): start over from it."""
+        recorded = self.store.get_meta("model")
+        if recorded is not None and recorded != self.model_name:
+            raise ModelMismatch(
+                f"the index in {self.dir.root} was rebuilt with {recorded}; restart with --model {recorded}"
+            )
+        log.info("the index in %s was rebuilt by another process; loading the new one", self.dir.root)
+        self._vectors = None
+        if self.stories:
+            self.stories.reset()
+
+    def _verify_loaded(self) -> None:
+        """After a load: the vectors must be exactly the database's sentences, else rebuild them from it.
+
+        Catches what a checksum cannot: a damaged change log (a lost or invented entry). Costs one count.
+        """
+        assert self._vectors is not None
+        _, sentences = self.store.counts()
+        if len(self._vectors) != sentences:
+            log.warning(
+                "the vectors (%d) disagree with newsqa.sqlite (%d sentences); rebuilding them from it",
+                len(self._vectors),
+                sentences,
+            )
+            self._rebuild_vectors()
+            self._snapshot_stale = True
+
+    def _replay(self, changes: list[tuple[int, int, int]]) -> None:
+        """Apply committed changes in order; an id added then removed within the window ends up absent."""
+        assert self._vectors is not None
+        live: dict[int, bool] = {}
+        for _seq, op, sid in changes:
+            live[sid] = op > 0
+        self._vectors.remove(np.fromiter((s for s, alive in live.items() if not alive), dtype=np.int64))
+        added = [s for s, alive in live.items() if alive]
+        if added:
+            ids, vecs = self.store.live_vectors(added, self.dim)
+            self._vectors.add(ids, vecs)
+            if len(ids) < len(added):
+                log.warning(
+                    "the change log names %d sentences newsqa.sqlite lacks; rebuilding the vectors",
+                    len(added) - len(ids),
+                )
+                self._rebuild_vectors()
+                self._snapshot_stale = True
+                return
+        self._applied_seq = changes[-1][0]
+
     def _load_snapshot(self, truncated: int) -> None:
-        manifest = self.dir.read_manifest()
-        if manifest and manifest.snapshot and manifest.snapshot_seq >= truncated:
+        """The snapshot the manifest names, if it is the one described; else the vectors from SQLite."""
+        try:
+            manifest = self.dir.read_manifest()
+        except IndexDamaged as exc:
+            log.warning("%s; meanwhile the vectors are rebuilt from newsqa.sqlite", exc)
+            manifest = None
+            self._snapshot_stale = True
+        generation = int(self.store.get_meta("generation") or 0)
+        if manifest and manifest.snapshot and manifest.generation != generation:
+            log.info(
+                "snapshot %s predates the last rebuild; rebuilding vectors from the database",
+                manifest.snapshot,
+            )
+            self._snapshot_stale = True
+        elif manifest and manifest.snapshot and manifest.snapshot_seq >= truncated:
             try:
-                self._vectors = VectorIndex.load(self.dir.root / manifest.snapshot)
+                vectors = VectorIndex.load(self.dir.root / manifest.snapshot, sha256=manifest.snapshot_sha256)
+                if (manifest.dim and vectors.dim != manifest.dim) or (
+                    manifest.snapshot_vectors is not None and len(vectors) != manifest.snapshot_vectors
+                ):
+                    raise SnapshotDamaged(
+                        f"{len(vectors)} vectors of {vectors.dim} dimensions, the manifest says "
+                        f"{manifest.snapshot_vectors} of {manifest.dim}"
+                    )
+                self._vectors = vectors
                 self._applied_seq = manifest.snapshot_seq
                 return
             except (FileNotFoundError, RuntimeError) as exc:  # replaced meanwhile, or damaged
                 log.warning(
                     "snapshot %s unusable (%s); rebuilding vectors from the database", manifest.snapshot, exc
                 )
+                self._snapshot_stale = True
         self._rebuild_vectors()
 
     def _rebuild_vectors(self, *, compressed: bool | None = None) -> None:
@@ -470,18 +541,35 @@ class Library:
         A crash between steps leaves a manifest that names a complete snapshot plus a replayable log.
         """
         self.refresh()
-        manifest = self.dir.read_manifest()
+        try:
+            manifest = self.dir.read_manifest()
+        except IndexDamaged as exc:  # rewritten below, from the database
+            log.warning("%s; rewriting it", exc)
+            manifest = None
         last = self._applied_seq
         since = last - (manifest.snapshot_seq if manifest and manifest.snapshot else 0)
         snapshot_name = manifest.snapshot if manifest else None
         snapshot_seq = manifest.snapshot_seq if manifest else 0
+        sha256 = manifest.snapshot_sha256 if manifest else None
+        n_vectors = manifest.snapshot_vectors if manifest else None
         wrote = False
-        if force or snapshot_name is None or since >= self.snapshot_every:
+        if (
+            force
+            or snapshot_name is None
+            or since >= self.snapshot_every
+            or self._snapshot_stale
+            or sha256 is None  # an older manifest: give it a checksum
+            or (manifest is not None and manifest.generation != self._generation)
+        ):
             self._retrain_if_due()  # only here: a small add never pays for training
-            last = self._applied_seq
-            path = self.dir.snapshot_path(last)
-            self.vectors.save(path)
+            with self._refresh_lock:  # another thread's refresh must not slip changes in past `last`
+                assert self._vectors is not None
+                last = self._applied_seq
+                path = self.dir.snapshot_path(last)
+                n_vectors = len(self._vectors)
+                sha256 = self._vectors.save(path)
             snapshot_name, snapshot_seq, wrote = path.name, last, True
+            self._snapshot_stale = False
         articles, sentences = self.counts()
         model = self.store.get_meta("model") or self.model_name
         dim = int(self.store.get_meta("dim") or 0)
@@ -495,6 +583,9 @@ class Library:
                 snapshot=snapshot_name,
                 snapshot_seq=snapshot_seq,
                 built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                snapshot_sha256=sha256,
+                snapshot_vectors=n_vectors,
+                generation=self._generation,
             )
         )
         if wrote:
@@ -510,7 +601,25 @@ class Library:
             self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for tmp in self.dir.stale_temp_files():
             tmp.unlink(missing_ok=True)
+        self.store.expire()  # bounded: old conversations and alerts (store.py, retention)
         return wrote
+
+    def repair(self) -> None:
+        """Check the database, then rebuild the vectors from it and write a new snapshot and manifest.
+
+        The caller holds the writer lock. A damaged database cannot be repaired from here: IndexDamaged.
+        """
+        problems = [r[0] for r in self.store.conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise IndexDamaged(
+                f"{self.dir.db_path} is damaged ({'; '.join(problems)[:200]}): restore it from a backup, or "
+                f"rebuild the index with `newsqa --data-dir {self.dir.root} index build --rebuild PATHS`"
+            )
+        self.refresh()
+        with self._refresh_lock, self.store.read_transaction():
+            self._rebuild_vectors()
+        self.checkpoint(force=True)
+        log.info("snapshot and manifest rewritten from %s", self.dir.db_path)
 
     def close(self) -> None:
         self.store.close()

@@ -135,7 +135,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sentences ADD COLUMN bare_hash TEXT;
     """,
+    # 8: what expiry (Store.expire) looks up by age
+    """
+    CREATE INDEX conversations_updated ON conversations(updated_at);
+    CREATE INDEX alerts_sent ON alerts(sent_at);
+    """,
 )
+
+#: Retention (Store.expire). A conversation idle this long is forgotten (a follow-up a month later is a new
+#: question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and an
+#: article is alerted when it is first indexed, so a month-old row stops nothing.
+CONVERSATION_DAYS = 30
+ALERT_DAYS = 30
+EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +185,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         )
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # first: a second process creating the same new file waits for the first instead of failing
+        conn.execute("PRAGMA busy_timeout=10000")
         # 8 kB pages hold five 384-d vectors (4 kB pages: two); it takes effect only for a new file
         conn.execute("PRAGMA page_size=8192")
         conn.execute("PRAGMA journal_mode=WAL")
@@ -206,9 +220,36 @@ def _sql_times(text: str, day: str | None) -> str:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    """Run the pending migrations, all in one write transaction taken before the version is read.
+
+    Two processes opening a new data directory at once: the second waits for the first's transaction,
+    then reads the version it left and has nothing to do (reading it outside the lock raced).
+    """
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return  # the common case, without taking the write lock
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """A migration's statements one by one (`executescript` would commit the open transaction first)."""
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n\t;"):
+                yield buffer
+            buffer = ""
 
 
 class Store:
@@ -459,6 +500,23 @@ class Store:
                 out[int(sid)] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def live_vectors(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of `ids` that are live sentences: a change log entry naming a sentence
+        that does not exist must not put an uninitialised vector into the index."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for sid, blob in self.conn.execute(
+                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+                f" WHERE s.id IN ({marks})",
+                chunk,
+            ):
+                found.append(sid)
+                blobs.append(blob)
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
+        return np.asarray(found, dtype=np.int64), vecs
+
     def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""
         last = 0
@@ -599,6 +657,24 @@ class Store:
     def delete_conversation(self, chat: str) -> None:
         self.conn.execute("DELETE FROM conversations WHERE chat=?", (chat,))
 
+    # -- retention -------------------------------------------------------------------------------
+    def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
+        """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
+        returns the rows removed. Called at every checkpoint, so the tables stay bounded by activity."""
+        now = time.time() if now is None else now
+        removed = 0
+        with self.transaction():
+            for table, column, days in (
+                ("conversations", "updated_at", CONVERSATION_DAYS),
+                ("alerts", "sent_at", ALERT_DAYS),
+            ):
+                removed += self.conn.execute(
+                    f"DELETE FROM {table} WHERE rowid IN"
+                    f" (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+                    (now - days * 86400, limit),
+                ).rowcount
+        return removed
+
 
 class _Transaction:
     """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
@@ -614,7 +690,7 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
             self.conn.execute("ROLLBACK")
 
 

@@ -13,6 +13,7 @@ change-log replay (removals and updates) works unchanged. `compressed` stores fl
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections.abc import Callable, Iterable
@@ -67,6 +68,10 @@ class Layout:
         return f"IVF{self.lists}" + (",SQ8" if self.compressed else "")
 
 
+class SnapshotDamaged(RuntimeError):
+    """A snapshot file that is not the one the manifest describes."""
+
+
 class VectorIndex:
     """A thread-safe FAISS index keyed by int64 ids; a search never sees a half-applied change."""
 
@@ -117,16 +122,32 @@ class VectorIndex:
         return index
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex:
+    def load(cls, path: Path, *, sha256: str | None = None) -> VectorIndex:
+        """The snapshot at `path`; SnapshotDamaged when its bytes are not the ones `sha256` recorded.
+
+        FAISS reads scrambled floats without complaint (and then finds nonsense), so the checksum is
+        the only defence; it costs one extra read of the file.
+        """
         faiss = _faiss()
+        if sha256 is not None:
+            with path.open("rb") as f:
+                found = hashlib.file_digest(f, "sha256").hexdigest()
+            if found != sha256:
+                raise SnapshotDamaged(
+                    f"{path.name}: checksum {found[:12]}... is not the recorded {sha256[:12]}..."
+                )
         # read_index streams from the file: no second in-memory copy of a large snapshot
         return cls(faiss.read_index(str(path)))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path) -> str:
+        """Write the snapshot atomically; returns its sha256 (for the manifest)."""
         faiss = _faiss()
         with self._lock:
             data = faiss.serialize_index(self._index)
-        atomic_write_bytes(path, cast(bytes, memoryview(data)))  # a view: no copy of a large index
+        view = memoryview(data)  # a view: no copy of a large index
+        digest = hashlib.sha256(view).hexdigest()
+        atomic_write_bytes(path, cast(bytes, view))
+        return digest
 
     @property
     def dim(self) -> int:

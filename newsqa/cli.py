@@ -99,7 +99,35 @@ class Context:
         return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class NewsqaGroup(click.Group):
+    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from newsqa.index.damage import disk_problem, storage_problem
+        from newsqa.index.datadir import IndexProblem
+
+        try:
+            return super().invoke(ctx)
+        except IndexProblem as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
+        except OSError as exc:
+            problem = disk_problem(exc, _data_dir(ctx))
+            if problem is None:
+                raise
+            raise click.ClickException(str(problem)) from None
+
+
+def _data_dir(ctx: click.Context) -> Path:
+    return ctx.obj.settings.data_dir if isinstance(ctx.obj, Context) else Path(".")
+
+
+@click.group(
+    cls=NewsqaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -166,18 +194,12 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
         with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
             articles = 0
 
-            def items() -> Iterator[Any]:
-                for item in _sources(paths, ctx):
-                    if not hasattr(item, "text"):
-                        bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
-                    yield item
-
             def articles_done(n: int) -> None:
                 nonlocal articles
                 articles += n
                 bar.set_postfix_str(f"{articles} articles")
 
-            report = lib.ingest(items(), progress=articles_done, on_embedded=bar.update)
+            report = lib.ingest(_reported(paths, bar, ctx), progress=articles_done, on_embedded=bar.update)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
@@ -212,24 +234,46 @@ def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
 )
 @click.pass_obj
 def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
-    """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped."""
+    """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
+
+    With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
+    at once; conversations, follows and feed state are kept.
+    """
+    sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        _wipe(ctx.settings.data_dir)
-    _ingest(ctx, list(paths) or [str(ctx.settings.seeds)], compressed=compressed)
+        _rebuild(ctx, sources, compressed=compressed)
+    else:
+        _ingest(ctx, sources, compressed=compressed)
 
 
-def _wipe(data_dir: Path) -> None:
-    from newsqa.index.datadir import DataDir
+def _rebuild(ctx: Context, paths: list[str], *, compressed: bool | None) -> None:
+    from tqdm import tqdm
 
-    d = DataDir(data_dir)
-    with d.writer_lock():
-        for p in [
-            d.db_path,
-            d.manifest_path,
-            *data_dir.glob("newsqa.sqlite-*"),
-            *data_dir.glob("vectors-*.faiss"),
-        ]:
-            p.unlink(missing_ok=True)
+    from newsqa.index.rebuild import rebuild
+    from newsqa.index.vectors import IndexPolicy
+    from newsqa.terminal import terminal_safe
+
+    with tqdm(unit=" articles", desc="rebuilding") as bar:
+        report = rebuild(
+            ctx.settings.data_dir,
+            ctx.embedder_factory(),
+            _reported(paths, bar, ctx),
+            model_name=ctx.model_name(),
+            vector_policy=IndexPolicy(compressed=compressed),
+            progress=bar.update,
+            notice=lambda line: bar.write(line, file=sys.stderr),
+        )
+    click.echo(terminal_safe(report.summary()))
+
+
+def _reported(paths: list[str], bar: Any, ctx: Context) -> Iterator[Any]:
+    """The articles of `paths`, each problem written above the progress bar as it is met."""
+    from newsqa.terminal import terminal_safe
+
+    for item in _sources(paths, ctx):
+        if not hasattr(item, "text"):
+            bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
+        yield item
 
 
 @index_group.command("add")
@@ -276,20 +320,33 @@ def _open_existing(ctx: Context) -> Library:
 @click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
 @click.pass_obj
 def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
-    """What the index holds: model, counts, size on disk."""
+    """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
     from newsqa.index.datadir import DataDir
+    from newsqa.index.store import Store
     from newsqa.terminal import terminal_safe
 
     d = DataDir(ctx.settings.data_dir)
-    manifest = d.read_manifest()
-    if manifest is None:
+    manifest = d.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
+    if manifest is None or not d.exists():
         raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
+    store = Store(d.db_path, readonly=True)
+    try:
+        # the manifest's counts lag after a crash; the database's are what a question searches
+        with store.read_transaction():
+            articles, sentences = store.counts()
+            ids = store.article_ids() if list_articles else None
+    finally:
+        store.close()
     size = sum(p.stat().st_size for p in d.root.iterdir() if p.is_file())
-    info: dict[str, Any] = {**dataclasses.asdict(manifest), "data_dir": str(d.root), "bytes_on_disk": size}
-    if list_articles:
-        lib = _open_existing(ctx)
-        info["article_ids"] = lib.store.article_ids()
-        lib.close()
+    info: dict[str, Any] = {
+        **dataclasses.asdict(manifest),
+        "articles": articles,
+        "sentences": sentences,
+        "data_dir": str(d.root),
+        "bytes_on_disk": size,
+    }
+    if ids is not None:
+        info["article_ids"] = ids
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -298,6 +355,20 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
             click.echo(f"{key:>15}: {value}")
     for aid in info.get("article_ids", []):
         click.echo(terminal_safe(aid))
+
+
+@index_group.command("repair")
+@click.pass_obj
+def index_repair(ctx: Context) -> None:
+    """Check newsqa.sqlite and rewrite the FAISS snapshot and manifest from it (nothing is re-embedded)."""
+    lib = _open_existing(ctx)
+    try:
+        with lib.dir.writer_lock(timeout=60):
+            lib.repair()
+            articles, sentences = lib.counts()
+    finally:
+        lib.close()
+    click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
 
 
 def parse_every(value: str) -> float:

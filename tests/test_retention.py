@@ -1,0 +1,40 @@
+"""Conversations and alerts do not grow forever: idle ones expire, a bounded number per write."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fakes import HashingEmbedder
+
+from newsqa.index.article import Article
+from newsqa.index.library import Library
+from newsqa.index.store import ALERT_DAYS, CONVERSATION_DAYS, EXPIRE_BATCH
+
+
+def test_idle_conversations_and_old_alerts_expire_a_batch_at_a_time(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    lib = Library(tmp_path, lambda: embedder, model_name=embedder.name)
+    now = time.time()
+    old_chat, old_alert = now - (CONVERSATION_DAYS + 1) * 86400, now - (ALERT_DAYS + 1) * 86400
+    n_old = EXPIRE_BATCH + 100
+    with lib.store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO conversations(chat, state, updated_at) VALUES(?, '{}', ?)",
+            [(f"idle{i}", old_chat) for i in range(n_old)] + [("active", now - 3600)],
+        )
+        conn.executemany(
+            "INSERT INTO alerts(chat, article, follow, sent_at) VALUES(?, ?, 1, ?)",
+            [("c", f"old{i}", old_alert) for i in range(n_old)] + [("c", "recent", now - 60)],
+        )
+
+    def rows(table: str) -> int:
+        return lib.store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    lib.ingest([Article(id="a", title="A", text="One sentence here. And another.")])  # a write expires
+    assert rows("conversations") == n_old + 1 - EXPIRE_BATCH  # bounded work per call
+    assert rows("alerts") == n_old + 1 - EXPIRE_BATCH
+    lib.checkpoint()
+    assert rows("conversations") == 1 and lib.store.load_conversation("active") == "{}"
+    assert rows("alerts") == 1
+    lib.close()
