@@ -50,7 +50,7 @@ def _common(f: Any) -> Any:
 
 @click.group("eval")
 def eval_group() -> None:
-    """Measure retrieval quality, abstaining and follow-ups (see docs/quality.md)."""
+    """Measure retrieval quality, abstaining, follow-ups and paraphrases (see docs/quality.md)."""
 
 
 def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Searcher:
