@@ -50,7 +50,7 @@ def _common(f: Any) -> Any:
 
 @click.group("eval")
 def eval_group() -> None:
-    """Measure retrieval quality, abstaining and follow-ups (see docs/quality.md)."""
+    """Measure retrieval quality, abstaining, follow-ups and paraphrases (see docs/quality.md)."""
 
 
 def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Searcher:
@@ -256,6 +256,67 @@ def followups(
     click.echo(
         f"\nhit@{k} of the second turns over {n} dialogues: {with_ctx:.2f} with context, {alone:.2f} alone"
     )
+
+
+@eval_group.command("paraphrases")
+@click.argument("questions", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("articles", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", type=int, default=5, show_default=True, help="Hit when the answer is in the top k.")
+@_common
+@click.pass_obj
+def paraphrases(
+    ctx: Context,
+    questions: Path,
+    articles: tuple[Path, ...],
+    k: int,
+    work: Path,
+    limit: int | None,
+    as_json: bool,
+    rebuild: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Paraphrases: QUESTIONS in people's own words, each alone and all in one chat, in file order.
+
+    ARTICLES are the files or folders the set names articles from, e.g.
+    ../shared/data/bbc-news/articles.jsonl. Reports hit@1, hit@k of the answer sentence, article@k,
+    the share abstained and how many questions the chat rewrote as follow-ups.
+    """
+    from newsqa.index.article import Article
+    from newsqa.index.loaders import iter_articles
+    from newsqa.index.qa import QuestionAnswerer
+
+    from .paraphrases import SetError, changes, evaluate, figures, load_paraphrases, render, resolve_gold
+    from .runner import spread
+    from .workspace import open_index, slug
+
+    try:
+        asked = spread(load_paraphrases(questions), limit)
+    except SetError as e:
+        raise click.ClickException(str(e)) from None
+    items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
+    name = "paraphrases-" + slug("+".join(p.name for p in articles))
+    lib = open_index(work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild)
+    try:
+        try:
+            gold = resolve_gold(lib, asked)
+        except SetError as e:
+            raise click.ClickException(str(e)) from None
+        searcher = searcher_for(ctx, lib, overrides)
+        outcomes = evaluate(QuestionAnswerer(searcher, k=k), asked, gold, k=k)
+    finally:
+        lib.close()
+    results = {mode: figures(o, k) for mode, o in outcomes.items()}
+    header = _header(ctx, f"paraphrases {questions}", searcher)
+    if as_json:
+        payload: dict[str, Any] = {"header": header, "options": dataclasses.asdict(searcher.options)}
+        payload |= {mode: f.to_dict() for mode, f in results.items()}
+        payload["each"] = {mode: [dataclasses.asdict(x) for x in o] for mode, o in outcomes.items()}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(render(results, header))
+    lines = changes(asked, outcomes, k)
+    if lines:
+        click.echo("\nRewritten in the chat, or a different result in the two modes:\n" + "\n".join(lines))
 
 
 @eval_group.command("abstain")
