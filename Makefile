@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DATA ?= data/demo
 
-.PHONY: setup demo chat test test-fast lint clean
+.PHONY: setup demo chat test test-fast lint clean wheel-check
 
 $(BIN)/newsqa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,24 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint  ## every tier: fast tests, then the real-model tests
+test: setup lint  ## every tier: fast tests, then the real-model tests, then the wheel
 	$(BIN)/python -m pytest -m "not slow"
 	$(BIN)/python -m pytest -m slow
+	$(MAKE) wheel-check
+
+# `pip install .` as a user gets it: the wheel in a fresh virtualenv (borrowing .venv's installed
+# dependencies instead of downloading them again), run from outside the checkout.
+WHEEL_TMP ?= /tmp/newsqa-wheel-check
+wheel-check: setup
+	rm -rf $(WHEEL_TMP) && mkdir -p $(WHEEL_TMP)
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w $(WHEEL_TMP)/dist .
+	$(PYTHON) -m venv $(WHEEL_TMP)/venv
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+		> $$($(WHEEL_TMP)/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/deps.pth
+	$(WHEEL_TMP)/venv/bin/python -m pip install --quiet --no-deps $(WHEEL_TMP)/dist/*.whl
+	cd $(WHEEL_TMP) && venv/bin/newsqa --help > /dev/null
+	cd $(WHEEL_TMP) && venv/bin/newsqa --data-dir data ask "Which airbase was targeted by drones on Sunday?" \
+		| grep -q "Ain al-Asad" && echo "wheel: installed, answers the seed question"
 
 test-fast: setup
 	$(BIN)/python -m pytest

@@ -9,7 +9,15 @@ from pathlib import Path
 from newsqa.index.netguard import AllowList
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
-PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _seeds() -> Path:
+    """seeds/ of the checkout (editable install), else the copy a wheel installs as newsqa/seeds."""
+    checkout = Path(__file__).resolve().parent.parent / "seeds"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "seeds"
+
+
+PROJECT_SEEDS = _seeds()
 
 
 @dataclass(frozen=True, slots=True)
