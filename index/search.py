@@ -36,9 +36,9 @@ class SearchOptions:
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
     # time (timerank.py; measured on the dated news set, docs/quality.md)
     period_weight: float = 0.1  # evidence from or about the days a question names
-    recent_weight: float = 0.05  # recency prior for a question that names no days
-    now_weight: float = 0.1  # the same for a question about the present ("latest", "still")
-    half_life_days: float = 30.0  # the prior halves every this-many days before the newest candidate
+    recent_weight: float = 0.3  # recency prior for a question that names no days
+    now_weight: float = 0.3  # the same for a question about the present ("latest", "still")
+    half_life_days: float = 7.0  # the prior halves every this-many days before the newest candidate
     period_candidates: int = 200  # sentences naming the asked days, added to the candidates
 
 
@@ -192,11 +192,11 @@ class Searcher:
             if when is not None and when.period is not None and opts.period_weight
             else []
         )
-        missing = [i for i in [*lexical, *about_period] if i not in dense]
+        missing = list(dict.fromkeys(i for i in [*lexical, *about_period] if i not in dense))
         if missing:  # lexical-only candidates get their exact cosine, so fusion compares like with like
-            vecs = lib.store.vectors_for_sentences(missing, lib.dim)
-            for i, cos in zip(missing, vecs @ qvec, strict=True):
-                dense[i] = float(cos)
+            found, vecs = lib.store.live_vectors(missing, lib.dim)
+            for i, cos in zip(found.tolist(), vecs @ qvec, strict=True):
+                dense[int(i)] = float(cos)
         sentences = lib.store.sentences_by_id(dense)
         lifts: dict[int, float] = {}
         if when is not None:

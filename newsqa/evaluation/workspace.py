@@ -41,8 +41,7 @@ def open_index(
     if rebuild and root.exists():
         shutil.rmtree(root)
     embedder = CachedEmbedder(factory(), Path(work) / "vectors")
-    # with sentence-alone vectors, so `--set bare_weight=W` can be measured on the same index
-    lib = Library(root, lambda: embedder, model_name=model_name, copy_threshold=None, bare_vectors=True)
+    lib = Library(root, lambda: embedder, model_name=model_name, copy_threshold=None)
     with lib.dir.writer_lock():
         lib.ingest(articles, splitter=splitter)
     embedder.enabled = False  # from here on: questions, embedded by the model itself
