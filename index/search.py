@@ -89,6 +89,11 @@ def _boost_cues(
     return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, ""), question) else 0.0)
 
 
+#: Terms whose sentence counts are remembered; past this the memory starts afresh (a bot sees an open set
+#: of words, and each count is one cheap query to redo).
+MAX_COUNTED_TERMS = 20_000
+
+
 def _after(day: dt.date | None, when: QueryTime) -> bool:
     """Published after the moment of asking: never quoted (undated articles always may be)."""
     return day is not None and day > when.as_of
@@ -117,7 +122,7 @@ class Searcher:
         """Sentences per term, remembered until the index grows or shrinks by a tenth (drift is harmless:
         the counts only decide which common words to leave out)."""
         size = len(self.library.vectors)
-        if abs(size - self._counted) > self._counted // 10:
+        if abs(size - self._counted) > self._counted // 10 or len(self._counts) > MAX_COUNTED_TERMS:
             self._counts, self._counted = {}, size
         counts = self._counts
         for t in terms:

@@ -47,3 +47,19 @@ def test_the_searcher_counts_terms_once_and_leaves_out_the_common_one(library: L
     assert first.hits[0].lexical == 1.0  # found by BM25 on its rare words...
     assert matches[0] == '"harbour" OR "budget"'  # ...without scoring the 31 sentences with "council"
     assert count("council") == 31
+
+
+def test_the_term_count_memory_stays_bounded(library: Library) -> None:
+    """A bot sees an open set of words: the remembered counts start afresh past MAX_COUNTED_TERMS."""
+    from conftest import SEEDS
+
+    from newsqa.index import search
+    from newsqa.index.loaders import iter_articles
+
+    library.ingest(iter_articles([SEEDS]))
+    searcher = Searcher(library, SearchOptions(lexical_budget=1))
+    searcher.rank("drones airbase targeted")  # counts taken for this index size
+    for i in range(search.MAX_COUNTED_TERMS + 50):
+        searcher._counts[f"word{i}"] = 0
+    searcher.rank("drones airbase targeted")
+    assert len(searcher._counts) <= 10
