@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +189,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=10000")
         # 8 kB pages hold five 384-d vectors (4 kB pages: two); it takes effect only for a new file
         conn.execute("PRAGMA page_size=8192")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -197,6 +197,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.create_function("newsqa_day", 1, _sql_day, deterministic=True)
     conn.create_function("newsqa_times", 2, _sql_times, deterministic=True)
     return conn
+
+
+def _retry_locked(step: Callable[[], object], *, seconds: float = 10.0) -> None:
+    """Run `step`, retrying while the database is locked: SQLite returns "locked" at once, without the busy
+    handler, when two processes switch a new file to WAL at the same instant."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def day_of(published: str | None) -> str | None:
