@@ -14,6 +14,7 @@ from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse
 from .lexical import coverage, match_any, query_terms, within_budget
 from .library import Library
+from .store import StoredSentence
 from .timerank import QueryTime, TimeWeights, time_lifts
 
 
@@ -139,8 +140,11 @@ class Searcher:
             self._article_days.update(self.library.store.article_days(missing))
         return {a: self._article_days.get(a) for a in articles}
 
-    def _dense(self, qvec: np.ndarray, when: QueryTime | None) -> dict[int, float]:
-        """FAISS candidates; as of a past day, searched deeper until enough of them predate it."""
+    def _dense(
+        self, qvec: np.ndarray, when: QueryTime | None
+    ) -> tuple[dict[int, float], dict[int, StoredSentence]]:
+        """FAISS candidates, and their rows where they had to be read; as of a past day, searched deeper
+        until enough of them predate it."""
         lib = self.library
         want = self.options.candidates
         k = want
@@ -148,12 +152,12 @@ class Searcher:
             scores, ids = lib.vectors.search(qvec[None, :], k)
             dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
             if when is None or len(dense) < k:
-                return dense
+                return dense, {}
             rows = lib.store.sentences_by_id(dense)
             days = self._days({r.article for r in rows.values()})
             kept = {i: c for i, c in dense.items() if i in rows and not _after(days[rows[i].article], when)}
             if len(kept) >= want // 2 or k >= 16 * want:
-                return kept
+                return kept, {i: rows[i] for i in kept}
             k *= 4
 
     def _fuse_with_bare(
@@ -185,7 +189,7 @@ class Searcher:
         opts = self.options
         lib = self.library
         qvec = lib.embedder.embed([query])[0]
-        dense = self._dense(qvec, when)
+        dense, read = self._dense(qvec, when)
         terms = query_terms(query)
         if 0 < opts.lexical_budget < len(lib.vectors) and len(terms) > 1:
             match = match_any(within_budget(terms, self._term_counts(terms), opts.lexical_budget))
@@ -202,7 +206,7 @@ class Searcher:
             found, vecs = lib.store.live_vectors(missing, lib.dim)
             for i, cos in zip(found.tolist(), vecs @ qvec, strict=True):
                 dense[int(i)] = float(cos)
-        sentences = lib.store.sentences_by_id(dense)
+        sentences = read | lib.store.sentences_by_id([i for i in dense if i not in read])
         lifts: dict[int, float] = {}
         if when is not None:
             days = self._days({row.article for row in sentences.values()})

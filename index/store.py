@@ -487,49 +487,36 @@ class Store:
             ((h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
         )
 
-    def vectors_for_sentences(self, ids: Sequence[int], dim: int) -> np.ndarray:
-        """Vectors in the order of `ids` (a join through the text-hash cache)."""
-        out = np.empty((len(ids), dim), dtype=np.float32)
-        pos = {sid: i for i, sid in enumerate(ids)}
-        for chunk in _chunks(list(ids), 500):
+    def _vector_rows(self, ids: Sequence[int], hash_column: str) -> Iterator[tuple[int, bytes]]:
+        """(sentence id, vector blob) of those of `ids` that are live, joined through `hash_column`
+        (`text_hash`: the headline-prefixed vector; `bare_hash`: the sentence's own, where it has one)."""
+        assert hash_column in ("text_hash", "bare_hash")
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
             marks = ",".join("?" * len(chunk))
-            for sid, blob in self.conn.execute(
-                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+            yield from self.conn.execute(
+                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.{hash_column}"
                 f" WHERE s.id IN ({marks})",
                 chunk,
-            ):
-                out[pos[sid]] = np.frombuffer(blob, dtype=np.float32)
-        return out
+            )
+
+    def vectors_for_sentences(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        """Vectors in the order of `ids`, which must all be live sentences."""
+        found = {sid: blob for sid, blob in self._vector_rows(ids, "text_hash")}
+        return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), dim)
 
     def bare_vectors_for(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         """The sentence-alone vectors of those of `ids` that have one."""
-        out: dict[int, np.ndarray] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for sid, blob in self.conn.execute(
-                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.bare_hash"
-                f" WHERE s.id IN ({marks})",
-                chunk,
-            ):
-                out[int(sid)] = np.frombuffer(blob, dtype=np.float32)
-        return out
+        return {
+            int(sid): np.frombuffer(blob, dtype=np.float32)
+            for sid, blob in self._vector_rows(ids, "bare_hash")
+        }
 
     def live_vectors(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of those of `ids` that are live sentences: a change log entry naming a sentence
         that does not exist must not put an uninitialised vector into the index."""
-        found: list[int] = []
-        blobs: list[bytes] = []
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for sid, blob in self.conn.execute(
-                f"SELECT s.id, e.vector FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
-                f" WHERE s.id IN ({marks})",
-                chunk,
-            ):
-                found.append(sid)
-                blobs.append(blob)
-        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dim)
-        return np.asarray(found, dtype=np.int64), vecs
+        rows = list(self._vector_rows(ids, "text_hash"))
+        vecs = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), dim)
+        return np.asarray([sid for sid, _ in rows], dtype=np.int64), vecs
 
     def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""

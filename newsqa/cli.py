@@ -480,6 +480,13 @@ def _as_of_option(f: Any) -> Any:
     )(f)
 
 
+def _print(answer: Any, as_json: bool, text: Callable[..., str]) -> None:
+    """One answer on stdout: a JSON line, or `text`'s terminal rendering (bold on a terminal)."""
+    from newsqa.terminal import json_line
+
+    click.echo(json_line(answer.to_dict()) if as_json else text(answer, color=sys.stdout.isatty()))
+
+
 def today() -> dt.date:
     """The moment of asking in the terminal: the local calendar day."""
     return dt.date.today()
@@ -493,15 +500,12 @@ def today() -> dt.date:
 @click.pass_obj
 def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """Answer QUESTION with cited sentences from the articles."""
-    from newsqa.terminal import format_answer, json_line
+    from newsqa.terminal import format_answer
 
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
-    if as_json:
-        click.echo(json_line(answer.to_dict()))
-    else:
-        click.echo(format_answer(answer, color=sys.stdout.isatty()))
+    _print(answer, as_json, format_answer)
 
 
 @main.command()
@@ -512,15 +516,12 @@ def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | Non
 @click.pass_obj
 def timeline(ctx: Context, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
-    from newsqa.terminal import format_timeline, json_line
+    from newsqa.terminal import format_timeline
 
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()
-    if as_json:
-        click.echo(json_line(answer.to_dict()))
-    else:
-        click.echo(format_timeline(answer, color=sys.stdout.isatty()))
+    _print(answer, as_json, format_timeline)
 
 
 @main.command()
