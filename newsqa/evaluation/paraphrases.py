@@ -52,6 +52,7 @@ class Gold:
 
     sentences: frozenset[int]  # stored sentence ids overlapping the answer span (and its copies)
     articles: frozenset[str]  # the article and its copies
+    answer: str = ""  # the answer span's text, to find it inside a quoted excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class Outcome:
     id: str
     rank: int | None  # 1-based rank of the first answer passage among those returned (None: not returned)
     article_rank: int | None  # the same for the first passage of the right article
+    excerpt_rank: int | None  # the same for an excerpt (sentence and neighbours) holding the answer
     answered: bool  # False: the bot abstained
     query: str  # what was searched (differs from the question when rewritten as a follow-up)
     rewritten: bool
@@ -73,6 +75,7 @@ class Figures:
     abstained: float
     rewritten: int
     k: int
+    excerpt_at_k: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,7 @@ class Figures:
             "hit@1": round(self.hit_at_1, 4),
             f"hit@{self.k}": round(self.hit_at_k, 4),
             f"article@{self.k}": round(self.article_at_k, 4),
+            f"excerpt@{self.k}": round(self.excerpt_at_k, 4),
             "abstained": round(self.abstained, 4),
             "rewritten": self.rewritten,
         }
@@ -159,7 +163,7 @@ def resolve_gold(lib: Library, items: Sequence[Paraphrase]) -> dict[str, Gold]:
             for s in lib.store.article_sentences(rowid)
             if s.start < end and start < s.end
         }
-        out[p.id] = Gold(frozenset(ids), frozenset((p.article, *p.also)))
+        out[p.id] = Gold(frozenset(ids), frozenset((p.article, *p.also)), answer)
     return out
 
 
@@ -168,6 +172,14 @@ def _outcome(p: Paraphrase, answer: Answer, gold: Gold) -> Outcome:
         p.id,
         first_relevant_rank((x.sentence_id for x in answer.passages), gold.sentences),
         next((i for i, x in enumerate(answer.passages, 1) if x.article.id in gold.articles), None),
+        next(
+            (
+                i
+                for i, x in enumerate(answer.passages, 1)
+                if x.article.id in gold.articles and gold.answer and gold.answer in x.excerpt
+            ),
+            None,
+        ),
         answer.answered,
         answer.query,
         answer.query != p.question,
@@ -198,6 +210,7 @@ def figures(outcomes: Sequence[Outcome], k: int) -> Figures:
         share([not o.answered for o in outcomes]),
         sum(o.rewritten for o in outcomes),
         k,
+        share([o.excerpt_rank is not None and o.excerpt_rank <= k for o in outcomes]),
     )
 
 
@@ -207,14 +220,17 @@ def render(results: Mapping[str, Figures], title: str) -> str:
         title,
         "",
         f"A hit: a returned passage whose sentence overlaps the answer sentence (or its identical copy);"
-        f" article@{k}: the right article among the first {k}. An abstention counts as a miss.",
+        f" article@{k}: the right article among the first {k}; excerpt@{k}: the answer inside one of the"
+        f" first {k} quoted excerpts (the sentence and its neighbours). An abstention counts as a miss.",
         "",
-        f"| mode | questions | hit@1 | hit@{k} | article@{k} | abstained | rewritten as follow-ups |",
-        "|---|---|---|---|---|---|---|",
+        f"| mode | questions | hit@1 | hit@{k} | excerpt@{k} | article@{k} | abstained |"
+        " rewritten as follow-ups |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for mode, f in results.items():
         lines.append(
-            f"| {mode} | {f.questions} | {f.hit_at_1:.3f} | {f.hit_at_k:.3f} | {f.article_at_k:.3f} | "
+            f"| {mode} | {f.questions} | {f.hit_at_1:.3f} | {f.hit_at_k:.3f} | {f.excerpt_at_k:.3f} | "
+            f"{f.article_at_k:.3f} | "
             f"{f.abstained:.3f} | {f.rewritten} |"
         )
     return "\n".join(lines)
