@@ -51,3 +51,41 @@ def fuse(
         out.append(Scored(i, score, cos, lx, pg))
     out.sort(key=lambda s: (-s.score, s.id))
     return out
+
+
+def structure_lifts(
+    fused: list[Scored],
+    place: Mapping[int, tuple[int, int]],
+    *,
+    article_weight: float,
+    neighbour_weight: float,
+) -> dict[int, float]:
+    """Evidence from where a sentence sits: its article's best candidate, and its neighbours.
+
+    A question in its own words often matches the story better than the one sentence that answers it:
+    the article's best fused score lifts every candidate of that article (so its sentences compete
+    against one another rather than against other stories), and a neighbour's score lifts a sentence
+    (the question names the subject one sentence before the answer gives the figure). `place` maps a
+    sentence id to (article, position).
+    """
+    if not (article_weight or neighbour_weight):
+        return {}
+    best: dict[int, float] = {}
+    at: dict[tuple[int, int], float] = {}
+    for s in fused:
+        where = place.get(s.id)
+        if where is None:
+            continue
+        best[where[0]] = max(best.get(where[0], 0.0), s.score)
+        at[where] = max(at.get(where, 0.0), s.score)
+    lifts: dict[int, float] = {}
+    for s in fused:
+        where = place.get(s.id)
+        if where is None:
+            continue
+        article, position = where
+        near = max(at.get((article, position - 1), 0.0), at.get((article, position + 1), 0.0))
+        lift = article_weight * best[article] + neighbour_weight * near
+        if lift:
+            lifts[s.id] = lift
+    return lifts
