@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .article import Article, LoadProblem
+from ..storage.store import Store
+from ..text.article import Article, LoadProblem
 from .dedupe import NearDupIndex, normalize_url, text_fingerprint
-from .store import Store
 
 
 @dataclass(frozen=True, slots=True)
