@@ -10,7 +10,8 @@ DEMO_DATA ?= data/demo
 
 $(BIN)/newsqa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in): wheel-check
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=70.1'
 	# torch first, pinned: it resolves to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -37,13 +38,14 @@ test: setup lint  ## every tier: fast tests, then the real-model tests, then the
 	$(MAKE) wheel-check
 
 # `pip install .` as a user gets it: the wheel in a fresh virtualenv (borrowing .venv's installed
-# dependencies instead of downloading them again), run from outside the checkout.
+# dependencies, wherever its site-packages come from, instead of downloading them again), run from
+# outside the checkout.
 WHEEL_TMP ?= /tmp/newsqa-wheel-check
 wheel-check: setup
-	rm -rf $(WHEEL_TMP) && mkdir -p $(WHEEL_TMP)
+	rm -rf $(WHEEL_TMP) build && mkdir -p $(WHEEL_TMP)  # a stale build/ would put removed modules in the wheel
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w $(WHEEL_TMP)/dist .
 	$(PYTHON) -m venv $(WHEEL_TMP)/venv
-	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	$(BIN)/python -c "import sys; print('\n'.join(p for p in sys.path if p.endswith('site-packages')))" \
 		> $$($(WHEEL_TMP)/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/deps.pth
 	$(WHEEL_TMP)/venv/bin/python -m pip install --quiet --no-deps $(WHEEL_TMP)/dist/*.whl
 	cd $(WHEEL_TMP) && venv/bin/newsqa --help > /dev/null

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from telegram import Document, Update
 from telegram.ext import ContextTypes
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.datadir import IndexProblem
-from newsqa.index.fetch import Fetcher, FetchOptions, human_size, looks_like_url
+from newsqa.index.storage.datadir import IndexProblem
+from newsqa.index.text.article import Article, LoadProblem
+from newsqa.index.web.fetch import Fetcher, FetchOptions, human_size, looks_like_url
 
 from . import texts
 from .addressing import command_argument

@@ -26,9 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from newsqa.index.library import Library
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Searcher
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
 
 from . import redact, texts
 from .admin import AdminHandlers

@@ -14,16 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsqa.index.answer import Answer, Citation, Passage
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.datadir import IndexDamaged
 from newsqa.index.follows import Alert, Follow, Follows
-from newsqa.index.fusion import Scored
-from newsqa.index.library import IngestReport, Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Ranking
-from newsqa.index.store import StoredArticle
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.search.answer import Answer, Citation, Passage
+from newsqa.index.search.fusion import Scored
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Ranking
+from newsqa.index.storage.datadir import IndexDamaged
+from newsqa.index.storage.library import IngestReport, Library
+from newsqa.index.storage.store import StoredArticle
+from newsqa.index.text.article import Article, LoadProblem
 
 from .chatstate import ChatState
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsqa.index.answer import Passage
+from newsqa.index.search.answer import Passage
 
 MAX_DATA_BYTES = 64
 MAX_NUMBER = 2**63 - 1  # SQLite's integers are signed 64-bit: a bigger one cannot name any row

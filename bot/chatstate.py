@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from newsqa.index.followup import Conversation
+from newsqa.index.search.followup import Conversation
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 import click
 
 from newsqa.hostflag import allow_host_option
-from newsqa.index.netguard import AllowList
+from newsqa.index.web.netguard import AllowList
 from newsqa.settings import parse_ids
 
 from .settings import MB, BotSettings
 
 if TYPE_CHECKING:
     from newsqa.cli import Context
-    from newsqa.index.library import Library
-    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.storage.library import Library
 
 
 def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -191,7 +191,7 @@ def serve(
 def _serve(ctx: Context, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
-    from newsqa.index.datadir import IndexProblem
+    from newsqa.index.storage.datadir import IndexProblem
 
     from . import redact
 
@@ -225,7 +225,7 @@ def _index_if_empty(library: Library, settings: BotSettings, seeds: Path) -> Non
     """A fresh data directory gets the configured folders (or the seed articles) before serving."""
     if library.counts()[0]:
         return
-    from newsqa.index.loaders import iter_articles
+    from newsqa.index.ingest.loaders import iter_articles
 
     paths = list(settings.folders) or [seeds]
     click.echo(f"The index is empty: indexing {', '.join(map(str, paths))} first.", err=True)

@@ -16,10 +16,10 @@ from typing import Any
 from telegram import Bot
 from telegram.ext import ContextTypes, JobQueue
 
-from newsqa.index.datadir import IndexProblem
-from newsqa.index.feeds import FeedStateStore
-from newsqa.index.feedsync import FeedSync, sync_feeds
-from newsqa.index.fetch import Fetcher, FetchOptions
+from newsqa.index.storage.datadir import IndexProblem
+from newsqa.index.web.feeds import FeedStateStore
+from newsqa.index.web.feedsync import FeedSync, sync_feeds
+from newsqa.index.web.fetch import Fetcher, FetchOptions
 
 from .alerts import alert_followers
 from .services import Services

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsqa.index.netguard import AllowList
+from newsqa.index.web.netguard import AllowList
 
 MB = 1024 * 1024
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from newsqa.index.article import LoadProblem
 from newsqa.index.follows import Follow
-from newsqa.index.library import IngestReport
+from newsqa.index.storage.library import IngestReport
+from newsqa.index.text.article import LoadProblem
 
 from .backend import Stats
 from .formatting import Block, Span

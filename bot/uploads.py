@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.loaders import SUFFIXES, iter_articles
-from newsqa.index.textclean import repair_surrogates
+from newsqa.index.ingest.loaders import SUFFIXES, iter_articles
+from newsqa.index.text.article import Article, LoadProblem
+from newsqa.index.text.textclean import repair_surrogates
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
 MAX_NAME_BYTES = 255  # a file name's limit on common file systems, and a sane id length

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsqa.index.answer import Answer, Citation, Passage
+from newsqa.index.search.answer import Answer, Citation, Passage
 
 from .formatting import MAX_MESSAGE, Block, Rendered, Span, pack, squash
 

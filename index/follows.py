@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import Passage
-from .lexical import coverage, query_terms
-from .search import Searcher
-from .store import Store
+from .search.answer import Passage
+from .search.lexical import coverage, query_terms
+from .search.ranking import Searcher
+from .storage.store import Store
 
 MAX_TOPICS_PER_CHAT = 20
 MAX_TOPIC_CHARS = 200

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from newsqa.hostflag import allow_host_option
-from newsqa.index.netguard import AllowList
+from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
 
 if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
-    from newsqa.index.fetch import FetchOptions
-    from newsqa.index.library import Library
-    from newsqa.index.qa import QuestionAnswerer
-    from newsqa.index.search import SearchOptions
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import SearchOptions
+    from newsqa.index.storage.library import Library
+    from newsqa.index.web.fetch import FetchOptions
 
 log = logging.getLogger("newsqa")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -63,8 +63,8 @@ class Context:
         )
 
     def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
-        from newsqa.index.library import Library
-        from newsqa.index.vectors import IndexPolicy
+        from newsqa.index.storage.library import Library
+        from newsqa.index.storage.vectors import IndexPolicy
 
         return Library(
             self.settings.data_dir,
@@ -79,13 +79,13 @@ class Context:
         self.settings = dataclasses.replace(self.settings, allow_hosts=allow)
 
     def fetch_options(self) -> FetchOptions:
-        from newsqa.index.fetch import FetchOptions
+        from newsqa.index.web.fetch import FetchOptions
 
         return FetchOptions.allowing(self.settings.allow_hosts)
 
     def search_options(self) -> SearchOptions:
         """The measured defaults, with the user's --min-confidence if given."""
-        from newsqa.index.search import SearchOptions
+        from newsqa.index.search.ranking import SearchOptions
 
         opts = SearchOptions()
         if self.settings.min_confidence is not None:
@@ -93,8 +93,8 @@ class Context:
         return opts
 
     def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
-        from newsqa.index.qa import QuestionAnswerer
-        from newsqa.index.search import Searcher
+        from newsqa.index.search.qa import QuestionAnswerer
+        from newsqa.index.search.ranking import Searcher
 
         return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
 
@@ -105,8 +105,8 @@ class NewsqaGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         import sqlite3
 
-        from newsqa.index.damage import disk_problem, storage_problem
-        from newsqa.index.datadir import IndexProblem
+        from newsqa.index.storage.damage import disk_problem, storage_problem
+        from newsqa.index.storage.datadir import IndexProblem
 
         try:
             return super().invoke(ctx)
@@ -182,7 +182,7 @@ def index_group() -> None:
 def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
     from tqdm import tqdm
 
-    from newsqa.index.datadir import IndexProblem
+    from newsqa.index.storage.datadir import IndexProblem
     from newsqa.terminal import terminal_safe
 
     try:
@@ -214,8 +214,8 @@ def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
 
     Anything written as an address is fetched or refused (only http and https), never read as a path.
     """
-    from newsqa.index.fetch import fetch_article_sync, looks_like_url
-    from newsqa.index.loaders import iter_articles
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.web.fetch import fetch_article_sync, looks_like_url
 
     for arg in args:
         yield from (
@@ -249,8 +249,8 @@ def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed:
 def _rebuild(ctx: Context, paths: list[str], *, compressed: bool | None) -> None:
     from tqdm import tqdm
 
-    from newsqa.index.rebuild import rebuild
-    from newsqa.index.vectors import IndexPolicy
+    from newsqa.index.storage.rebuild import rebuild
+    from newsqa.index.storage.vectors import IndexPolicy
     from newsqa.terminal import terminal_safe
 
     with tqdm(unit=" articles", desc="rebuilding") as bar:
@@ -305,7 +305,7 @@ def index_remove(ctx: Context, ids: tuple[str, ...]) -> None:
 
 
 def _open_existing(ctx: Context) -> Library:
-    from newsqa.index.datadir import DataDir, IndexProblem
+    from newsqa.index.storage.datadir import DataDir, IndexProblem
 
     if not DataDir(ctx.settings.data_dir).exists():
         raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
@@ -321,8 +321,8 @@ def _open_existing(ctx: Context) -> Library:
 @click.pass_obj
 def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
     """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
-    from newsqa.index.datadir import DataDir
-    from newsqa.index.store import Store
+    from newsqa.index.storage.datadir import DataDir
+    from newsqa.index.storage.store import Store
     from newsqa.terminal import terminal_safe
 
     d = DataDir(ctx.settings.data_dir)
@@ -408,10 +408,10 @@ def index_watch(
     """
     import asyncio
 
-    from newsqa.index.feeds import FeedStateStore
-    from newsqa.index.feedsync import sync_feeds
-    from newsqa.index.fetch import Fetcher
-    from newsqa.index.watch import FolderWatcher
+    from newsqa.index.ingest.watch import FolderWatcher
+    from newsqa.index.web.feeds import FeedStateStore
+    from newsqa.index.web.feedsync import sync_feeds
+    from newsqa.index.web.fetch import Fetcher
 
     if folder is None and not feeds:
         raise click.UsageError("give a FOLDER, one or more --feed URLs, or both")
@@ -454,7 +454,7 @@ def index_watch(
 # ---- asking -----------------------------------------------------------------------------------------
 def _ready_library(ctx: Context) -> Library:
     """The index, built from the seed articles first when there is none yet."""
-    from newsqa.index.datadir import DataDir
+    from newsqa.index.storage.datadir import DataDir
 
     if not DataDir(ctx.settings.data_dir).exists():
         click.echo(f"No index in {ctx.settings.data_dir} yet: indexing the seed articles first.", err=True)
@@ -534,7 +534,7 @@ def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
 
     On a terminal it prompts; otherwise it reads one question a line from standard input.
     """
-    from newsqa.index.followup import Conversation
+    from newsqa.index.search.followup import Conversation
     from newsqa.terminal import format_answer, json_line
 
     _tolerate_undecodable_input()

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from newsqa.index.netguard import AllowList, parse_allow_hosts
+from newsqa.index.web.netguard import AllowList, parse_allow_hosts
 
 F = TypeVar("F", bound=Callable[..., Any])
 

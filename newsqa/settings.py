@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsqa.index.netguard import AllowList
+from newsqa.index.web.netguard import AllowList
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
 

@@ -14,8 +14,8 @@ import re
 import textwrap
 from typing import Any
 
-from newsqa.index.answer import Answer, Citation, Passage
-from newsqa.index.timeexpr import describe, parse_day
+from newsqa.index.search.answer import Answer, Citation, Passage
+from newsqa.index.text.timeexpr import describe, parse_day
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 # Whole sequences first, so their parameters do not show up as text: OSC, DCS/SOS/PM/APC strings (up to

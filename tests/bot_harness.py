@@ -23,8 +23,8 @@ from web_fixture import ALLOW_LOCAL
 
 from newsqa.bot.app import run_bot
 from newsqa.bot.settings import BotSettings
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.storage.library import Library
 
 USER = 5001  # a private chat: its id is the user's id
 ADMIN = 7001

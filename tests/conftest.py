@@ -12,7 +12,7 @@ sys.path.insert(0, str(TESTS))  # test helpers (fakes, botapi_stub, web_fixture)
 
 from fakes import HashingEmbedder  # noqa: E402
 
-from newsqa.index.library import Library  # noqa: E402
+from newsqa.index.storage.library import Library  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 

@@ -17,10 +17,10 @@ from fakes import HashingEmbedder
 
 from newsqa.bot.uploads import load_text, load_upload
 from newsqa.cli import main
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.watch import FolderWatcher
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.ingest.watch import FolderWatcher
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article, LoadProblem
 
 GOOD = "The council approved the new bridge on Tuesday after a long debate."
 
@@ -164,8 +164,8 @@ def test_bot_text_and_upload_with_surrogates() -> None:
 def test_a_question_with_half_an_emoji_or_a_zero_width_space_is_answered(library: Library) -> None:
     from conftest import SEEDS
 
-    from newsqa.index.qa import QuestionAnswerer
-    from newsqa.index.search import Searcher, SearchOptions
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import Searcher, SearchOptions
 
     library.ingest(iter_articles([SEEDS]))
     qa = QuestionAnswerer(Searcher(library, SearchOptions()))
@@ -177,8 +177,8 @@ def test_a_question_with_half_an_emoji_or_a_zero_width_space_is_answered(library
 
 def test_bot_reindex_and_questions_survive_bad_text(tmp_path: Path, library: Library) -> None:
     from newsqa.bot.backend import Backend
-    from newsqa.index.qa import QuestionAnswerer
-    from newsqa.index.search import Searcher, SearchOptions
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import Searcher, SearchOptions
 
     folder = tmp_path / "news"
     folder.mkdir()

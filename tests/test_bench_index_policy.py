@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from fakes import HashingEmbedder
 
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher
-from newsqa.index.vectors import ExactTopK, IndexPolicy, VectorIndex, recall_at, synthetic_queries
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
+from newsqa.index.storage.vectors import ExactTopK, IndexPolicy, VectorIndex, recall_at, synthetic_queries
+from newsqa.index.text.article import Article
 
 DIM = 32
 

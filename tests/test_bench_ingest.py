@@ -6,14 +6,14 @@ from pathlib import Path
 
 from fakes import HashingEmbedder
 
-from newsqa.index.article import Article
-from newsqa.index.library import Library
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 
 def test_texts_shared_across_batches_in_flight_are_embedded_once(
     library: Library, embedder: HashingEmbedder
 ) -> None:
-    # one headline for all: a sentence is embedded with its headline (index/context.py)
+    # one headline for all: a sentence is embedded with its headline (index/text/context.py)
     shared = "Harbour walls were raised after the storm. "
     arts = [
         Article(id=f"a{i}", title="Harbour", text=shared + f"Unique line {i} about item{i}.")

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from fakes import HashingEmbedder
 
 from newsqa.cli import main
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.sentences import MAX_SENTENCE_CHARS, split_sentences
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
+from newsqa.index.text.sentences import MAX_SENTENCE_CHARS, split_sentences
 
 
 class Boom(Exception):

@@ -35,9 +35,9 @@ from newsqa.bot import texts
 from newsqa.bot.backend import Backend
 from newsqa.bot.formatting import Rendered
 from newsqa.bot.sending import Replier
-from newsqa.index.article import Article
-from newsqa.index.loaders import iter_articles
-from newsqa.index.netguard import AllowList
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.text.article import Article
+from newsqa.index.web.netguard import AllowList
 
 
 @pytest.fixture

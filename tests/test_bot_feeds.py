@@ -21,7 +21,7 @@ from stories import BRIDGE, ZOO
 from web_fixture import WebServer, html_page, rss_feed
 
 from newsqa.bot import feedjob
-from newsqa.index import feedsync
+from newsqa.index.web import feedsync
 
 EVERY = 0.2  # seconds between feed rounds in these tests
 TOPIC = "new river bridge"

@@ -24,10 +24,10 @@ from newsqa.bot.services import chat_id_of, chat_key
 from newsqa.bot.settings import BotSettings, file_url_for
 from newsqa.bot.uploads import load_text, load_upload, safe_name
 from newsqa.bot.views import alert_block, answer_messages, short_date, source_blocks
-from newsqa.index.answer import Answer, Citation, Passage
-from newsqa.index.article import Article, LoadProblem
 from newsqa.index.follows import Follow
-from newsqa.index.followup import Conversation
+from newsqa.index.search.answer import Answer, Citation, Passage
+from newsqa.index.search.followup import Conversation
+from newsqa.index.text.article import Article, LoadProblem
 
 NASTY = 'a < b && c > d "quoted" <b>not bold</b> *star* _under_ &amp; 😀'
 

@@ -20,7 +20,7 @@ from newsqa.bot.views import (
     source_blocks,
     sources_blocks,
 )
-from newsqa.index.answer import Answer, Citation, Passage
+from newsqa.index.search.answer import Answer, Citation, Passage
 
 pytestmark = pytest.mark.fuzz
 

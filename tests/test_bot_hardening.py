@@ -13,7 +13,7 @@ from bot_harness import ADMIN, USER, Harness, bold, logged_text, running_harness
 from newsqa.bot import buttons
 from newsqa.bot.redact import MASK, redacting
 from newsqa.bot.uploads import MAX_NAME_BYTES, TEMP_NAME_BYTES, load_upload, safe_name, shorten
-from newsqa.index.article import Article
+from newsqa.index.text.article import Article
 
 
 @pytest.fixture

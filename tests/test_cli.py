@@ -121,7 +121,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
 
 
 def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from newsqa.index.library import Library
+    from newsqa.index.storage.library import Library
 
     def layout() -> str:
         embedder = HashingEmbedder()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fakes import HashingEmbedder
 
-from newsqa.index import datadir, store, vectors
-from newsqa.index.article import Article
-from newsqa.index.library import Library
+from newsqa.index.storage import datadir, store, vectors
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 
 class Boom(Exception):
@@ -100,8 +100,8 @@ WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     from fakes import HashingEmbedder
-    from newsqa.index.article import Article
-    from newsqa.index.library import Library
+    from newsqa.index.text.article import Article
+    from newsqa.index.storage.library import Library
     e = HashingEmbedder()
     lib = Library({root!r}, lambda: e, model_name=e.name, snapshot_every=50)
     i = 0

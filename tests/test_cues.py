@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.index.article import Article
-from newsqa.index.cues import Expects, expected_kind, holds
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher, SearchOptions
+from newsqa.index.search.cues import Expects, expected_kind, holds
+from newsqa.index.search.ranking import Searcher, SearchOptions
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newsqa.index.dedupe import NearDupIndex, normalize_url, text_fingerprint, word_shingles
+from newsqa.index.stories.dedupe import NearDupIndex, normalize_url, text_fingerprint, word_shingles
 
 HARBOUR = "\n\n".join(
     [

@@ -14,8 +14,8 @@ from newsqa.evaluation.followups import load_dialogues, same_article
 from newsqa.evaluation.reqa import load_pool
 from newsqa.evaluation.runner import run_questions, store_ids
 from newsqa.evaluation.squad import holds_answer, parse_squad
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher, SearchOptions
+from newsqa.index.search.ranking import Searcher, SearchOptions
+from newsqa.index.storage.library import Library
 
 TESTS = Path(__file__).resolve().parent
 

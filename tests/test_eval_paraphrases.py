@@ -17,10 +17,10 @@ from newsqa.evaluation.paraphrases import (
     load_paraphrases,
     resolve_gold,
 )
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Searcher, SearchOptions
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher, SearchOptions
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 TESTS = Path(__file__).resolve().parent
 

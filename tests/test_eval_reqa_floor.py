@@ -15,8 +15,8 @@ from conftest import ROOT
 from newsqa.evaluation.metrics import mean_reciprocal_rank, recall_at
 from newsqa.evaluation.reqa import load_pool
 from newsqa.evaluation.runner import run_questions, store_ids
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
 
 pytestmark = pytest.mark.slow
 

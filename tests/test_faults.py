@@ -19,9 +19,9 @@ from conftest import SEEDS
 from fakes import HashingEmbedder
 
 from newsqa.cli import main
-from newsqa.index import store as store_module
-from newsqa.index.article import Article
-from newsqa.index.library import Library
+from newsqa.index.storage import store as store_module
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 pytestmark = pytest.mark.fault
 
@@ -244,9 +244,9 @@ KILL_AT = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from fakes import HashingEmbedder
-    from newsqa.index import datadir, store
-    from newsqa.index.article import Article
-    from newsqa.index.library import Library
+    from newsqa.index.storage import datadir, store
+    from newsqa.index.text.article import Article
+    from newsqa.index.storage.library import Library
     root, step = Path(sys.argv[1]), sys.argv[2]
 
     def kill_on(owner, name, n=1, test=lambda *a: True):
@@ -328,7 +328,7 @@ def test_a_full_disk_while_writing_the_snapshot_is_one_line_and_the_articles_sta
 ) -> None:  # type: ignore[no-untyped-def]
     import errno
 
-    from newsqa.index import vectors
+    from newsqa.index.storage import vectors
 
     assert run("index", "build", str(SEEDS)).exit_code == 0
 

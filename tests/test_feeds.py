@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from web_fixture import ALLOW_LOCAL, WebServer, atom_feed, html_page, rss_feed
 
-from newsqa.index.article import Article
-from newsqa.index.dedupe import NearDupIndex
-from newsqa.index.feeds import (
+from newsqa.index.stories.dedupe import NearDupIndex
+from newsqa.index.text.article import Article
+from newsqa.index.web.feeds import (
     FeedError,
     FeedState,
     FeedStateStore,
@@ -17,8 +17,8 @@ from newsqa.index.feeds import (
     parse_feed,
     poll_feeds,
 )
-from newsqa.index.fetch import Fetcher, FetchOptions
-from newsqa.index.netguard import AddressPolicy
+from newsqa.index.web.fetch import Fetcher, FetchOptions
+from newsqa.index.web.netguard import AddressPolicy
 
 FAST = FetchOptions(timeout_s=1.0, max_bytes=256 * 1024, trust_env=False, policy=AddressPolicy(ALLOW_LOCAL))
 NOW = 1_714_557_600.0  # 2024-05-01 10:00 UTC

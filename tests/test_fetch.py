@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from web_fixture import ALLOW_LOCAL, FlightCounter, WebServer, html_page, http_date
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.fetch import (
+from newsqa.index.text.article import Article, LoadProblem
+from newsqa.index.web.fetch import (
     Fetcher,
     FetchOptions,
     choose_article_url,
@@ -22,7 +22,7 @@ from newsqa.index.fetch import (
     looks_like_url,
     normalize_published,
 )
-from newsqa.index.netguard import AddressPolicy
+from newsqa.index.web.netguard import AddressPolicy
 
 LOCAL = AddressPolicy(ALLOW_LOCAL)  # the fixture server on 127.0.0.1, allowed explicitly
 FAST = FetchOptions(timeout_s=2.0, max_bytes=1024 * 1024, max_redirects=3, trust_env=False, policy=LOCAL)

@@ -18,10 +18,10 @@ import httpcore
 import pytest
 from web_fixture import ALLOW_LOCAL, WebServer, html_page
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.fetch import Fetcher, FetchOptions
-from newsqa.index.netguard import AddressPolicy, IPAddress, address_kind, parse_allow_hosts
-from newsqa.index.pinning import AddressRefused, PinnedBackend
+from newsqa.index.text.article import Article, LoadProblem
+from newsqa.index.web.fetch import Fetcher, FetchOptions
+from newsqa.index.web.netguard import AddressPolicy, IPAddress, address_kind, parse_allow_hosts
+from newsqa.index.web.pinning import AddressRefused, PinnedBackend
 
 STORY = [
     "The city council approved a plan on Tuesday to rebuild the old harbour wall at a cost of 48 million.",

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from newsqa.index.article import Article
 from newsqa.index.follows import MAX_TOPICS_PER_CHAT, FollowError, Follows
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 ZOO = Article(
     id="zoo", title="Zebras escape", text="Three zebras escaped from the city zoo on Friday morning."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.index.followup import MAX_QUERY_WORDS, Conversation, focus_terms, is_follow_up, resolve
+from newsqa.index.search.followup import MAX_QUERY_WORDS, Conversation, focus_terms, is_follow_up, resolve
 
 AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
 HOLMES = "Which event is Kelly Holmes running at the Norwich Union Grand Prix in Birmingham?"

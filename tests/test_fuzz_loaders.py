@@ -18,9 +18,9 @@ from fakes import HashingEmbedder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.library import Library
-from newsqa.index.loaders import SUFFIXES, iter_articles
+from newsqa.index.ingest.loaders import SUFFIXES, iter_articles
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article, LoadProblem
 
 pytestmark = pytest.mark.fuzz
 # quick in the default run; NEWSQA_FUZZ_EXAMPLES=2000 for a deeper search
@@ -128,7 +128,7 @@ def test_whatever_the_loaders_yield_ingests(shared_library: Library, records: li
         path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
         items = list(iter_articles([path]))
         report = shared_library.ingest(items)
-    # (<=, not ==: a copy of a known story seen again unchanged is dropped uncounted, index/stories.py)
+    # (<=, not ==: a copy of a known story seen again unchanged is dropped uncounted, index/stories/copies.py)
     counted = report.added + report.updated + report.unchanged + len(report.copies) + len(report.skipped)
     assert counted <= len(items)
     for problem in report.skipped:

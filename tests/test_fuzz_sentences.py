@@ -1,4 +1,4 @@
-"""Fuzz tier: the sentence splitter's invariants hold for any text (index/sentences.py's docstring)."""
+"""Fuzz tier: the sentence splitter's invariants hold for any text (index/text/sentences.py's docstring)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsqa.index.sentences import split_sentences
+from newsqa.index.text.sentences import split_sentences
 
 pytestmark = pytest.mark.fuzz
 # quick in the default run; NEWSQA_FUZZ_EXAMPLES=2000 for a deeper search

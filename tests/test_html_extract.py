@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from newsqa.index.html_extract import ExtractedPage, extract_html
+from newsqa.index.ingest.html_extract import ExtractedPage, extract_html
 
 ARTICLE_PAGE = """<!DOCTYPE html>
 <html><head>

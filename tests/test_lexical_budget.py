@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from newsqa.index.article import Article
-from newsqa.index.lexical import within_budget
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher, SearchOptions
+from newsqa.index.search.lexical import within_budget
+from newsqa.index.search.ranking import Searcher, SearchOptions
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 
 def test_commonest_terms_go_first_and_the_rarest_stays() -> None:
@@ -53,8 +53,8 @@ def test_the_term_count_memory_stays_bounded(library: Library) -> None:
     """A bot sees an open set of words: the remembered counts start afresh past MAX_COUNTED_TERMS."""
     from conftest import SEEDS
 
-    from newsqa.index import search
-    from newsqa.index.loaders import iter_articles
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.search import ranking as search
 
     library.ingest(iter_articles([SEEDS]))
     searcher = Searcher(library, SearchOptions(lexical_budget=1))

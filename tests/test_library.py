@@ -10,11 +10,11 @@ import pytest
 from conftest import SEEDS
 from fakes import HashingEmbedder
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.datadir import IndexLocked, ModelMismatch
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.search import Searcher
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.datadir import IndexLocked, ModelMismatch
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article, LoadProblem
 
 AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
 
@@ -65,7 +65,7 @@ def test_unchanged_articles_are_skipped_without_embedding(
 
 
 def test_identical_sentences_are_embedded_once(library: Library, embedder: HashingEmbedder) -> None:
-    # a sentence is embedded with its headline (index/context.py): copies of a wire story share both
+    # a sentence is embedded with its headline (index/text/context.py): copies of a wire story share both
     same = "The same wire sentence appears in both copies."
     first, second = article(1, same + " First outlet adds this."), article(2, same + " Second adds that.")
     report = library.ingest([first, dataclasses.replace(second, title=first.title)])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.loaders import MAX_FILE_BYTES, TITLE_CHARS, headline_from_text, iter_articles
+from newsqa.index.ingest.loaders import MAX_FILE_BYTES, TITLE_CHARS, headline_from_text, iter_articles
+from newsqa.index.text.article import Article, LoadProblem
 
 BODY = "The council met on Tuesday. It approved the new bridge."
 
@@ -280,7 +280,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_non_utf8_text_is_read_as_cp1252(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # One cp1252 byte in an otherwise UTF-8 file: the UTF-8 around it must survive, not turn to mojibake.
     raw = b"Headline\nCaf" + b"\xe9 costs \x80" + "5 — in São Paulo.".encode()
-    with caplog.at_level(logging.WARNING, logger="newsqa.index.loaders"):
+    with caplog.at_level(logging.WARNING, logger="newsqa.index.ingest.loaders"):
         a = only_article(write(tmp_path / "legacy.txt", raw))
     assert a.text == "Café costs €5 — in São Paulo."
     assert "legacy.txt: not valid UTF-8" in caplog.text

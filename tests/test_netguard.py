@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsqa.index.netguard import AddressPolicy, address_kind, ip_literal, parse_allow_hosts
+from newsqa.index.web.netguard import AddressPolicy, address_kind, ip_literal, parse_allow_hosts
 
 POLICY = AddressPolicy()
 

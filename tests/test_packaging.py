@@ -1,21 +1,65 @@
-"""The wheel carries every package: pyproject lists them (index/ and bot/ install as newsqa.index and
-newsqa.bot), so a new subpackage that is not listed must fail here, not in a user's `pip install .`."""
+"""The wheel carries every package and the seed articles: setup.py finds the packages under each folder
+pyproject maps (index/ and bot/ install as newsqa.index and newsqa.bot), so a new subpackage that the
+wheel lacks must fail here, not in a user's `pip install .`."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_package_folder_is_in_the_wheel() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    roots = config["package-dir"]  # import name -> folder
-    listed = set(config["packages"])
-    found = set()
-    for name, folder in roots.items():
+def roots() -> dict[str, str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    """Built from a copy of the sources (a checkout's stale build/ folder would hide a missing package)."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, source)
+    for folder in roots().values():
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip_wheel, "-w", out, source],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("newsqa-*.whl")
+    return zipfile.ZipFile(built)
+
+
+def package_folders() -> dict[str, Path]:
+    """Import name -> folder, for every folder under a mapped root that holds an `__init__.py`."""
+    found = {}
+    for name, folder in roots().items():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
-            found.add(".".join([name, *rel.parts]) if rel.parts else name)
-    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
+            found[".".join([name, *rel.parts])] = init.parent
+    return found
+
+
+def test_every_package_folder_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    in_wheel = {n.removesuffix("/__init__.py").replace("/", ".") for n in names if n.endswith("/__init__.py")}
+    folders = package_folders()
+    assert {"newsqa.index.search", "newsqa.bot", "newsqa.evaluation"} <= set(folders)
+    assert set(folders) <= in_wheel, f"packages missing from the wheel: {sorted(set(folders) - in_wheel)}"
+    for name, folder in folders.items():  # and every module in them
+        for module in folder.glob("*.py"):
+            assert f"{name.replace('.', '/')}/{module.name}" in names
+
+
+def test_the_seed_articles_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    seeds = {p.name for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".md", ".html", ".json")}
+    assert seeds
+    assert seeds <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/seeds/")}

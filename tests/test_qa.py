@@ -5,11 +5,11 @@ from __future__ import annotations
 from conftest import SEEDS
 
 from newsqa.bot.chatstate import ChatState
-from newsqa.index.followup import Conversation
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Searcher
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.search.followup import Conversation
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
 
 AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday?"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 
-from newsqa.index.followup import Conversation
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Searcher
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.search.followup import Conversation
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.library import Library
 
 pytestmark = pytest.mark.slow
 

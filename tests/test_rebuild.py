@@ -15,11 +15,11 @@ from click.testing import CliRunner, Result
 from fakes import HashingEmbedder
 
 from newsqa.cli import main
-from newsqa.index.datadir import ModelMismatch
-from newsqa.index.feeds import FeedState, FeedStateStore
 from newsqa.index.follows import Follows
-from newsqa.index.library import Library
-from newsqa.index.search import Searcher
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.datadir import ModelMismatch
+from newsqa.index.storage.library import Library
+from newsqa.index.web.feeds import FeedState, FeedStateStore
 
 pytestmark = pytest.mark.fault
 
@@ -105,7 +105,7 @@ KILLER = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from fakes import HashingEmbedder
     from newsqa.cli import main
-    from newsqa.index import datadir, vectors
+    from newsqa.index.storage import datadir, vectors
     root, source, step = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 
     def die(*args, **kwargs):
@@ -128,7 +128,7 @@ KILLER = textwrap.dedent(
     if step == "while embedding":
         HashingEmbedder.embed = when(HashingEmbedder.embed, nth(1))
     elif step == "inside the swap transaction":
-        from newsqa.index import rebuild
+        from newsqa.index.storage import rebuild
         rebuild._set_counter = when(rebuild._set_counter, nth(1))
     elif step == "after the swap, before the snapshot":
         vectors.VectorIndex.save = when(vectors.VectorIndex.save, lambda self, path: path.parent == root)
@@ -137,7 +137,7 @@ KILLER = textwrap.dedent(
             datadir.atomic_write_bytes, lambda path, data: path == root / "manifest.json"
         )
     elif step == "before the staging folder is removed":
-        from newsqa.index import rebuild
+        from newsqa.index.storage import rebuild
         rebuild.clear_staging = when(rebuild.clear_staging, nth(2))
     e = HashingEmbedder()
     main(["--data-dir", str(root), "index", "build", "--rebuild", source],

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fakes import HashingEmbedder
 
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.store import ALERT_DAYS, CONVERSATION_DAYS, EXPIRE_BATCH
+from newsqa.index.storage.library import Library
+from newsqa.index.storage.store import ALERT_DAYS, CONVERSATION_DAYS, EXPIRE_BATCH
+from newsqa.index.text.article import Article
 
 
 def test_idle_conversations_and_old_alerts_expire_a_batch_at_a_time(tmp_path: Path) -> None:

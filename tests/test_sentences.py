@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.index.sentences import MAX_SENTENCE_CHARS, Sentence, _tokenizer, paragraph_spans, split_sentences
+from newsqa.index.text.sentences import (
+    MAX_SENTENCE_CHARS,
+    Sentence,
+    _tokenizer,
+    paragraph_spans,
+    split_sentences,
+)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_46770c7ee1a4bd70.txt"
 

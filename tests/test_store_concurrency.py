@@ -8,13 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from newsqa.index.store import MIGRATIONS, Store
+from newsqa.index.storage.store import MIGRATIONS, Store
 
 OPEN = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from newsqa.index.store import Store
+    from newsqa.index.storage.store import Store
     start = float(sys.argv[2])
     while time.time() < start:
         pass
@@ -48,7 +48,7 @@ def test_an_upgrade_waits_for_one_running_elsewhere_and_reads_the_version_it_lef
     import threading
     import time
 
-    from newsqa.index.store import connect
+    from newsqa.index.storage.store import connect
 
     path = tmp_path / "newsqa.sqlite"
     conn = connect(path)

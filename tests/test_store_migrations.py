@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsqa.index.store import MIGRATIONS, Store, connect
+from newsqa.index.storage.store import MIGRATIONS, Store, connect
 
 
 def test_an_index_from_migration_4_gains_the_rowid_vector_table(tmp_path: Path) -> None:

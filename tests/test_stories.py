@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fakes import HashingEmbedder
 
-from newsqa.index.article import Article
-from newsqa.index.library import Library
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
 
 STORY = (
     "The city council approved the new bridge on Tuesday after a two-year delay caused by funding problems. "
@@ -84,8 +84,8 @@ def test_disabled_for_evaluation_pools(tmp_path: Path, embedder: HashingEmbedder
 
 
 def test_answers_cite_the_other_outlets(library: Library) -> None:
-    from newsqa.index.qa import QuestionAnswerer
-    from newsqa.index.search import Searcher
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import Searcher
 
     library.ingest(
         [

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from fakes import HashingEmbedder
 
 from newsqa.cli import main
-from newsqa.index.answer import Answer, Citation, Outlet, Passage
+from newsqa.index.search.answer import Answer, Citation, Outlet, Passage
 from newsqa.terminal import BOLD, RESET, format_answer
 
 OSC = "\x1b]0;owned\x07"  # sets the window title

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.index.article import Article, LoadProblem
-from newsqa.index.library import Library
-from newsqa.index.loaders import iter_articles
-from newsqa.index.sentences import split_sentences
-from newsqa.index.textclean import garbage_share
+from newsqa.index.ingest.loaders import iter_articles
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article, LoadProblem
+from newsqa.index.text.sentences import split_sentences
+from newsqa.index.text.textclean import garbage_share
 
 HEADLINE = "Bridge vote in Zürich"
 BODY = "The council approved the new bridge on Tuesday. Work starts in May — “at last”, said Ms Müller."
@@ -91,7 +91,7 @@ def test_invisible_characters_are_removed_at_load_time(tmp_path: Path, suffix: s
 
 
 def test_emoji_joiners_are_kept() -> None:
-    from newsqa.index.textclean import drop_invisible
+    from newsqa.index.text.textclean import drop_invisible
 
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     assert drop_invisible(f"a {family} b") == f"a {family} b"

@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Searcher
-from newsqa.index.timeexpr import Period
-from newsqa.index.timerank import QueryTime, TimeWeights, in_period, query_time, recency, time_lifts
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher
+from newsqa.index.search.timerank import QueryTime, TimeWeights, in_period, query_time, recency, time_lifts
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
+from newsqa.index.text.timeexpr import Period
 
 D = dt.date
 

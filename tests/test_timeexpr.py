@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from newsqa.index.timeexpr import Period, asks_about_now, describe, find_times, parse_day, strip_times
+from newsqa.index.text.timeexpr import Period, asks_about_now, describe, find_times, parse_day, strip_times
 
 D = dt.date
 TUE_8_JUNE_2021 = D(2021, 6, 8)

@@ -7,8 +7,8 @@ import os
 import time
 from pathlib import Path
 
-from newsqa.index.library import Library
-from newsqa.index.watch import FolderWatcher
+from newsqa.index.ingest.watch import FolderWatcher
+from newsqa.index.storage.library import Library
 
 
 def later() -> float:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsqa.index.netguard import AllowList, parse_allow_hosts
+from newsqa.index.web.netguard import AllowList, parse_allow_hosts
 
 # Fetches refuse loopback addresses by default; tests that fetch from this server allow it explicitly.
 ALLOW_LOCAL: AllowList = parse_allow_hosts(["127.0.0.1"])

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsqa.index.embedder import Embedder
-from newsqa.index.library import Library
-from newsqa.index.vectors import IndexPolicy
+from newsqa.index.storage.library import Library
+from newsqa.index.storage.vectors import IndexPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def build_index(
     articles: Path, root: Path, embedder: Callable[[], Embedder], model_name: str, policy: IndexPolicy
 ) -> tuple[Library, float, float]:
     """A fresh index of `articles` in `root`: (library, seconds, CPU seconds); the model is loaded first."""
-    from newsqa.index.loaders import iter_articles
+    from newsqa.index.ingest.loaders import iter_articles
 
     shutil.rmtree(root, ignore_errors=True)
     lib = Library(root, embedder, model_name=model_name, vector_policy=policy)
@@ -60,8 +60,8 @@ def build_index(
 
 def encoder_alone(lib: Library) -> tuple[int, float, float]:
     """(distinct texts, seconds, CPU seconds) to embed, in one call, exactly the texts the build embedded:
-    each distinct "headline. sentence" (index/context.py), not the bare sentence, which is shorter."""
-    from newsqa.index.context import embedding_text
+    each distinct "headline. sentence" (index/text/context.py), not the bare sentence, which is shorter."""
+    from newsqa.index.text.context import embedding_text
 
     rows = lib.store.conn.execute(
         "SELECT a.title, s.text FROM sentences s JOIN articles a ON a.rowid = s.article"

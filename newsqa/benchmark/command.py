@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from newsqa.cli import Context
-    from newsqa.index.library import Library
+    from newsqa.index.storage.library import Library
 
     from .report import Row
 
@@ -60,7 +60,7 @@ def bench(
 
     ARTICLES is a JSON-lines file (e.g. ../shared/data/bbc-news/articles.jsonl); --quick generates one.
     """
-    from newsqa.index.vectors import IndexPolicy
+    from newsqa.index.storage.vectors import IndexPolicy
 
     from .corpus import write_corpus
     from .report import render
@@ -132,7 +132,7 @@ class _Run:
 
     # -- build -----------------------------------------------------------------------------------
     def build(self) -> Library:
-        from newsqa.index.library import Library
+        from newsqa.index.storage.library import Library
 
         from .build import measure_build
         from .report import Row
@@ -165,7 +165,7 @@ class _Run:
         return lib
 
     def pad(self, small: Library, scale: int) -> Library:
-        from newsqa.index.library import Library
+        from newsqa.index.storage.library import Library
 
         from .synthetic import pad_index
 
@@ -186,7 +186,7 @@ class _Run:
     # -- queries ---------------------------------------------------------------------------------
     def questions(self, n: int) -> list[str]:
         """Headlines of the articles, a seeded sample: short, question-like, and not indexed sentences."""
-        from newsqa.index.loaders import iter_articles
+        from newsqa.index.ingest.loaders import iter_articles
 
         titles = sorted({a.title for a in iter_articles([str(self.articles)]) if hasattr(a, "title")})
         random.Random(5).shuffle(titles)
@@ -256,7 +256,7 @@ class _Run:
     def add_rows(self, lib: Library) -> None:
         from dataclasses import replace
 
-        from newsqa.index.loaders import iter_articles
+        from newsqa.index.ingest.loaders import iter_articles
 
         from .query import one_article_adds
         from .report import ms

@@ -22,8 +22,8 @@ def rss_bytes() -> int:
 def main(data_dir: Path) -> None:
     import faiss  # noqa: F401  (its import is not the index's memory)
 
-    from newsqa.index.datadir import DataDir
-    from newsqa.index.library import Library
+    from newsqa.index.storage.datadir import DataDir
+    from newsqa.index.storage.library import Library
 
     manifest = DataDir(data_dir).read_manifest()
     assert manifest is not None, f"no index in {data_dir}"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.evaluation.metrics import percentile
-from newsqa.index.article import Article
-from newsqa.index.library import Library
-from newsqa.index.vectors import ExactTopK, recall_at
+from newsqa.index.storage.library import Library
+from newsqa.index.storage.vectors import ExactTopK, recall_at
+from newsqa.index.text.article import Article
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,8 @@ def answer_latency(lib: Library, questions: list[str], *, warmup: int = 5) -> tu
     """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, passages), with time handling on
     (as of today, as the terminal and the bot ask) and off, question by question in turn so both see
     the same machine: (on, off)."""
-    from newsqa.index.qa import QuestionAnswerer
-    from newsqa.index.search import Searcher
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import Searcher
 
     qa = QuestionAnswerer(Searcher(lib))
     today = dt.date.today()

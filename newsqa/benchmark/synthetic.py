@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from newsqa.index.article import Article
 from newsqa.index.embedder import Embedder
-from newsqa.index.library import Library
-from newsqa.index.sentences import Sentence
-from newsqa.index.vectors import IndexPolicy
+from newsqa.index.storage.library import Library
+from newsqa.index.storage.vectors import IndexPolicy
+from newsqa.index.text.article import Article
+from newsqa.index.text.sentences import Sentence
 
 SENTENCES_PER_ARTICLE = 20
 CHUNK = 20_000

@@ -17,8 +17,8 @@ import click
 
 if TYPE_CHECKING:
     from newsqa.cli import Context
-    from newsqa.index.library import Library
-    from newsqa.index.search import Searcher
+    from newsqa.index.search.ranking import Searcher
+    from newsqa.index.storage.library import Library
 
 #: Tune only on questions about the first this-many articles in file order (SQuAD dev has no tuning split).
 TUNING_ARTICLES = 24
@@ -55,7 +55,7 @@ def eval_group() -> None:
 
 def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Searcher:
     """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
-    from newsqa.index.search import Searcher, SearchOptions
+    from newsqa.index.search.ranking import Searcher, SearchOptions
 
     opts = ctx.search_options()
     fields = {f.name for f in dataclasses.fields(SearchOptions)}
@@ -218,9 +218,9 @@ def followups(
     ARTICLES are the files or folders the dialogues refer to, e.g. seeds/ and
     ../shared/data/bbc-news/articles.jsonl (the set names articles by id only).
     """
-    from newsqa.index.article import Article
-    from newsqa.index.loaders import iter_articles
-    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.text.article import Article
 
     from .followups import evaluate, load_dialogues
     from .workspace import open_index, slug
@@ -281,9 +281,9 @@ def paraphrases(
     ../shared/data/bbc-news/articles.jsonl. Reports hit@1, hit@k of the answer sentence, article@k,
     the share abstained and how many questions the chat rewrote as follow-ups.
     """
-    from newsqa.index.article import Article
-    from newsqa.index.loaders import iter_articles
-    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.text.article import Article
 
     from .paraphrases import SetError, changes, evaluate, figures, load_paraphrases, render, resolve_gold
     from .runner import spread
@@ -333,7 +333,7 @@ def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Pat
     rest). A question is asked of its own half (answerable) and of the other (unanswerable). The
     threshold is chosen on the tuning half and checked on the other.
     """
-    from newsqa.index.search import Searcher
+    from newsqa.index.search.ranking import Searcher
 
     from .abstain import choose_threshold, curve, point
     from .reqa import load_pool
@@ -428,9 +428,9 @@ def realtimeqa(
     Reports answer@1 and @5 in the quoted sentences and excerpts, quotes dated after their question
     (must be 0 with time on), by split: the first 7 weeks (tune) and the rest (other).
     """
-    from newsqa.index.article import Article
-    from newsqa.index.loaders import iter_articles
-    from newsqa.index.qa import QuestionAnswerer
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.text.article import Article
 
     from .realtimeqa import evaluate, load_questions, render, split, tuning_weeks
     from .runner import spread

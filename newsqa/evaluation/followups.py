@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsqa.index.answer import Answer
-from newsqa.index.followup import Conversation
-from newsqa.index.qa import QuestionAnswerer
+from newsqa.index.search.answer import Answer
+from newsqa.index.search.followup import Conversation
+from newsqa.index.search.qa import QuestionAnswerer
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsqa.index.answer import Answer
-from newsqa.index.followup import Conversation
-from newsqa.index.library import Library
-from newsqa.index.qa import QuestionAnswerer
+from newsqa.index.search.answer import Answer
+from newsqa.index.search.followup import Conversation
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.storage.library import Library
 
 from .metrics import first_relevant_rank
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsqa.index.answer import Answer
+from newsqa.index.search.answer import Answer
 
 #: Weeks (quiz releases) tuned on; the later ones are only checked.
 TUNING_WEEKS = 7

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsqa.index.article import Article
-from newsqa.index.sentences import Sentence
+from newsqa.index.text.article import Article
+from newsqa.index.text.sentences import Sentence
 
 PARAGRAPH_BREAK = "\n\n"
 

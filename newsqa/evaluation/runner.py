@@ -9,9 +9,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from newsqa.index.followup import focus_terms, resolve
-from newsqa.index.library import Library
-from newsqa.index.search import Ranking, Searcher
+from newsqa.index.search.followup import focus_terms, resolve
+from newsqa.index.search.ranking import Ranking, Searcher
+from newsqa.index.storage.library import Library
 
 from .metrics import first_relevant_rank
 

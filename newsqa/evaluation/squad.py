@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsqa.index.article import Article
+from newsqa.index.text.article import Article
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from newsqa.index.article import Article
 from newsqa.index.embedder import Embedder
-from newsqa.index.library import Library
-from newsqa.index.sentences import Sentence
+from newsqa.index.storage.library import Library
+from newsqa.index.text.article import Article
+from newsqa.index.text.sentences import Sentence
 
 from .embedcache import CachedEmbedder
 

@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .article import Article, LoadProblem
+from ..embedder import Embedder
+from ..text.article import Article, LoadProblem
 from .datadir import DataDir, IndexProblem
-from .embedder import Embedder
 from .library import IngestReport, Library
 from .store import Store
 from .vectors import IndexPolicy

@@ -49,10 +49,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .article import Article, LoadProblem
+from ..text.article import Article, LoadProblem
+from ..text.sentences import split_sentences
+from ..text.textclean import clean_text, garbage_share, has_surrogates, repair_surrogates
 from .html_extract import extract_html
-from .sentences import split_sentences
-from .textclean import clean_text, garbage_share, has_surrogates, repair_surrogates
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from ..text.textclean import clean_text
+from ..text.timeexpr import parse_day
 from .answer import Answer
 from .followup import Conversation, focus_terms, resolve
-from .search import Ranking, Searcher
-from .textclean import clean_text
-from .timeexpr import parse_day
+from .ranking import Ranking, Searcher
 from .timerank import QueryTime, query_time
 
 #: A timeline keeps sentences scoring within this much of the best match (fused scores, about 0..1).

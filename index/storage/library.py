@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .article import Article, LoadProblem, storable
-from .context import embedding_text
+from ..embedder import Embedder
+from ..stories.copies import Stories
+from ..text.article import Article, LoadProblem, storable
+from ..text.context import embedding_text
+from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
-from .embedder import Embedder
-from .sentences import Sentence, split_sentences
 from .store import Store, day_of
-from .stories import Stories
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
 log = logging.getLogger(__name__)

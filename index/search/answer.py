@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .timeexpr import describe
+from ..text.timeexpr import describe
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,10 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from .article import Article, LoadProblem
-from .dedupe import normalize_url
-from .html_extract import extract_html
+from ..ingest.html_extract import extract_html
+from ..stories.dedupe import normalize_url
+from ..text.article import Article, LoadProblem
+from ..text.textclean import clean_text
 from .inflate import ACCEPT_ENCODING, DecodeError, decoder_for
 from .netguard import AddressPolicy, AllowList, ip_literal
 from .pinning import (
@@ -38,7 +39,6 @@ from .pinning import (
     proxy_mounts,
     system_resolver,
 )
-from .textclean import clean_text
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"

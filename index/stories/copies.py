@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .article import Article, LoadProblem
+from ..text.article import Article, LoadProblem
 from .dedupe import NearDupIndex, normalize_url, text_fingerprint
-from .store import Store
+from .keystore import StoryKeyStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Copy:
 class Stories:
     """Filters an ingest stream; keys of what passes are written after the articles are committed."""
 
-    def __init__(self, store: Store, *, threshold: float = 0.8) -> None:
+    def __init__(self, store: StoryKeyStore, *, threshold: float = 0.8) -> None:
         self.store = store
         self.threshold = threshold
         self._near: NearDupIndex | None = None

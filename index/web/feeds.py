@@ -32,10 +32,10 @@ from typing import Any
 
 import feedparser
 
-from .article import Article, LoadProblem
-from .dedupe import normalize_url
+from ..stories.dedupe import normalize_url
+from ..text.article import Article, LoadProblem
+from ..text.textclean import clean_text
 from .fetch import Fetcher, is_transient, normalize_published, site_from_url
-from .textclean import clean_text
 
 log = logging.getLogger(__name__)
 

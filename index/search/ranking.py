@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..storage.library import Library
+from ..storage.store import StoredSentence
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse, structure_lifts
 from .lexical import coverage, match_any, query_terms, within_budget
-from .library import Library
-from .store import StoredSentence
 from .timerank import QueryTime, TimeWeights, time_lifts
 
 

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .timeexpr import Period, asks_about_now, find_times
+from ..text.timeexpr import Period, asks_about_now, find_times
 
 #: An article reports an event up to this many days after it happened.
 REPORTING_LAG_DAYS = 3

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .article import Article
-from .sentences import Sentence
-from .timeexpr import Period, find_times, parse_day
+from ..text.article import Article
+from ..text.sentences import Sentence
+from ..text.timeexpr import Period, find_times, parse_day
 
 # Numbered migrations: the database records how many ran; a newer newsqa adds to the end, never edits.
 MIGRATIONS: tuple[str, ...] = (

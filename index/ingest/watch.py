@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .article import Article, LoadProblem
-from .library import IngestReport, Library
+from ..storage.library import IngestReport, Library
+from ..text.article import Article, LoadProblem
 from .loaders import iter_articles, walk_files
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .article import Article
+from ..storage.library import IngestReport, Library
+from ..text.article import Article
 from .feeds import FeedStateStore, PollReport, poll_feeds
 from .fetch import Fetcher
-from .library import IngestReport, Library
 
 
 @dataclass(frozen=True, slots=True)

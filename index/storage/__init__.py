@@ -1,0 +1,1 @@
+"""What persists: SQLite, FAISS, the data directory, and the opened index that keeps them in step."""

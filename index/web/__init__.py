@@ -1,0 +1,1 @@
+"""Articles from the open web: a guarded, bounded fetcher, RSS/Atom feeds, feed rounds into the index."""
