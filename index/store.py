@@ -19,12 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from .article import Article
+from .migrations import Migration, UserVersion, check_track
+from .migrations import migrate as run_migrations
 from .sentences import Sentence
 from .timeexpr import Period, find_times, parse_day
 
-# Numbered migrations: the database records how many ran; a newer newsqa adds to the end, never edits.
-MIGRATIONS: tuple[str, ...] = (
-    """
+#: The index's track (see migrations.py): a newer newsqa adds to the end, never edits.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "articles_sentences_vectors",
+        """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE articles (
         rowid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,8 +62,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE conversations (chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
     """,
-    # 2: one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
-    """
+    ),
+    # one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
+    Migration(
+        2,
+        "story_keys",
+        """
     CREATE TABLE story_keys (
         article TEXT PRIMARY KEY,      -- articles.id
         url_key TEXT,                  -- normalised URL
@@ -77,8 +86,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX also_reported_original ON also_reported(original);
     """,
-    # 3: people following a topic, and the alerts already sent (never the same article twice to a chat)
-    """
+    ),
+    # people following a topic, and the alerts already sent (never the same article twice to a chat)
+    Migration(
+        3,
+        "follows_alerts",
+        """
     CREATE TABLE follows (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         chat TEXT NOT NULL,
@@ -94,9 +107,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY(chat, article)
     );
     """,
-    # 4: BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
+    ),
+    # BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
     # a paragraph's rowid is the id of its first sentence
-    """
+    Migration(
+        4,
+        "paragraphs_fts",
+        """
     CREATE VIRTUAL TABLE paragraphs_fts USING fts5(
         text, article UNINDEXED, paragraph UNINDEXED, tokenize='porter unicode61 remove_diacritics 2'
     );
@@ -104,18 +121,26 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT MIN(id), group_concat(text, ' '), article, paragraph FROM sentences
         GROUP BY article, paragraph;
     """,
-    # 5: vectors in a rowid table. A 1.5 kB vector overflows a WITHOUT ROWID page (an index b-tree keeps
+    ),
+    # vectors in a rowid table. A 1.5 kB vector overflows a WITHOUT ROWID page (an index b-tree keeps
     # at most about 1 kB of a row in place), which cost 4.7 kB on disk per vector; here it is 1.6-2 kB.
-    """
+    Migration(
+        5,
+        "embeddings_rowid",
+        """
     CREATE TABLE embeddings_v5 (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
     INSERT INTO embeddings_v5(text_hash, vector) SELECT text_hash, vector FROM embeddings;
     DROP TABLE embeddings;
     ALTER TABLE embeddings_v5 RENAME TO embeddings;
     """,
-    # 6: time. An article's publish date as a day, and the days its sentences speak of ("on Sunday" in an
+    ),
+    # time. An article's publish date as a day, and the days its sentences speak of ("on Sunday" in an
     # article of Tuesday 8 June 2021 is 6 June), resolved at ingest (timeexpr.py) and filled in here for
     # what an earlier newsqa indexed.
-    """
+    Migration(
+        6,
+        "days",
+        """
     ALTER TABLE articles ADD COLUMN day TEXT;   -- YYYY-MM-DD; NULL: the article has no usable date
     UPDATE articles SET day = newsqa_day(published);
     CREATE INDEX articles_day ON articles(day);
@@ -130,17 +155,27 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT s.id, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
         FROM sentences s JOIN articles a ON a.rowid = s.article, json_each(newsqa_times(s.text, a.day)) t;
     """,
-    # 7: each sentence's own vector beside the headline-prefixed one (context.py): the hash of the bare
+    ),
+    # each sentence's own vector beside the headline-prefixed one (context.py): the hash of the bare
     # sentence text in `embeddings`; NULL for sentences indexed before (they rank by the prefixed vector)
-    """
+    Migration(
+        7,
+        "bare_hash",
+        """
     ALTER TABLE sentences ADD COLUMN bare_hash TEXT;
     """,
-    # 8: what expiry (Store.expire) looks up by age
-    """
+    ),
+    # what expiry (Store.expire) looks up by age
+    Migration(
+        8,
+        "expiry_indexes",
+        """
     CREATE INDEX conversations_updated ON conversations(updated_at);
     CREATE INDEX alerts_sent ON alerts(sent_at);
     """,
+    ),
 )
+check_track(MIGRATIONS)
 
 #: Retention (Store.expire). A conversation idle this long is forgotten (a follow-up a month later is a new
 #: question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and an
@@ -234,36 +269,8 @@ def _sql_times(text: str, day: str | None) -> str:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Run the pending migrations, all in one write transaction taken before the version is read.
-
-    Two processes opening a new data directory at once: the second waits for the first's transaction,
-    then reads the version it left and has nothing to do (reading it outside the lock raced).
-    """
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-        return  # the common case, without taking the write lock
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _statements(script: str) -> Iterator[str]:
-    """A migration's statements one by one (`executescript` would commit the open transaction first)."""
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n\t;"):
-                yield buffer
-            buffer = ""
+    """Bring the index's tables up to date (connect with `connect`: step 6 calls its SQL functions)."""
+    run_migrations(conn, MIGRATIONS, UserVersion(), "index")
 
 
 class Store:

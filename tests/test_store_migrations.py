@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from legacy_schema import MAIN_MIGRATIONS
 
 from newsqa.index.store import MIGRATIONS, Store, connect
 
@@ -13,7 +14,7 @@ from newsqa.index.store import MIGRATIONS, Store, connect
 def test_an_index_from_migration_4_gains_the_rowid_vector_table(tmp_path: Path) -> None:
     path = tmp_path / "newsqa.sqlite"
     conn = connect(path)
-    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the schema newsqa had before 5
+    for number, script in enumerate(MAIN_MIGRATIONS[:4], start=1):  # the schema newsqa had before 5
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
     vec = np.arange(384, dtype=np.float32)
     conn.execute("INSERT INTO embeddings(text_hash, vector) VALUES('h1', ?)", (vec.tobytes(),))
