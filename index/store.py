@@ -174,6 +174,29 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_sent ON alerts(sent_at);
     """,
     ),
+    # what a feed poll remembers (feeds.py, FeedStateStore). Made outside any migration before, on first
+    # use of a feed: IF NOT EXISTS keeps the tables and rows such a file already has.
+    Migration(
+        9,
+        "feed_state",
+        """
+    CREATE TABLE IF NOT EXISTS feed_state (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_due REAL NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS feed_state_seen (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: the oldest unlisted keys go first
+        url TEXT NOT NULL,
+        key TEXT NOT NULL,
+        UNIQUE (url, key)
+    );
+    """,
+    ),
 )
 check_track(MIGRATIONS)
 

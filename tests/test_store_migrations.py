@@ -6,8 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
-from legacy_schema import MAIN_MIGRATIONS
+from legacy_schema import MAIN_MIGRATIONS, make_main_database
 
+from newsqa.index.feeds import FeedStateStore
 from newsqa.index.store import MIGRATIONS, Store, connect
 
 
@@ -54,3 +55,27 @@ def test_connect_leaves_an_existing_page_size_alone(tmp_path: Path) -> None:
     conn = connect(path)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
     conn.close()
+
+
+def test_feed_state_made_before_migrations_is_adopted_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "newsqa.sqlite"
+    conn = connect(path)
+    make_main_database(conn, feeds=True)  # main's 8 steps, then a feed poll made its tables
+    conn.execute("INSERT INTO feed_state(url, etag, updated_at) VALUES('https://x/feed', 'e1', 1.0)")
+    conn.execute("INSERT INTO feed_state_seen(url, key) VALUES('https://x/feed', 'guid1')")
+    conn.close()
+
+    Store(path).close()
+    with FeedStateStore(path) as feeds:
+        state = feeds.load("https://x/feed")
+    assert (state.etag, state.seen) == ("e1", {"guid1"})
+    conn = connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
+
+
+def test_a_new_index_has_the_feed_tables_from_its_migrations(tmp_path: Path) -> None:
+    store = Store(tmp_path / "newsqa.sqlite")
+    names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"feed_state", "feed_state_seen"} <= names
+    store.close()
