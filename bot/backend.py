@@ -17,7 +17,6 @@ from pathlib import Path
 from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
 from newsqa.index.datadir import IndexDamaged
-from newsqa.index.follows import Alert, Follow, Follows
 from newsqa.index.fusion import Scored
 from newsqa.index.library import IngestReport, Library
 from newsqa.index.loaders import iter_articles
@@ -26,6 +25,8 @@ from newsqa.index.search import Ranking
 from newsqa.index.store import StoredArticle
 
 from .chatstate import ChatState
+from .chatstore import ChatStore, Follow
+from .follows import Alert, Follows
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,8 @@ class Backend:
         self.k = k
         self.lock_timeout = lock_timeout
         self.questions = 0
-        self.follows = Follows(library.store)
+        self.chats = ChatStore(library.store)
+        self.follows = Follows(self.chats)
 
     # -- start-up ---------------------------------------------------------------------------------
     def warm_up(self) -> tuple[int, int]:
@@ -84,19 +86,19 @@ class Backend:
     def ask(self, chat: str, question: str, as_of: dt.date) -> Reply:
         """Answer as of `as_of` (the message's day) with the chat's conversation (follow-ups), and store
         the updated state."""
-        store = self.library.store
-        state = ChatState.from_json(store.load_conversation(chat))
+        state = ChatState.from_json(self.chats.load_conversation(chat))
         self.library.refresh()
         answer = self.answerer.ask(question, state.conversation, k=self.k + 1, as_of=as_of)
         self.questions += 1
         page, has_more = self._page(answer)
         number = state.remember(answer.query, answer.focus, as_of) if page.answered else 0
-        store.save_conversation(chat, state.to_json())
+        self.chats.save_conversation(chat, state.to_json())
+        self.chats.expire()  # bounded: idle conversations and old alerts (chatstore.py, retention)
         return Reply(page, number, has_more)
 
     def more(self, chat: str, number: int, offset: int) -> Reply | None:
         """The next passages of an earlier answer; None when that answer was forgotten (/reset)."""
-        state = ChatState.from_json(self.library.store.load_conversation(chat))
+        state = ChatState.from_json(self.chats.load_conversation(chat))
         query = state.query_of(number)
         if query is None:
             return None
@@ -118,7 +120,7 @@ class Backend:
         return replace(answer, passages=answer.passages[: self.k]), has_more
 
     def reset(self, chat: str) -> None:
-        self.library.store.delete_conversation(chat)
+        self.chats.delete_conversation(chat)
 
     # -- buttons ----------------------------------------------------------------------------------
     def context(self, sentence_id: int) -> Passage | None:
@@ -163,6 +165,7 @@ class Backend:
     def alerts_for(self, new_articles: set[str]) -> list[Alert]:
         """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
         self.library.refresh()
+        self.chats.expire()
         return self.follows.alerts_for(self.answerer.searcher, new_articles)
 
     # -- admin ------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ import time
 from collections.abc import Sequence
 
 from newsqa.index.article import LoadProblem
-from newsqa.index.follows import Follow
 from newsqa.index.library import IngestReport
 
 from .backend import Stats
+from .chatstore import Follow
 from .formatting import Block, Span
 
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (

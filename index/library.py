@@ -601,7 +601,6 @@ class Library:
             self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for tmp in self.dir.stale_temp_files():
             tmp.unlink(missing_ok=True)
-        self.store.expire()  # bounded: old conversations and alerts (store.py, retention)
         return wrote
 
     def repair(self) -> None:

@@ -24,7 +24,9 @@ from .migrations import migrate as run_migrations
 from .sentences import Sentence
 from .timeexpr import Period, find_times, parse_day
 
-#: The index's track (see migrations.py): a newer newsqa adds to the end, never edits.
+#: The index's track (see migrations.py): a newer newsqa adds to the end. Steps 3 and 8 made the chat tables
+#: (conversations, follows, alerts), which the bot's own track has now (bot/chatstore.py): here they only
+#: count, and the file of an older newsqa keeps those tables for that track to adopt.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -60,7 +62,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE VIRTUAL TABLE sentences_fts USING fts5(
         text, content='sentences', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
     );
-    CREATE TABLE conversations (chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
     """,
     ),
     # one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
@@ -87,27 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX also_reported_original ON also_reported(original);
     """,
     ),
-    # people following a topic, and the alerts already sent (never the same article twice to a chat)
-    Migration(
-        3,
-        "follows_alerts",
-        """
-    CREATE TABLE follows (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        chat TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        UNIQUE(chat, topic)
-    );
-    CREATE TABLE alerts (
-        chat TEXT NOT NULL,
-        article TEXT NOT NULL,
-        follow INTEGER NOT NULL,
-        sent_at REAL NOT NULL,
-        PRIMARY KEY(chat, article)
-    );
-    """,
-    ),
+    Migration(3, "follows_alerts", ""),  # the chat track's
     # BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
     # a paragraph's rowid is the id of its first sentence
     Migration(
@@ -165,15 +146,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE sentences ADD COLUMN bare_hash TEXT;
     """,
     ),
-    # what expiry (Store.expire) looks up by age
-    Migration(
-        8,
-        "expiry_indexes",
-        """
-    CREATE INDEX conversations_updated ON conversations(updated_at);
-    CREATE INDEX alerts_sent ON alerts(sent_at);
-    """,
-    ),
+    Migration(8, "chat_expiry_indexes", ""),  # the chat track's
     # what a feed poll remembers (feeds.py, FeedStateStore). Made outside any migration before, on first
     # use of a feed: IF NOT EXISTS keeps the tables and rows such a file already has.
     Migration(
@@ -199,13 +172,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 check_track(MIGRATIONS)
-
-#: Retention (Store.expire). A conversation idle this long is forgotten (a follow-up a month later is a new
-#: question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and an
-#: article is alerted when it is first indexed, so a month-old row stops nothing.
-CONVERSATION_DAYS = 30
-ALERT_DAYS = 30
-EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -672,39 +638,6 @@ class Store:
         a = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         s = self.conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
         return int(a), int(s)
-
-    # -- conversations ---------------------------------------------------------------------------
-    def load_conversation(self, chat: str) -> str | None:
-        row = self.conn.execute("SELECT state FROM conversations WHERE chat=?", (chat,)).fetchone()
-        return row[0] if row else None
-
-    def save_conversation(self, chat: str, state: str) -> None:
-        self.conn.execute(
-            "INSERT INTO conversations(chat, state, updated_at) VALUES(?,?,?)"
-            " ON CONFLICT(chat) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-            (chat, state, time.time()),
-        )
-
-    def delete_conversation(self, chat: str) -> None:
-        self.conn.execute("DELETE FROM conversations WHERE chat=?", (chat,))
-
-    # -- retention -------------------------------------------------------------------------------
-    def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
-        """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
-        returns the rows removed. Called at every checkpoint, so the tables stay bounded by activity."""
-        now = time.time() if now is None else now
-        removed = 0
-        with self.transaction():
-            for table, column, days in (
-                ("conversations", "updated_at", CONVERSATION_DAYS),
-                ("alerts", "sent_at", ALERT_DAYS),
-            ):
-                removed += self.conn.execute(
-                    f"DELETE FROM {table} WHERE rowid IN"
-                    f" (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
-                    (now - days * 86400, limit),
-                ).rowcount
-        return removed
 
 
 class _Transaction:

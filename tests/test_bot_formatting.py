@@ -16,6 +16,7 @@ from newsqa.bot.access import AccessPolicy
 from newsqa.bot.addressing import command_argument, question_in
 from newsqa.bot.backend import pick_follows
 from newsqa.bot.chatstate import KEEP_ANSWERS, ChatState
+from newsqa.bot.chatstore import Follow
 from newsqa.bot.formatting import MAX_MESSAGE, Span, block_html, cut, fit, pack
 from newsqa.bot.ratelimit import QuestionLimiter
 from newsqa.bot.redact import MASK, TokenRedactor
@@ -26,7 +27,6 @@ from newsqa.bot.uploads import load_text, load_upload, safe_name
 from newsqa.bot.views import alert_block, answer_messages, short_date, source_blocks
 from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
-from newsqa.index.follows import Follow
 from newsqa.index.followup import Conversation
 
 NASTY = 'a < b && c > d "quoted" <b>not bold</b> *star* _under_ &amp; 😀'

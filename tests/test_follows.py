@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from newsqa.bot.chatstore import ChatStore
+from newsqa.bot.follows import MAX_TOPICS_PER_CHAT, FollowError, Follows
 from newsqa.index.article import Article
-from newsqa.index.follows import MAX_TOPICS_PER_CHAT, FollowError, Follows
 from newsqa.index.library import Library
 from newsqa.index.search import Searcher
 
@@ -19,7 +20,7 @@ ZOO2 = Article(id="zoo2", title="More zebras", text="Two more zebras escaped fro
 
 
 def test_new_matching_article_alerts_once(library: Library) -> None:
-    follows = Follows(library.store)
+    follows = Follows(ChatStore(library.store))
     follows.follow("chat1", "zebras escaped zoo")
     follows.follow("chat2", "river bridge council")
     searcher = Searcher(library)
@@ -40,23 +41,23 @@ def test_new_matching_article_alerts_once(library: Library) -> None:
 
 
 def test_unrelated_article_does_not_alert(library: Library) -> None:
-    follows = Follows(library.store)
+    follows = Follows(ChatStore(library.store))
     follows.follow("chat1", "election results in Wales")
     report = library.ingest([ZOO])
     assert follows.alerts_for(Searcher(library), set(report.added_ids)) == []
 
 
 def test_rate_limit_per_chat(library: Library) -> None:
-    follows = Follows(library.store, max_per_hour=1)
+    follows = Follows(ChatStore(library.store), max_per_hour=1)
     follows.follow("chat1", "zebras escaped zoo")
     searcher = Searcher(library)
-    t0 = time.time()  # a real time: a write expires alerts older than a month (store.py, retention)
+    t0 = time.time()  # a real time, as the bot's alerts have (chatstore.py, retention)
     assert len(follows.alerts_for(searcher, set(library.ingest([ZOO]).added_ids), now=t0)) == 1
     assert follows.alerts_for(searcher, set(library.ingest([ZOO2]).added_ids), now=t0 + 1) == []
 
 
 def test_follow_unfollow_following(library: Library) -> None:
-    follows = Follows(library.store)
+    follows = Follows(ChatStore(library.store))
     first = follows.follow("c", "  drone   attacks ")
     assert first.topic == "drone attacks" and follows.follow("c", "drone attacks") == first
     follows.follow("c", "bridges")
