@@ -155,12 +155,7 @@ class Backend:
 
     def unfollow(self, chat: str, which: str | None) -> list[Follow]:
         """Stop following: everything (None), the n-th topic of /following's list, or a topic by its words."""
-        if which is None:
-            return self.follows.unfollow(chat)
-        gone: list[Follow] = []
-        for follow in pick_follows(self.follows.following(chat), which):
-            gone += self.follows.unfollow(chat, str(follow.id))
-        return gone
+        return self.follows.unfollow(chat, which)
 
     def alerts_for(self, new_articles: set[str]) -> list[Alert]:
         """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
@@ -196,12 +191,3 @@ class Backend:
             data_dir=self.library.dir.root,
             built_at=manifest.built_at if manifest else None,
         )
-
-
-def pick_follows(current: Sequence[Follow], which: str) -> list[Follow]:
-    """'2' -> the second topic as /following numbers them; other text -> the topic with those words."""
-    key = " ".join(which.split())
-    if key.isdigit():
-        n = int(key)
-        return [current[n - 1]] if 1 <= n <= len(current) else []
-    return [f for f in current if f.topic.lower() == key.lower()]

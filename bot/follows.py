@@ -9,6 +9,7 @@ most of its words (`min_match`), so a small index cannot carry an unrelated stor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,13 +58,9 @@ class Follows:
         return follow
 
     def unfollow(self, chat: str, which: str | None = None) -> list[Follow]:
-        """Stop following one topic (by its number or text), or all of them when `which` is None."""
+        """Stop following the topic `which` names (see `pick_follows`), or all of them when it is None."""
         current = self.following(chat)
-        if which is None:
-            gone = current
-        else:
-            key = which.strip()
-            gone = [f for f in current if str(f.id) == key or f.topic.lower() == key.lower()]
+        gone = current if which is None else pick_follows(current, which)
         self.store.remove_follows(gone)
         return gone
 
@@ -104,3 +101,13 @@ class Follows:
         if self.store.was_alerted(chat, article):
             return False
         return self.store.alerts_since(chat, now - 3600) < self.max_per_hour
+
+
+def pick_follows(current: Sequence[Follow], which: str) -> list[Follow]:
+    """What a person means by `which`: '2' -> the second topic as /following numbers them (never a row id,
+    which nobody sees); other text -> the topic with those words."""
+    key = " ".join(which.split())
+    if key.isdigit():
+        n = int(key)
+        return [current[n - 1]] if 1 <= n <= len(current) else []
+    return [f for f in current if f.topic.lower() == key.lower()]

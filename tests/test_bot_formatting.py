@@ -14,9 +14,9 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from newsqa.bot import buttons
 from newsqa.bot.access import AccessPolicy
 from newsqa.bot.addressing import command_argument, question_in
-from newsqa.bot.backend import pick_follows
 from newsqa.bot.chatstate import KEEP_ANSWERS, ChatState
 from newsqa.bot.chatstore import Follow
+from newsqa.bot.follows import pick_follows
 from newsqa.bot.formatting import MAX_MESSAGE, Span, block_html, cut, fit, pack
 from newsqa.bot.ratelimit import QuestionLimiter
 from newsqa.bot.redact import MASK, TokenRedactor

@@ -62,7 +62,7 @@ def test_follow_unfollow_following(library: Library) -> None:
     assert first.topic == "drone attacks" and follows.follow("c", "drone attacks") == first
     follows.follow("c", "bridges")
     assert [f.topic for f in follows.following("c")] == ["drone attacks", "bridges"]
-    assert [f.topic for f in follows.unfollow("c", str(first.id))] == ["drone attacks"]
+    assert [f.topic for f in follows.unfollow("c", "1")] == ["drone attacks"]
     assert [f.topic for f in follows.unfollow("c")] == ["bridges"] and follows.following("c") == []
     with pytest.raises(FollowError):
         follows.follow("c", "   ")
@@ -70,3 +70,16 @@ def test_follow_unfollow_following(library: Library) -> None:
         follows.follow("c", f"topic {i}")
     with pytest.raises(FollowError, match="unfollow"):
         follows.follow("c", "one too many")
+
+
+def test_which_follow_is_its_place_in_the_list_never_its_row_id(library: Library) -> None:
+    follows = Follows(ChatStore(library.store))
+    for topic in ("a", "b", "c"):
+        follows.follow("chat", topic)  # rows 1, 2, 3
+    follows.unfollow("chat", "1")  # "a" goes: "b" (row 2) is first now, "c" (row 3) second
+    assert [f.topic for f in follows.unfollow("chat", "2")] == ["c"]
+    follows.follow("chat", "2")  # a topic that reads like a number, in row 4
+    assert [f.topic for f in follows.following("chat")] == ["b", "2"]
+    assert [f.topic for f in follows.unfollow("chat", "1")] == ["b"]  # not the topic "2" with it
+    assert [f.topic for f in follows.following("chat")] == ["2"]
+    assert follows.unfollow("chat", "2") == []  # a place the list does not have
