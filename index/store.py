@@ -639,6 +639,33 @@ class Store:
         s = self.conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
         return int(a), int(s)
 
+    def embedded_texts(self) -> list[tuple[str, str]]:
+        """(headline, sentence) of the first sentence of each distinct text hash, in id order: what was
+        embedded (the benchmark times the encoder on exactly these)."""
+        return self.conn.execute(
+            "SELECT a.title, s.text FROM sentences s JOIN articles a ON a.rowid = s.article"
+            " WHERE s.id IN (SELECT MIN(id) FROM sentences GROUP BY text_hash) ORDER BY s.id"
+        ).fetchall()
+
+    def texts_with_vectors(self, dim: int) -> tuple[list[str], np.ndarray]:
+        """Each distinct sentence text with its stored vector, in the same order (the benchmark pads an
+        index with texts spliced from these)."""
+        rows = self.conn.execute(
+            "SELECT s.text, e.vector FROM embeddings e JOIN sentences s ON s.text_hash = e.text_hash"
+            " GROUP BY e.text_hash"
+        ).fetchall()
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return [r[0] for r in rows], vecs
+
+    # -- upkeep ----------------------------------------------------------------------------------
+    def quick_check(self, limit: int) -> list[str]:
+        """SQLite's quick_check: ["ok"], or up to `limit` problems found."""
+        return [r[0] for r in self.conn.execute(f"PRAGMA quick_check({int(limit)})")]
+
+    def fold_wal(self) -> None:
+        """Fold the WAL into the database and give its space back (readers mid-read make it partial)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
 
 class _Transaction:
     """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
