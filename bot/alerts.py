@@ -17,9 +17,8 @@ from collections.abc import Collection
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
-from newsqa.index.follows import Alert
-
 from .buttons import alert_keyboard
+from .follows import Alert
 from .formatting import pack
 from .sending import Replier
 from .services import Services, chat_id_of

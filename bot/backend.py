@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsqa.index.follows import Alert, Follow, Follows
 from newsqa.index.ingest.loaders import iter_articles
 from newsqa.index.search.answer import Answer, Citation, Passage
 from newsqa.index.search.fusion import Scored
@@ -26,6 +25,8 @@ from newsqa.index.storage.store import StoredArticle
 from newsqa.index.text.article import Article, LoadProblem
 
 from .chatstate import ChatState
+from .chatstore import ChatStore, Follow
+from .follows import Alert, Follows
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,8 @@ class Backend:
         self.k = k
         self.lock_timeout = lock_timeout
         self.questions = 0
-        self.follows = Follows(library.store)
+        self.chats = ChatStore(library.store)
+        self.follows = Follows(self.chats)
 
     # -- start-up ---------------------------------------------------------------------------------
     def warm_up(self) -> tuple[int, int]:
@@ -84,19 +86,19 @@ class Backend:
     def ask(self, chat: str, question: str, as_of: dt.date) -> Reply:
         """Answer as of `as_of` (the message's day) with the chat's conversation (follow-ups), and store
         the updated state."""
-        store = self.library.store
-        state = ChatState.from_json(store.load_conversation(chat))
+        state = ChatState.from_json(self.chats.load_conversation(chat))
         self.library.refresh()
         answer = self.answerer.ask(question, state.conversation, k=self.k + 1, as_of=as_of)
         self.questions += 1
         page, has_more = self._page(answer)
         number = state.remember(answer.query, answer.focus, as_of) if page.answered else 0
-        store.save_conversation(chat, state.to_json())
+        self.chats.save_conversation(chat, state.to_json())
+        self.chats.expire()  # bounded: idle conversations and old alerts (chatstore.py, retention)
         return Reply(page, number, has_more)
 
     def more(self, chat: str, number: int, offset: int) -> Reply | None:
         """The next passages of an earlier answer; None when that answer was forgotten (/reset)."""
-        state = ChatState.from_json(self.library.store.load_conversation(chat))
+        state = ChatState.from_json(self.chats.load_conversation(chat))
         query = state.query_of(number)
         if query is None:
             return None
@@ -118,7 +120,7 @@ class Backend:
         return replace(answer, passages=answer.passages[: self.k]), has_more
 
     def reset(self, chat: str) -> None:
-        self.library.store.delete_conversation(chat)
+        self.chats.delete_conversation(chat)
 
     # -- buttons ----------------------------------------------------------------------------------
     def context(self, sentence_id: int) -> Passage | None:
@@ -153,16 +155,12 @@ class Backend:
 
     def unfollow(self, chat: str, which: str | None) -> list[Follow]:
         """Stop following: everything (None), the n-th topic of /following's list, or a topic by its words."""
-        if which is None:
-            return self.follows.unfollow(chat)
-        gone: list[Follow] = []
-        for follow in pick_follows(self.follows.following(chat), which):
-            gone += self.follows.unfollow(chat, str(follow.id))
-        return gone
+        return self.follows.unfollow(chat, which)
 
     def alerts_for(self, new_articles: set[str]) -> list[Alert]:
         """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
         self.library.refresh()
+        self.chats.expire()
         return self.follows.alerts_for(self.answerer.searcher, new_articles)
 
     # -- admin ------------------------------------------------------------------------------------
@@ -193,12 +191,3 @@ class Backend:
             data_dir=self.library.dir.root,
             built_at=manifest.built_at if manifest else None,
         )
-
-
-def pick_follows(current: Sequence[Follow], which: str) -> list[Follow]:
-    """'2' -> the second topic as /following numbers them; other text -> the topic with those words."""
-    key = " ".join(which.split())
-    if key.isdigit():
-        n = int(key)
-        return [current[n - 1]] if 1 <= n <= len(current) else []
-    return [f for f in current if f.topic.lower() == key.lower()]

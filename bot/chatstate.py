@@ -1,6 +1,6 @@
 """One chat's state (pure data + JSON): the conversation for follow-ups, and recent queries for More.
 
-Stored as one JSON string per chat in the project's SQLite (`Store.save_conversation`), so it survives a
+Stored as one JSON string per chat in the project's SQLite (`ChatStore.save_conversation`), so it survives a
 restart. The "turns" key is exactly `Conversation.to_json()`, the same state `newsqa chat` keeps.
 """
 

@@ -1,4 +1,4 @@
-"""/follow, /following, /unfollow: a chat's topics, kept in the index database (per chat, private or group).
+"""/follow, /following, /unfollow: a chat's topics, kept in the bot's tables (per chat, private or group).
 
 The same people may follow as may ask (the allow-list applies); the alerts themselves go out from
 `alerts.alert_followers` whenever new articles are indexed.
@@ -12,10 +12,9 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from newsqa.index.follows import FollowError
-
 from . import texts
 from .addressing import command_argument
+from .follows import FollowError
 from .handlers import admitted
 from .sending import Replier
 from .services import Services, chat_key, replier_for

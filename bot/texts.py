@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from newsqa.index.follows import Follow
 from newsqa.index.storage.library import IngestReport
 from newsqa.index.text.article import LoadProblem
 
 from .backend import Stats
+from .chatstore import Follow
 from .formatting import Block, Span
 
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (

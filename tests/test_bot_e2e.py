@@ -33,6 +33,7 @@ from web_fixture import WebServer, html_page
 
 from newsqa.bot import texts
 from newsqa.bot.backend import Backend
+from newsqa.bot.chatstore import ChatStore
 from newsqa.bot.formatting import Rendered
 from newsqa.bot.sending import Replier
 from newsqa.index.ingest.loaders import iter_articles
@@ -373,7 +374,7 @@ async def test_allow_list_admits_listed_users_and_chats_only(h: Harness) -> None
     (in_group,) = await h.say(GROUP, f"/ask {AIRBASE}", user_id=STRANGER, chat_type="supergroup")
     assert bold(in_group)[0] == AIN  # the group is allowed, so its members may ask there
     assert h.library is not None
-    state = h.library.store.load_conversation(f"telegram:{STRANGER}")
+    state = ChatStore(h.library.store).load_conversation(f"telegram:{STRANGER}")
     assert state is None  # the refused question left no trace
 
 

@@ -14,8 +14,9 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from newsqa.bot import buttons
 from newsqa.bot.access import AccessPolicy
 from newsqa.bot.addressing import command_argument, question_in
-from newsqa.bot.backend import pick_follows
 from newsqa.bot.chatstate import KEEP_ANSWERS, ChatState
+from newsqa.bot.chatstore import Follow
+from newsqa.bot.follows import pick_follows
 from newsqa.bot.formatting import MAX_MESSAGE, Span, block_html, cut, fit, pack
 from newsqa.bot.ratelimit import QuestionLimiter
 from newsqa.bot.redact import MASK, TokenRedactor
@@ -24,7 +25,6 @@ from newsqa.bot.services import chat_id_of, chat_key
 from newsqa.bot.settings import BotSettings, file_url_for
 from newsqa.bot.uploads import load_text, load_upload, safe_name
 from newsqa.bot.views import alert_block, answer_messages, short_date, source_blocks
-from newsqa.index.follows import Follow
 from newsqa.index.search.answer import Answer, Citation, Passage
 from newsqa.index.search.followup import Conversation
 from newsqa.index.text.article import Article, LoadProblem

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from conftest import SEEDS
 from fakes import HashingEmbedder
 
+from newsqa.bot.chatstore import ChatStore
 from newsqa.cli import main
 from newsqa.index.storage import store as store_module
 from newsqa.index.storage.library import Library
@@ -244,6 +245,7 @@ KILL_AT = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from fakes import HashingEmbedder
+    from newsqa.bot import chatstore
     from newsqa.index.storage import datadir, store
     from newsqa.index.text.article import Article
     from newsqa.index.storage.library import Library
@@ -267,7 +269,7 @@ KILL_AT = textwrap.dedent(
         "before the manifest is written": lambda: kill_on(
             datadir, "atomic_write_bytes", test=lambda path, data: path.name == "manifest.json"),
         "before the change log is truncated": lambda: kill_on(store.Store, "truncate_changes"),
-        "while expiring old rows": lambda: kill_on(store.Store, "expire"),
+        "while expiring old rows": lambda: kill_on(chatstore.ChatStore, "expire"),
     }}
     steps[step]()
     e = HashingEmbedder()
@@ -275,6 +277,7 @@ KILL_AT = textwrap.dedent(
     text = "New sentence {{0}} one. New two {{0}}."
     new = [Article(id=f"new{{i}}", title=f"new {{i}}", text=text.format(i)) for i in range(4)]
     lib.ingest(new, batch_articles=2)
+    chatstore.ChatStore(lib.store).expire()  # what the bot does as it writes its own rows
     print("not killed", flush=True)
     """
 )
@@ -297,7 +300,7 @@ def test_kill_9_at_each_write_step_loses_nothing_committed(run, tmp_path: Path, 
         Article(id=f"old{i}", title=f"old {i}", text=f"Old sentence {i} one. Old two {i}.") for i in range(3)
     ]
     lib.ingest(old)
-    lib.store.save_conversation("chat", "kept")
+    ChatStore(lib.store).save_conversation("chat", "kept")
     lib.close()
     proc = subprocess.run(
         [sys.executable, "-c", KILL_AT.format(tests=str(Path(__file__).parent)), str(root), step],
@@ -312,7 +315,7 @@ def test_kill_9_at_each_write_step_loses_nothing_committed(run, tmp_path: Path, 
     assert {a.id for a in old} <= ids  # committed before the kill: still there
     assert ids - {a.id for a in old} in ({"new0", "new1"}, {"new0", "new1", "new2", "new3"}, set())
     assert own_sentences_found(after) == 1.0 and len(after.vectors) == after.counts()[1]
-    assert after.store.load_conversation("chat") == "kept"
+    assert ChatStore(after.store).load_conversation("chat") == "kept"
     after.close()
     stats = run("index", "stats", "--json")
     assert stats.exit_code == 0 and json.loads(stats.stdout)["articles"] == len(ids)

@@ -22,7 +22,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ingest": {"text", "stories", "storage", "embedder"},
     "search": {"text", "stories", "storage", "embedder"},
     "web": {"text", "stories", "storage", "embedder", "ingest"},
-    "follows": {"text", "stories", "storage", "embedder", "search"},  # a chat feature, bound for bot/
 }
 
 

@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 from fakes import HashingEmbedder
 
+from newsqa.bot.chatstore import ChatStore
+from newsqa.bot.follows import Follows
 from newsqa.cli import main
-from newsqa.index.follows import Follows
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.datadir import ModelMismatch
 from newsqa.index.storage.library import Library
@@ -66,8 +67,9 @@ def test_a_reader_open_across_a_rebuild_sees_the_new_index_and_keeps_its_rows(tm
     )
     bot = Library(root, lambda: embedder, model_name=embedder.name)  # another process, e.g. the bot
     assert top(bot, "harbour bridge closed") == OLD
-    bot.store.save_conversation("chat1", "before")
-    Follows(bot.store).follow("chat1", "tram line")
+    chats = ChatStore(bot.store)
+    chats.save_conversation("chat1", "before")
+    Follows(chats).follow("chat1", "tram line")
     feeds = FeedStateStore(bot.dir.db_path)
     feeds.save(FeedState("https://example.com/feed.xml", etag="e1"))
 
@@ -80,15 +82,16 @@ def test_a_reader_open_across_a_rebuild_sees_the_new_index_and_keeps_its_rows(tm
     assert top(bot, "tram line opened valley") == NEW
     assert top(bot, "harbour bridge closed") != OLD
     assert bot.counts() == (3, 6) and len(bot.vectors) == 6
-    bot.store.save_conversation("chat2", "after")  # written through the handle opened before the swap
+    chats.save_conversation("chat2", "after")  # written through the handle opened before the swap
     feeds.save(FeedState("https://example.com/other.xml", etag="e2"))
     feeds.close()
     bot.close()
 
     fresh = Library(root, lambda: embedder, model_name=embedder.name)
-    assert fresh.store.load_conversation("chat1") == "before"
-    assert fresh.store.load_conversation("chat2") == "after"
-    assert [f.topic for f in Follows(fresh.store).following("chat1")] == ["tram line"]
+    fresh_chats = ChatStore(fresh.store)
+    assert fresh_chats.load_conversation("chat1") == "before"
+    assert fresh_chats.load_conversation("chat2") == "after"
+    assert [f.topic for f in Follows(fresh_chats).following("chat1")] == ["tram line"]
     again = FeedStateStore(fresh.dir.db_path)
     assert again.load("https://example.com/feed.xml").etag == "e1"
     assert again.load("https://example.com/other.xml").etag == "e2"
@@ -161,7 +164,7 @@ def test_kill_9_at_each_step_of_a_rebuild_leaves_a_loadable_index(tmp_path: Path
         == 0
     )
     lib = Library(root, lambda: embedder, model_name=embedder.name)
-    lib.store.save_conversation("chat", "kept")
+    ChatStore(lib.store).save_conversation("chat", "kept")
     lib.close()
     source = write_articles(tmp_path / "b", "new", NEW, 20)
     script = KILLER.format(tests=str(Path(__file__).parent))
@@ -179,7 +182,7 @@ def test_kill_9_at_each_step_of_a_rebuild_leaves_a_loadable_index(tmp_path: Path
     assert len(after.vectors) == after.counts()[1]
     expected = OLD if after.counts() == (30, 60) else NEW
     assert top(after, expected) == expected
-    assert after.store.load_conversation("chat") == "kept"
+    assert ChatStore(after.store).load_conversation("chat") == "kept"
     after.close()
     stats = cli(root, embedder, "index", "stats", "--json")
     assert stats.exit_code == 0, stats.output
@@ -187,7 +190,7 @@ def test_kill_9_at_each_step_of_a_rebuild_leaves_a_loadable_index(tmp_path: Path
     assert cli(root, embedder, "index", "build", "--rebuild", str(source)).exit_code == 0
     final = Library(root, lambda: embedder, model_name=embedder.name)
     assert final.counts() == (20, 40) and top(final, NEW) == NEW
-    assert final.store.load_conversation("chat") == "kept"
+    assert ChatStore(final.store).load_conversation("chat") == "kept"
     assert sorted(p.name for p in root.glob("vectors-*.faiss")) == [
         json.loads((root / "manifest.json").read_text())["snapshot"]
     ]
@@ -255,7 +258,7 @@ def test_a_reader_asking_and_writing_throughout_a_rebuild_never_fails_or_loses_a
             try:
                 bot.refresh()
                 seen.add(top(bot, "harbour bridge closed tram line opened"))
-                bot.store.save_conversation(f"chat{i}", str(i))
+                ChatStore(bot.store).save_conversation(f"chat{i}", str(i))
                 written.append(f"chat{i}")
                 i += 1
             except Exception as exc:  # any failure is the finding
@@ -276,5 +279,5 @@ def test_a_reader_asking_and_writing_throughout_a_rebuild_never_fails_or_loses_a
     assert after == NEW and seen <= {OLD, NEW, None}  # None: abstained in the instant of the swap
     bot.close()
     fresh = Library(root, lambda: embedder, model_name=embedder.name)
-    assert written and all(fresh.store.load_conversation(c) is not None for c in written)
+    assert written and all(ChatStore(fresh.store).load_conversation(c) is not None for c in written)
     fresh.close()

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
 from fakes import HashingEmbedder
 
+from newsqa.bot.backend import Backend
+from newsqa.bot.chatstore import ALERT_DAYS, CONVERSATION_DAYS, EXPIRE_BATCH
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
-from newsqa.index.storage.store import ALERT_DAYS, CONVERSATION_DAYS, EXPIRE_BATCH
 from newsqa.index.text.article import Article
 
 
 def test_idle_conversations_and_old_alerts_expire_a_batch_at_a_time(tmp_path: Path) -> None:
     embedder = HashingEmbedder()
     lib = Library(tmp_path, lambda: embedder, model_name=embedder.name)
+    backend = Backend(lib, QuestionAnswerer(Searcher(lib, SearchOptions())), k=3, lock_timeout=5)
+    chats = backend.chats
     now = time.time()
     old_chat, old_alert = now - (CONVERSATION_DAYS + 1) * 86400, now - (ALERT_DAYS + 1) * 86400
     n_old = EXPIRE_BATCH + 100
@@ -31,10 +37,11 @@ def test_idle_conversations_and_old_alerts_expire_a_batch_at_a_time(tmp_path: Pa
     def rows(table: str) -> int:
         return lib.store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
-    lib.ingest([Article(id="a", title="A", text="One sentence here. And another.")])  # a write expires
-    assert rows("conversations") == n_old + 1 - EXPIRE_BATCH  # bounded work per call
+    lib.ingest([Article(id="a", title="A", text="One sentence here. And another.")])
+    backend.ask("asker", "One sentence?", dt.date.today())  # a question writes, and expires
+    assert rows("conversations") == n_old + 2 - EXPIRE_BATCH  # bounded work per call
     assert rows("alerts") == n_old + 1 - EXPIRE_BATCH
-    lib.checkpoint()
-    assert rows("conversations") == 1 and lib.store.load_conversation("active") == "{}"
+    chats.expire()
+    assert rows("conversations") == 2 and chats.load_conversation("active") == "{}"
     assert rows("alerts") == 1
     lib.close()

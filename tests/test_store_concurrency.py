@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from legacy_schema import MAIN_MIGRATIONS
+
 from newsqa.index.storage.store import MIGRATIONS, Store
 
 OPEN = textwrap.dedent(
@@ -52,7 +54,7 @@ def test_an_upgrade_waits_for_one_running_elsewhere_and_reads_the_version_it_lef
 
     path = tmp_path / "newsqa.sqlite"
     conn = connect(path)
-    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the schema of an older newsqa
+    for number, script in enumerate(MAIN_MIGRATIONS[:4], start=1):  # the schema of an older newsqa
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
     conn.close()
     other = connect(path)
@@ -68,10 +70,10 @@ def test_an_upgrade_waits_for_one_running_elsewhere_and_reads_the_version_it_lef
     opener = threading.Thread(target=open_store)
     opener.start()
     time.sleep(0.3)  # the opener is waiting for the upgrade (before the fix: has read version 4 already)
-    for number, script in enumerate(MIGRATIONS[4:], start=5):  # ... and finishes it
-        for statement in split(script):
+    for migration in MIGRATIONS[4:]:  # ... and finishes it
+        for statement in split(migration.sql):
             other.execute(statement)
-        other.execute(f"PRAGMA user_version={number}")
+        other.execute(f"PRAGMA user_version={migration.number}")
     other.execute("COMMIT")
     other.close()
     opener.join()

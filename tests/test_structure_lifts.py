@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.index.fusion import Scored, structure_lifts
+from newsqa.index.search.fusion import Scored, structure_lifts
 
 
 def _scored(scores: dict[int, float]) -> list[Scored]:

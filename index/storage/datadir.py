@@ -1,7 +1,8 @@
 """The data directory: where an index lives, its manifest, its writer lock, atomic file replacement.
 
 Layout (one folder, everything newsqa knows):
-    newsqa.sqlite       articles, sentences, embeddings, change log, lexical index, conversations
+    newsqa.sqlite       articles, sentences, embeddings, change log, lexical index, feed state (store.py);
+                        the bot's conversations, follows and alerts (bot/chatstore.py)
     vectors-<seq>.faiss FAISS snapshot holding every vector up to change <seq>
     manifest.json       model, dimension, counts, format version, build time, current snapshot with its
                         sha256 and vector count, and the database generation it belongs to

@@ -598,10 +598,9 @@ class Library:
                 stale.unlink(missing_ok=True)
             # a large ingest leaves a WAL as big as what it wrote; fold it in and give the space back
             # (readers in the middle of a read make this a partial no-op, which is harmless)
-            self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.store.fold_wal()
         for tmp in self.dir.stale_temp_files():
             tmp.unlink(missing_ok=True)
-        self.store.expire()  # bounded: old conversations and alerts (store.py, retention)
         return wrote
 
     def repair(self) -> None:
@@ -609,7 +608,7 @@ class Library:
 
         The caller holds the writer lock. A damaged database cannot be repaired from here: IndexDamaged.
         """
-        problems = [r[0] for r in self.store.conn.execute("PRAGMA quick_check(5)")]
+        problems = self.store.quick_check(5)
         if problems != ["ok"]:
             raise IndexDamaged(
                 f"{self.dir.db_path} is damaged ({'; '.join(problems)[:200]}): restore it from a backup, or "

@@ -128,7 +128,7 @@ def open_live(data: DataDir, notice: Callable[[str], None]) -> Store:
     """The live database, created when there is none; moved aside (and said so) when it is damaged."""
     try:
         store = Store(data.db_path)
-        if store.conn.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok":
+        if store.quick_check(1) == ["ok"]:
             return store
         store.close()
         why = "failed its integrity check"

@@ -18,13 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .migrations import Migration, UserVersion, check_track
+from .migrations import migrate as run_migrations
 from ..text.article import Article
 from ..text.sentences import Sentence
 from ..text.timeexpr import Period, find_times, parse_day
 
-# Numbered migrations: the database records how many ran; a newer newsqa adds to the end, never edits.
-MIGRATIONS: tuple[str, ...] = (
-    """
+#: The index's track (see migrations.py): a newer newsqa adds to the end. Steps 3 and 8 made the chat tables
+#: (conversations, follows, alerts), which the bot's own track has now (bot/chatstore.py): here they only
+#: count, and the file of an older newsqa keeps those tables for that track to adopt.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "articles_sentences_vectors",
+        """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE articles (
         rowid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,10 +62,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE VIRTUAL TABLE sentences_fts USING fts5(
         text, content='sentences', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
     );
-    CREATE TABLE conversations (chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
     """,
-    # 2: one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
-    """
+    ),
+    # one story, many outlets. Keys recognise a story arriving again; copies are remembered, not indexed.
+    Migration(
+        2,
+        "story_keys",
+        """
     CREATE TABLE story_keys (
         article TEXT PRIMARY KEY,      -- articles.id
         url_key TEXT,                  -- normalised URL
@@ -77,26 +87,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX also_reported_original ON also_reported(original);
     """,
-    # 3: people following a topic, and the alerts already sent (never the same article twice to a chat)
-    """
-    CREATE TABLE follows (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        chat TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        UNIQUE(chat, topic)
-    );
-    CREATE TABLE alerts (
-        chat TEXT NOT NULL,
-        article TEXT NOT NULL,
-        follow INTEGER NOT NULL,
-        sent_at REAL NOT NULL,
-        PRIMARY KEY(chat, article)
-    );
-    """,
-    # 4: BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
+    ),
+    Migration(3, "follows_alerts", ""),  # the chat track's
+    # BM25 over whole paragraphs too (questions are often written from a paragraph, not one sentence);
     # a paragraph's rowid is the id of its first sentence
-    """
+    Migration(
+        4,
+        "paragraphs_fts",
+        """
     CREATE VIRTUAL TABLE paragraphs_fts USING fts5(
         text, article UNINDEXED, paragraph UNINDEXED, tokenize='porter unicode61 remove_diacritics 2'
     );
@@ -104,18 +102,26 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT MIN(id), group_concat(text, ' '), article, paragraph FROM sentences
         GROUP BY article, paragraph;
     """,
-    # 5: vectors in a rowid table. A 1.5 kB vector overflows a WITHOUT ROWID page (an index b-tree keeps
+    ),
+    # vectors in a rowid table. A 1.5 kB vector overflows a WITHOUT ROWID page (an index b-tree keeps
     # at most about 1 kB of a row in place), which cost 4.7 kB on disk per vector; here it is 1.6-2 kB.
-    """
+    Migration(
+        5,
+        "embeddings_rowid",
+        """
     CREATE TABLE embeddings_v5 (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
     INSERT INTO embeddings_v5(text_hash, vector) SELECT text_hash, vector FROM embeddings;
     DROP TABLE embeddings;
     ALTER TABLE embeddings_v5 RENAME TO embeddings;
     """,
-    # 6: time. An article's publish date as a day, and the days its sentences speak of ("on Sunday" in an
+    ),
+    # time. An article's publish date as a day, and the days its sentences speak of ("on Sunday" in an
     # article of Tuesday 8 June 2021 is 6 June), resolved at ingest (timeexpr.py) and filled in here for
     # what an earlier newsqa indexed.
-    """
+    Migration(
+        6,
+        "days",
+        """
     ALTER TABLE articles ADD COLUMN day TEXT;   -- YYYY-MM-DD; NULL: the article has no usable date
     UPDATE articles SET day = newsqa_day(published);
     CREATE INDEX articles_day ON articles(day);
@@ -130,24 +136,42 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT s.id, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
         FROM sentences s JOIN articles a ON a.rowid = s.article, json_each(newsqa_times(s.text, a.day)) t;
     """,
-    # 7: each sentence's own vector beside the headline-prefixed one (context.py): the hash of the bare
+    ),
+    # each sentence's own vector beside the headline-prefixed one (context.py): the hash of the bare
     # sentence text in `embeddings`; NULL for sentences indexed before (they rank by the prefixed vector)
-    """
+    Migration(
+        7,
+        "bare_hash",
+        """
     ALTER TABLE sentences ADD COLUMN bare_hash TEXT;
     """,
-    # 8: what expiry (Store.expire) looks up by age
-    """
-    CREATE INDEX conversations_updated ON conversations(updated_at);
-    CREATE INDEX alerts_sent ON alerts(sent_at);
+    ),
+    Migration(8, "chat_expiry_indexes", ""),  # the chat track's
+    # what a feed poll remembers (feeds.py, FeedStateStore). Made outside any migration before, on first
+    # use of a feed: IF NOT EXISTS keeps the tables and rows such a file already has.
+    Migration(
+        9,
+        "feed_state",
+        """
+    CREATE TABLE IF NOT EXISTS feed_state (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_due REAL NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS feed_state_seen (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: the oldest unlisted keys go first
+        url TEXT NOT NULL,
+        key TEXT NOT NULL,
+        UNIQUE (url, key)
+    );
     """,
+    ),
 )
-
-#: Retention (Store.expire). A conversation idle this long is forgotten (a follow-up a month later is a new
-#: question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and an
-#: article is alerted when it is first indexed, so a month-old row stops nothing.
-CONVERSATION_DAYS = 30
-ALERT_DAYS = 30
-EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
+check_track(MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,36 +258,8 @@ def _sql_times(text: str, day: str | None) -> str:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Run the pending migrations, all in one write transaction taken before the version is read.
-
-    Two processes opening a new data directory at once: the second waits for the first's transaction,
-    then reads the version it left and has nothing to do (reading it outside the lock raced).
-    """
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-        return  # the common case, without taking the write lock
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _statements(script: str) -> Iterator[str]:
-    """A migration's statements one by one (`executescript` would commit the open transaction first)."""
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n\t;"):
-                yield buffer
-            buffer = ""
+    """Bring the index's tables up to date (connect with `connect`: step 6 calls its SQL functions)."""
+    run_migrations(conn, MIGRATIONS, UserVersion(), "index")
 
 
 class Store:
@@ -643,38 +639,32 @@ class Store:
         s = self.conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
         return int(a), int(s)
 
-    # -- conversations ---------------------------------------------------------------------------
-    def load_conversation(self, chat: str) -> str | None:
-        row = self.conn.execute("SELECT state FROM conversations WHERE chat=?", (chat,)).fetchone()
-        return row[0] if row else None
+    def embedded_texts(self) -> list[tuple[str, str]]:
+        """(headline, sentence) of the first sentence of each distinct text hash, in id order: what was
+        embedded (the benchmark times the encoder on exactly these)."""
+        return self.conn.execute(
+            "SELECT a.title, s.text FROM sentences s JOIN articles a ON a.rowid = s.article"
+            " WHERE s.id IN (SELECT MIN(id) FROM sentences GROUP BY text_hash) ORDER BY s.id"
+        ).fetchall()
 
-    def save_conversation(self, chat: str, state: str) -> None:
-        self.conn.execute(
-            "INSERT INTO conversations(chat, state, updated_at) VALUES(?,?,?)"
-            " ON CONFLICT(chat) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-            (chat, state, time.time()),
-        )
+    def texts_with_vectors(self, dim: int) -> tuple[list[str], np.ndarray]:
+        """Each distinct sentence text with its stored vector, in the same order (the benchmark pads an
+        index with texts spliced from these)."""
+        rows = self.conn.execute(
+            "SELECT s.text, e.vector FROM embeddings e JOIN sentences s ON s.text_hash = e.text_hash"
+            " GROUP BY e.text_hash"
+        ).fetchall()
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return [r[0] for r in rows], vecs
 
-    def delete_conversation(self, chat: str) -> None:
-        self.conn.execute("DELETE FROM conversations WHERE chat=?", (chat,))
+    # -- upkeep ----------------------------------------------------------------------------------
+    def quick_check(self, limit: int) -> list[str]:
+        """SQLite's quick_check: ["ok"], or up to `limit` problems found."""
+        return [r[0] for r in self.conn.execute(f"PRAGMA quick_check({int(limit)})")]
 
-    # -- retention -------------------------------------------------------------------------------
-    def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
-        """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
-        returns the rows removed. Called at every checkpoint, so the tables stay bounded by activity."""
-        now = time.time() if now is None else now
-        removed = 0
-        with self.transaction():
-            for table, column, days in (
-                ("conversations", "updated_at", CONVERSATION_DAYS),
-                ("alerts", "sent_at", ALERT_DAYS),
-            ):
-                removed += self.conn.execute(
-                    f"DELETE FROM {table} WHERE rowid IN"
-                    f" (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
-                    (now - days * 86400, limit),
-                ).rowcount
-        return removed
+    def fold_wal(self) -> None:
+        """Fold the WAL into the database and give its space back (readers mid-read make it partial)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class _Transaction:

@@ -32,6 +32,7 @@ from typing import Any
 
 import feedparser
 
+from ..storage.store import connect, migrate
 from ..stories.dedupe import normalize_url
 from ..text.article import Article, LoadProblem
 from ..text.textclean import clean_text
@@ -190,27 +191,10 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> l
 
 # --------------------------------------------------------------------------------------------- state
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feed_state (
-    url TEXT PRIMARY KEY,
-    etag TEXT,
-    last_modified TEXT,
-    failures INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    next_due REAL NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feed_state_seen (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: the oldest unlisted keys go first
-    url TEXT NOT NULL,
-    key TEXT NOT NULL,
-    UNIQUE (url, key)
-);
-"""
-
 
 class FeedStateStore:
-    """Per-feed state in SQLite (tables `feed_state`, `feed_state_seen`); each update is one transaction.
+    """Per-feed state in SQLite (tables `feed_state`, `feed_state_seen`, made by the index's migrations in
+    store.py); each update is one transaction.
 
     Seen keys are only ever added, and dropped only by a `save` that knows what the feed lists now: a
     `save` of a state loaded before a concurrent `mark_seen` cannot un-see what was confirmed meanwhile,
@@ -221,8 +205,9 @@ class FeedStateStore:
     def __init__(self, db_path: Path, *, seen_cap: int = SEEN_CAP) -> None:
         self.seen_cap = seen_cap
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.executescript(_SCHEMA)  # idempotent (IF NOT EXISTS)
+        self._db = connect(db_path)
+        self._db.execute("PRAGMA busy_timeout=30000")  # a feed round may wait out a long ingest
+        migrate(self._db)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -292,12 +277,6 @@ class FeedStateStore:
         unlisted = [seq for seq, key in rows if key not in listed]
         stale = unlisted[self.seen_cap :]
         db.executemany("DELETE FROM feed_state_seen WHERE seq = ?", [(seq,) for seq in stale])
-
-    def all(self) -> list[FeedState]:
-        """Every feed ever saved, by URL (for status displays)."""
-        with self._lock:
-            urls = [u for (u,) in self._db.execute("SELECT url FROM feed_state ORDER BY url")]
-        return [self.load(u) for u in urls]
 
     def close(self) -> None:
         with self._lock:

@@ -63,11 +63,7 @@ def encoder_alone(lib: Library) -> tuple[int, float, float]:
     each distinct "headline. sentence" (index/text/context.py), not the bare sentence, which is shorter."""
     from newsqa.index.text.context import embedding_text
 
-    rows = lib.store.conn.execute(
-        "SELECT a.title, s.text FROM sentences s JOIN articles a ON a.rowid = s.article"
-        " WHERE s.id IN (SELECT MIN(id) FROM sentences GROUP BY text_hash) ORDER BY s.id"
-    )
-    texts = [embedding_text(title, text) for title, text in rows]
+    texts = [embedding_text(title, text) for title, text in lib.store.embedded_texts()]
     started, cpu = time.perf_counter(), time.process_time()
     lib.embedder.embed(texts)
     return len(texts), time.perf_counter() - started, time.process_time() - cpu

@@ -173,7 +173,7 @@ class _Run:
         manifest = self.big_root / "manifest.json"
         if self.reuse and manifest.exists() and json.loads(manifest.read_text())["sentences"] >= scale:
             return Library(self.big_root, factory, model_name=model, vector_policy=self.policy)
-        small.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        small.store.fold_wal()
         started = time.perf_counter()
         lib = pad_index(self.small_root, self.big_root, scale, factory, model, self.policy)
         self.add(

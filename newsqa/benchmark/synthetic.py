@@ -34,12 +34,7 @@ def copy_index(source: Path, target: Path) -> None:
 
 def real_rows(lib: Library) -> tuple[list[str], np.ndarray]:
     """The distinct sentence texts of `lib` and their vectors, in the same order."""
-    rows = lib.store.conn.execute(
-        "SELECT s.text, e.vector FROM embeddings e JOIN sentences s ON s.text_hash = e.text_hash"
-        " GROUP BY e.text_hash"
-    ).fetchall()
-    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), lib.dim)
-    return [r[0] for r in rows], vecs
+    return lib.store.texts_with_vectors(lib.dim)
 
 
 def synthetic_sentences(

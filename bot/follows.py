@@ -9,24 +9,19 @@ most of its words (`min_match`), so a small index cannot carry an unrelated stor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .search.answer import Passage
-from .search.lexical import coverage, query_terms
-from .search.ranking import Searcher
-from .storage.store import Store
+from newsqa.index.search.answer import Passage
+from newsqa.index.search.lexical import coverage, query_terms
+from newsqa.index.search.ranking import Searcher
+
+from .chatstore import ChatStore, Follow
 
 MAX_TOPICS_PER_CHAT = 20
 MAX_TOPIC_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Follow:
-    id: int
-    chat: str
-    topic: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +35,10 @@ class FollowError(ValueError):
 
 
 class Follows:
-    """Topics per chat, persisted in the index database."""
+    """Topics per chat (kept by the ChatStore) and the alerts they are due."""
 
     def __init__(
-        self, store: Store, *, top: int = 3, max_per_hour: int = 10, min_match: float = 0.55
+        self, store: ChatStore, *, top: int = 3, max_per_hour: int = 10, min_match: float = 0.55
     ) -> None:
         self.store = store
         self.min_match = min_match
@@ -56,38 +51,21 @@ class Follows:
             raise FollowError("say what to follow, e.g. /follow drone attacks in Iraq")
         if len(topic) > MAX_TOPIC_CHARS:
             raise FollowError(f"a topic can be at most {MAX_TOPIC_CHARS} characters")
-        conn = self.store.conn
-        with self.store.transaction():
-            count = conn.execute("SELECT COUNT(*) FROM follows WHERE chat=?", (chat,)).fetchone()[0]
-            existing = conn.execute(
-                "SELECT id FROM follows WHERE chat=? AND topic=?", (chat, topic)
-            ).fetchone()
-            if existing:
-                return Follow(int(existing[0]), chat, topic)
-            if count >= MAX_TOPICS_PER_CHAT:
-                raise FollowError(f"you follow {count} topics already; /unfollow one first")
-            cur = conn.execute(
-                "INSERT INTO follows(chat, topic, created_at) VALUES(?,?,?)", (chat, topic, time.time())
-            )
-        return Follow(int(cur.lastrowid or 0), chat, topic)
+        follow = self.store.add_follow(chat, topic, most=MAX_TOPICS_PER_CHAT)
+        if follow is None:
+            count = len(self.store.follows_of(chat))
+            raise FollowError(f"you follow {count} topics already; /unfollow one first")
+        return follow
 
     def unfollow(self, chat: str, which: str | None = None) -> list[Follow]:
-        """Stop following one topic (by its number or text), or all of them when `which` is None."""
+        """Stop following the topic `which` names (see `pick_follows`), or all of them when it is None."""
         current = self.following(chat)
-        if which is None:
-            gone = current
-        else:
-            key = which.strip()
-            gone = [f for f in current if str(f.id) == key or f.topic.lower() == key.lower()]
-        with self.store.transaction():
-            self.store.conn.executemany("DELETE FROM follows WHERE id=?", ((f.id,) for f in gone))
+        gone = current if which is None else pick_follows(current, which)
+        self.store.remove_follows(gone)
         return gone
 
     def following(self, chat: str) -> list[Follow]:
-        rows = self.store.conn.execute(
-            "SELECT id, chat, topic FROM follows WHERE chat=? ORDER BY id", (chat,)
-        ).fetchall()
-        return [Follow(int(r[0]), r[1], r[2]) for r in rows]
+        return self.store.follows_of(chat)
 
     def alerts_for(
         self, searcher: Searcher, new_articles: set[str], *, now: float | None = None
@@ -96,10 +74,10 @@ class Follows:
         if not new_articles:
             return []
         now = time.time() if now is None else now
-        rows = self.store.conn.execute("SELECT id, chat, topic FROM follows ORDER BY id").fetchall()
         alerts: list[Alert] = []
         rankings: dict[str, list[Passage]] = {}
-        for fid, chat, topic in rows:
+        for follow in self.store.all_follows():
+            chat, topic = follow.chat, follow.topic
             if topic not in rankings:  # several chats following one topic cost one search
                 ranking = searcher.rank(topic)
                 found = searcher.passages(ranking, k=self.top) if ranking.answered else []
@@ -107,12 +85,8 @@ class Follows:
             match = next((p for p in rankings[topic] if p.article.id in new_articles), None)
             if match is None or not self._may_send(chat, match.article.id, now):
                 continue
-            with self.store.transaction():
-                self.store.conn.execute(
-                    "INSERT OR IGNORE INTO alerts(chat, article, follow, sent_at) VALUES(?,?,?,?)",
-                    (chat, match.article.id, fid, now),
-                )
-            alerts.append(Alert(Follow(int(fid), chat, topic), match))
+            self.store.record_alert(follow, match.article.id, now)
+            alerts.append(Alert(follow, match))
         return alerts
 
     @staticmethod
@@ -124,10 +98,16 @@ class Follows:
         return 0.5 * float(np.dot(q, v)) + 0.5 * coverage(query_terms(topic), passage.sentence)
 
     def _may_send(self, chat: str, article: str, now: float) -> bool:
-        conn = self.store.conn
-        if conn.execute("SELECT 1 FROM alerts WHERE chat=? AND article=?", (chat, article)).fetchone():
+        if self.store.was_alerted(chat, article):
             return False
-        recent = conn.execute(
-            "SELECT COUNT(*) FROM alerts WHERE chat=? AND sent_at > ?", (chat, now - 3600)
-        ).fetchone()[0]
-        return int(recent) < self.max_per_hour
+        return self.store.alerts_since(chat, now - 3600) < self.max_per_hour
+
+
+def pick_follows(current: Sequence[Follow], which: str) -> list[Follow]:
+    """What a person means by `which`: '2' -> the second topic as /following numbers them (never a row id,
+    which nobody sees); other text -> the topic with those words."""
+    key = " ".join(which.split())
+    if key.isdigit():
+        n = int(key)
+        return [current[n - 1]] if 1 <= n <= len(current) else []
+    return [f for f in current if f.topic.lower() == key.lower()]
