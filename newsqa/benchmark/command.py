@@ -18,8 +18,8 @@ import click
 if TYPE_CHECKING:
     import numpy as np
 
-    from newsqa.cli import Context
     from newsqa.index.library import Library
+    from newsqa.wiring import Wiring
 
     from .report import Row
 
@@ -45,7 +45,7 @@ QUICK_EXACT_BELOW = 1_000
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
 @click.pass_obj
 def bench(
-    ctx: Context,
+    ctx: Wiring,
     articles: Path | None,
     work: Path,
     scale: int,
@@ -92,7 +92,7 @@ class _Run:
     """One benchmark run: the indexes it built and the rows it measured, in table order."""
 
     def __init__(
-        self, ctx: Context, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
+        self, ctx: Wiring, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
     ) -> None:
         self.ctx = ctx
         self.articles = articles
@@ -106,7 +106,7 @@ class _Run:
         self.extra: dict[str, Any] = {}
         self.load_at_start = os.getloadavg()[0]
         # a fake embedder injected by a test cannot cross into a child process: no cold `ask` then
-        self.cold_ask = ctx._factory is None
+        self.cold_ask = ctx.injected_embedder is None
 
     def add(self, *args: Any, **kwargs: Any) -> None:
         from .report import Row
