@@ -13,9 +13,8 @@ import click
 from newsqa.durations import parse_every
 from newsqa.hostflag import allow_host_option
 from newsqa.index.netguard import AllowList
-from newsqa.settings import parse_ids
 
-from .settings import MB, BotSettings
+from .settings import MB, BotSettings, parse_ids
 
 if TYPE_CHECKING:
     from newsqa.index.library import Library
