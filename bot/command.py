@@ -10,22 +10,23 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsqa.durations import parse_every
 from newsqa.hostflag import allow_host_option
 from newsqa.index.web.netguard import AllowList
-from newsqa.settings import parse_ids
 
-from .settings import MB, BotSettings
+from .settings import MB, BotSettings, parse_ids
 
 if TYPE_CHECKING:
-    from newsqa.cli import Context
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.storage.library import Library
+    from newsqa.wiring import Wiring
 
 
 def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    from newsqa.cli import parse_every  # the same durations as `index watch --every`
-
-    return parse_every(value)
+    try:
+        return parse_every(value)  # the same durations as `index watch --every`
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[int]:
@@ -136,7 +137,7 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
 @click.pass_obj
 def serve(
-    ctx: Context,
+    ctx: Wiring,
     token: str | None,
     base_url: str | None,
     webhook_url: str | None,
@@ -188,7 +189,7 @@ def serve(
     _serve(ctx, settings)
 
 
-def _serve(ctx: Context, settings: BotSettings) -> None:
+def _serve(ctx: Wiring, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem

@@ -64,3 +64,16 @@ def file_url_for(base_url: str) -> str:
     if root.endswith("/bot"):
         return root[: -len("/bot")] + "/file/bot"
     return root + "/file/bot"
+
+
+def parse_ids(raw: str | None) -> frozenset[int]:
+    """'123, -100456 789' -> {123, -100456, 789}; a bad entry is an error, not silently dropped."""
+    if not raw:
+        return frozenset()
+    out = set()
+    for part in raw.replace(",", " ").split():
+        try:
+            out.add(int(part))
+        except ValueError:
+            raise ValueError(f"not a Telegram id: {part!r}") from None
+    return frozenset(out)

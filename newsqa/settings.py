@@ -1,4 +1,6 @@
-"""One settings object, built once at the entry point from CLI flags with environment fallbacks."""
+"""The settings every `newsqa` command shares: built once, by the `newsqa` group from its flags and their
+environment fallbacks, and frozen. A command's --allow-host makes a copy (`Wiring.allowing`); `newsqa
+serve` adds the bot's own settings (`newsqa.bot.settings.BotSettings`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.web.netguard import AllowList
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
@@ -23,29 +26,9 @@ PROJECT_SEEDS = _seeds()
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    model: str = DEFAULT_MODEL
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS
-    k: int = 5
     min_confidence: float | None = None  # None: the measured default in SearchOptions
-    allow_hosts: AllowList = field(
-        default_factory=AllowList
-    )  # fetched besides public addresses (--allow-host)
-    # Telegram
-    token: str | None = field(default=None, repr=False)  # never printed, never logged
-    telegram_base_url: str | None = None
-    admins: frozenset[int] = frozenset()
-    allowed: frozenset[int] = frozenset()
-
-
-def parse_ids(raw: str | None) -> frozenset[int]:
-    """'123, -100456 789' -> {123, -100456, 789}; a bad entry is an error, not silently dropped."""
-    if not raw:
-        return frozenset()
-    out = set()
-    for part in raw.replace(",", " ").split():
-        try:
-            out.add(int(part))
-        except ValueError:
-            raise ValueError(f"not a Telegram id: {part!r}") from None
-    return frozenset(out)
+    # fetched besides public addresses: a command's --allow-host, applied by `Wiring.allowing`
+    allow_hosts: AllowList = field(default_factory=AllowList)

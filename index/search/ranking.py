@@ -219,14 +219,14 @@ class Searcher:
                 sentences = {i: row for i, row in sentences.items() if i not in future}
                 dense = {i: c for i, c in dense.items() if i not in future}
                 lexical = {i: b for i, b in lexical.items() if i not in future}
-            weights = TimeWeights(
+            time_weights = TimeWeights(
                 opts.period_weight,
                 opts.recent_weight if prior else 0.0,
                 opts.now_weight if prior else 0.0,
                 opts.half_life_days,
             )
             about = lib.store.sentence_periods(sentences) if when.period is not None else {}
-            lifts = time_lifts(when, {i: sentence_days[i] for i in sentences}, about, weights)
+            lifts = time_lifts(when, {i: sentence_days[i] for i in sentences}, about, time_weights)
         paragraphs = {(a, p): bm for a, p, bm in lib.store.paragraph_search(match, opts.candidates)}
         in_paragraph = {
             i: bm for i, row in sentences.items() if (bm := paragraphs.get((row.article, row.paragraph)))

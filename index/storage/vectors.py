@@ -204,7 +204,8 @@ class VectorIndex:
         if len(ids) == 0:
             return 0
         with self._lock:
-            return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+            # faiss wraps remove_ids to take an id array; its stubs list only the IDSelector form
+            return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k); missing slots have id -1."""
@@ -221,14 +222,15 @@ class VectorIndex:
         """
         if not self.layout.lists:
             return 1.0
+        ivf = cast("faiss.IndexIVF", self._index)  # a layout with lists is an IVF index
         k = truth.shape[1]
-        lists = int(self._index.nlist)
-        self._index.nprobe = lists
+        lists = int(ivf.nlist)
+        ivf.nprobe = lists
         recall = min(recall, recall_at(self.search(queries, k)[1], truth) - 0.005)
         low, high = 0, lists  # recall(high) is exact, recall(low) unknown: bisect on the list count
         probe = 1
         while probe < lists:  # doubling finds a bracket cheaply, bisection narrows it
-            self._index.nprobe = probe
+            ivf.nprobe = probe
             if recall_at(self.search(queries, k)[1], truth) >= recall:
                 high = probe
                 break
@@ -236,13 +238,13 @@ class VectorIndex:
             probe *= 2
         while high - low > max(1, high // 16):
             mid = (low + high) // 2
-            self._index.nprobe = mid
+            ivf.nprobe = mid
             if recall_at(self.search(queries, k)[1], truth) >= recall:
                 high = mid
             else:
                 low = mid
         with self._lock:
-            self._index.nprobe = high
+            ivf.nprobe = high
         return recall_at(self.search(queries, k)[1], truth)
 
 

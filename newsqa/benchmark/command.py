@@ -18,8 +18,8 @@ import click
 if TYPE_CHECKING:
     import numpy as np
 
-    from newsqa.cli import Context
     from newsqa.index.storage.library import Library
+    from newsqa.wiring import Wiring
 
     from .report import Row
 
@@ -45,7 +45,7 @@ QUICK_EXACT_BELOW = 1_000
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
 @click.pass_obj
 def bench(
-    ctx: Context,
+    ctx: Wiring,
     articles: Path | None,
     work: Path,
     scale: int,
@@ -92,7 +92,7 @@ class _Run:
     """One benchmark run: the indexes it built and the rows it measured, in table order."""
 
     def __init__(
-        self, ctx: Context, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
+        self, ctx: Wiring, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
     ) -> None:
         self.ctx = ctx
         self.articles = articles
@@ -106,7 +106,7 @@ class _Run:
         self.extra: dict[str, Any] = {}
         self.load_at_start = os.getloadavg()[0]
         # a fake embedder injected by a test cannot cross into a child process: no cold `ask` then
-        self.cold_ask = ctx._factory is None
+        self.cold_ask = ctx.injected_embedder is None
 
     def add(self, *args: Any, **kwargs: Any) -> None:
         from .report import Row
@@ -257,12 +257,13 @@ class _Run:
         from dataclasses import replace
 
         from newsqa.index.ingest.loaders import iter_articles
+        from newsqa.index.text.article import Article
 
         from .query import one_article_adds
         from .report import ms
 
         _, n = lib.counts()
-        sample = [a for a in iter_articles([str(self.articles)]) if hasattr(a, "text")][:5]
+        sample = [a for a in iter_articles([str(self.articles)]) if isinstance(a, Article)][:5]
         # new ids and new wording: copies of indexed text would skip the embedding an add really pays for
         news = [replace(a, id=f"bench-add/{i}", text=_reworded(a.text)) for i, a in enumerate(sample)]
         times = one_article_adds(lib, news)

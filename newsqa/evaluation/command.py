@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from newsqa.cli import Context
     from newsqa.index.search.ranking import Searcher
     from newsqa.index.storage.library import Library
+    from newsqa.wiring import Wiring
 
 #: Tune only on questions about the first this-many articles in file order (SQuAD dev has no tuning split).
 TUNING_ARTICLES = 24
@@ -53,7 +53,7 @@ def eval_group() -> None:
     """Measure retrieval quality, abstaining, follow-ups and paraphrases (see docs/quality.md)."""
 
 
-def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Searcher:
+def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searcher:
     """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
     from newsqa.index.search.ranking import Searcher, SearchOptions
 
@@ -69,7 +69,7 @@ def searcher_for(ctx: Context, lib: Library, overrides: tuple[str, ...]) -> Sear
 
 
 def _ask_and_report(
-    ctx: Context,
+    ctx: Wiring,
     what: str,
     lib: Library,
     asked: Sequence[Any],
@@ -88,7 +88,7 @@ def _ask_and_report(
     _emit(ctx, what, searcher, split_figures(outcomes, tuning), as_json)
 
 
-def _header(ctx: Context, what: str, searcher: Searcher) -> str:
+def _header(ctx: Wiring, what: str, searcher: Searcher) -> str:
     load = os.getloadavg()[0]
     return (
         f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}, "
@@ -96,7 +96,7 @@ def _header(ctx: Context, what: str, searcher: Searcher) -> str:
     )
 
 
-def _emit(ctx: Context, what: str, searcher: Searcher, figures: dict[str, Any], as_json: bool) -> None:
+def _emit(ctx: Wiring, what: str, searcher: Searcher, figures: dict[str, Any], as_json: bool) -> None:
     from .report import render
 
     header = _header(ctx, what, searcher)
@@ -113,7 +113,7 @@ def _emit(ctx: Context, what: str, searcher: Searcher, figures: dict[str, Any], 
 @_common
 @click.pass_obj
 def reqa(
-    ctx: Context,
+    ctx: Wiring,
     pool: Path,
     work: Path,
     limit: int | None,
@@ -159,7 +159,7 @@ def reqa(
 @_common
 @click.pass_obj
 def squad(
-    ctx: Context,
+    ctx: Wiring,
     path: Path,
     work: Path,
     limit: int | None,
@@ -205,7 +205,7 @@ def squad(
 @click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")
 @click.pass_obj
 def followups(
-    ctx: Context,
+    ctx: Wiring,
     dialogues: Path,
     articles: tuple[Path, ...],
     k: int,
@@ -265,7 +265,7 @@ def followups(
 @_common
 @click.pass_obj
 def paraphrases(
-    ctx: Context,
+    ctx: Wiring,
     questions: Path,
     articles: tuple[Path, ...],
     k: int,
@@ -326,7 +326,7 @@ def paraphrases(
 @_work_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @click.pass_obj
-def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Path, as_json: bool) -> None:
+def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path, as_json: bool) -> None:
     """Abstaining: POOL's questions with their article indexed (answer) and without it (abstain).
 
     The pool's articles are indexed in two halves (the first 24 in file order, the tuning half, and the
@@ -412,7 +412,7 @@ def abstain(ctx: Context, pool: Path, limit: int, answer_share: float, work: Pat
 @click.option("-k", type=int, default=5, show_default=True, help="Passages quoted per question.")
 @click.pass_obj
 def realtimeqa(
-    ctx: Context,
+    ctx: Wiring,
     folder: Path,
     work: Path,
     limit: int | None,

@@ -1,0 +1,88 @@
+"""How the parts are made from the settings: the embedder, the index (a Library), search and fetch
+options, the answerer.
+
+Every front end (the `newsqa` commands, the bot, the evaluation, the benchmark) makes them here, so none
+of them needs another's command module. Heavy libraries (torch, faiss) load only when a part is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from newsqa.index.embedder import model_name
+from newsqa.index.web.netguard import AllowList
+from newsqa.settings import Settings
+
+if TYPE_CHECKING:
+    from newsqa.index.embedder import Embedder
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import SearchOptions
+    from newsqa.index.storage.library import Library
+    from newsqa.index.web.fetch import FetchOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """The settings, and an embedder to use instead of the model they name (tests inject a fake one)."""
+
+    settings: Settings
+    injected_embedder: Callable[[], Embedder] | None = None
+
+    def allowing(self, hosts: AllowList) -> Wiring:
+        """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, allow_hosts=hosts))
+
+    def embedder_factory(self) -> Callable[[], Embedder]:
+        """How to make the embedder; the index calls it only when something must be embedded."""
+        if self.injected_embedder is not None:
+            return self.injected_embedder
+        spec, batch_size = self.settings.model, self.settings.batch_size
+
+        def make() -> Embedder:
+            from newsqa.index.embedder import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder(spec, batch_size=batch_size)
+
+        return make
+
+    def model_name(self) -> str:
+        """The model's name as an index records it (without loading the model)."""
+        if self.injected_embedder is not None:
+            return self.injected_embedder().name
+        return model_name(self.settings.model)
+
+    def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
+        """The index in the settings' data directory; `compressed` None keeps the vector layout it has."""
+        from newsqa.index.storage.library import Library
+        from newsqa.index.storage.vectors import IndexPolicy
+
+        return Library(
+            self.settings.data_dir,
+            self.embedder_factory(),
+            model_name=self.model_name(),
+            readonly=not create,
+            vector_policy=IndexPolicy(compressed=compressed),
+        )
+
+    def fetch_options(self) -> FetchOptions:
+        from newsqa.index.web.fetch import FetchOptions
+
+        return FetchOptions.allowing(self.settings.allow_hosts)
+
+    def search_options(self) -> SearchOptions:
+        """The measured defaults, with the user's --min-confidence if given."""
+        from newsqa.index.search.ranking import SearchOptions
+
+        opts = SearchOptions()
+        if self.settings.min_confidence is not None:
+            opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
+        return opts
+
+    def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
+        from newsqa.index.search.qa import QuestionAnswerer
+        from newsqa.index.search.ranking import Searcher
+
+        return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
