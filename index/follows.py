@@ -15,7 +15,7 @@ import numpy as np
 
 from .answer import Passage
 from .lexical import coverage, query_terms
-from .search import Searcher
+from .search import Searcher, answer_confidence
 from .store import Store
 
 MAX_TOPICS_PER_CHAT = 20
@@ -121,7 +121,7 @@ class Follows:
         library = searcher.library
         q = library.embedder.embed([topic])[0]
         v = library.store.vectors_for_sentences([passage.sentence_id], library.dim)[0]
-        return 0.5 * float(np.dot(q, v)) + 0.5 * coverage(query_terms(topic), passage.sentence)
+        return answer_confidence(float(np.dot(q, v)), coverage(query_terms(topic), passage.sentence))
 
     def _may_send(self, chat: str, article: str, now: float) -> bool:
         conn = self.store.conn

@@ -100,9 +100,10 @@ def _after(day: dt.date | None, when: QueryTime) -> bool:
     return day is not None and day > when.as_of
 
 
-def _confidence(cosine: float, term_coverage: float) -> float:
+def answer_confidence(cosine: float, term_coverage: float) -> float:
     """How sure we are a sentence answers: meaning (cosine) and the question's own words (coverage).
 
+    Both the abstain decision (best of the top five hits) and a follow alert (its one sentence) use it.
     Measured with `newsqa eval abstain` (docs/quality.md): questions asked of a pool without their
     article fall mostly below 0.42, questions asked with it mostly above.
     """
@@ -253,7 +254,9 @@ class Searcher:
             seen.add(key)
             per_article[row.article] = per_article.get(row.article, 0) + 1
             hits.append(s)
-        confidence = max((_confidence(h.dense, coverage(terms, texts[h.id])) for h in hits[:5]), default=0.0)
+        confidence = max(
+            (answer_confidence(h.dense, coverage(terms, texts[h.id])) for h in hits[:5]), default=0.0
+        )
         if confidence < opts.min_confidence:
             return Ranking(query, [], confidence)
         return Ranking(query, hits, confidence)
