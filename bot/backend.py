@@ -18,11 +18,9 @@ from newsqa.index.answer import Answer, Citation, Passage
 from newsqa.index.article import Article, LoadProblem
 from newsqa.index.datadir import IndexDamaged
 from newsqa.index.follows import Alert, Follow, Follows
-from newsqa.index.fusion import Scored
 from newsqa.index.library import IngestReport, Library
 from newsqa.index.loaders import iter_articles
 from newsqa.index.qa import QuestionAnswerer
-from newsqa.index.search import Ranking
 from newsqa.index.store import StoredArticle
 
 from .chatstate import ChatState
@@ -123,10 +121,7 @@ class Backend:
     # -- buttons ----------------------------------------------------------------------------------
     def context(self, sentence_id: int) -> Passage | None:
         """A wider excerpt around a sentence; None when its article is gone."""
-        hit = Scored(sentence_id, 1.0, 1.0, 0.0)
-        searcher = self.answerer.searcher
-        found = searcher.passages(Ranking("", [hit], 1.0), k=1, context=CONTEXT_WINDOW)
-        return found[0] if found else None
+        return self.answerer.context(sentence_id, window=CONTEXT_WINDOW)
 
     def source(self, rowid: int) -> SourceInfo | None:
         store = self.library.store
