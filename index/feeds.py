@@ -293,12 +293,6 @@ class FeedStateStore:
         stale = unlisted[self.seen_cap :]
         db.executemany("DELETE FROM feed_state_seen WHERE seq = ?", [(seq,) for seq in stale])
 
-    def all(self) -> list[FeedState]:
-        """Every feed ever saved, by URL (for status displays)."""
-        with self._lock:
-            urls = [u for (u,) in self._db.execute("SELECT url FROM feed_state ORDER BY url")]
-        return [self.load(u) for u in urls]
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
