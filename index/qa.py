@@ -21,7 +21,11 @@ STALE_AFTER_DAYS = 30
 
 class QuestionAnswerer:
     """The one answer path: the terminal (ask, chat, timeline), the JSON CLI, the bot (questions, More,
-    timeline, Context) and the evaluations all go through it, so they resolve, rank and quote alike."""
+    timeline, Context) and the evaluations all go through it, so they resolve, rank and quote alike.
+
+    Follow alerts are not questions (no conversation, no paging): they rank a topic with the same
+    Searcher and judge its sentence with the same `answer_confidence` (follows.py).
+    """
 
     def __init__(self, searcher: Searcher, *, k: int = 5) -> None:
         self.searcher = searcher
