@@ -1,4 +1,5 @@
-"""One settings object, built once at the entry point from CLI flags with environment fallbacks."""
+"""The command line's settings (index, model, fetching), built once at the entry point from flags with
+environment fallbacks; `newsqa serve` adds the bot's own beside them (bot/settings.py)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,10 @@ class Settings:
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS
-    k: int = 5
     min_confidence: float | None = None  # None: the measured default in SearchOptions
     allow_hosts: AllowList = field(
         default_factory=AllowList
     )  # fetched besides public addresses (--allow-host)
-    # Telegram
-    token: str | None = field(default=None, repr=False)  # never printed, never logged
-    telegram_base_url: str | None = None
-    admins: frozenset[int] = frozenset()
-    allowed: frozenset[int] = frozenset()
 
 
 def parse_ids(raw: str | None) -> frozenset[int]:
