@@ -16,9 +16,7 @@ from pathlib import Path
 
 from newsqa.index.ingest.loaders import iter_articles
 from newsqa.index.search.answer import Answer, Citation, Passage
-from newsqa.index.search.fusion import Scored
 from newsqa.index.search.qa import QuestionAnswerer
-from newsqa.index.search.ranking import Ranking
 from newsqa.index.storage.datadir import IndexDamaged
 from newsqa.index.storage.library import IngestReport, Library
 from newsqa.index.storage.store import StoredArticle
@@ -125,10 +123,7 @@ class Backend:
     # -- buttons ----------------------------------------------------------------------------------
     def context(self, sentence_id: int) -> Passage | None:
         """A wider excerpt around a sentence; None when its article is gone."""
-        hit = Scored(sentence_id, 1.0, 1.0, 0.0)
-        searcher = self.answerer.searcher
-        found = searcher.passages(Ranking("", [hit], 1.0), k=1, context=CONTEXT_WINDOW)
-        return found[0] if found else None
+        return self.answerer.context(sentence_id, window=CONTEXT_WINDOW)
 
     def source(self, rowid: int) -> SourceInfo | None:
         store = self.library.store

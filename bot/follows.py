@@ -16,7 +16,7 @@ import numpy as np
 
 from newsqa.index.search.answer import Passage
 from newsqa.index.search.lexical import coverage, query_terms
-from newsqa.index.search.ranking import Searcher
+from newsqa.index.search.ranking import Searcher, answer_confidence
 
 from .chatstore import ChatStore, Follow
 
@@ -95,7 +95,7 @@ class Follows:
         library = searcher.library
         q = library.embedder.embed([topic])[0]
         v = library.store.vectors_for_sentences([passage.sentence_id], library.dim)[0]
-        return 0.5 * float(np.dot(q, v)) + 0.5 * coverage(query_terms(topic), passage.sentence)
+        return answer_confidence(float(np.dot(q, v)), coverage(query_terms(topic), passage.sentence))
 
     def _may_send(self, chat: str, article: str, now: float) -> bool:
         if self.store.was_alerted(chat, article):

@@ -1,4 +1,4 @@
-"""Evidence from where a sentence sits (fusion.structure_lifts): its article's best candidate, its neighbours."""
+"""Evidence from where a sentence sits (fusion.structure_lifts): its article's best candidate, neighbours."""
 
 from __future__ import annotations
 

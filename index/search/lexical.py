@@ -44,13 +44,8 @@ def coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if any(_same_word(t, w) for w in words)) / len(terms)
 
 
-def fts_match(text: str) -> str:
-    """An FTS5 MATCH expression: any of the question's content words (each quoted, so no syntax leaks)."""
-    return match_any(query_terms(text))
-
-
 def match_any(terms: Sequence[str]) -> str:
-    """An FTS5 MATCH expression for any of `terms`, each quoted."""
+    """An FTS5 MATCH expression for any of `terms`, each quoted (so no FTS5 syntax leaks from a question)."""
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t.replace('"', ""))
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..text.textclean import clean_text
 from ..text.timeexpr import parse_day
-from .answer import Answer
+from .answer import Answer, Passage
 from .followup import Conversation, focus_terms, resolve
 from .ranking import Ranking, Searcher
 from .timerank import QueryTime, query_time
@@ -20,7 +20,12 @@ STALE_AFTER_DAYS = 30
 
 
 class QuestionAnswerer:
-    """The answer path the terminal, the JSON CLI, the bot and the evaluations use."""
+    """The one answer path: the terminal (ask, chat, timeline), the JSON CLI, the bot (questions, More,
+    timeline, Context) and the evaluations all go through it, so they resolve, rank and quote alike.
+
+    Follow alerts are not questions (no conversation, no paging): they rank a topic with the same
+    Searcher and judge its sentence with the same `answer_confidence` (follows.py).
+    """
 
     def __init__(self, searcher: Searcher, *, k: int = 5) -> None:
         self.searcher = searcher
@@ -39,16 +44,21 @@ class QuestionAnswerer:
 
         `as_of` is the moment of asking (None: time handling off, every article counts alike).
         """
-        # as article text is cleaned: half an emoji must not break storing or printing the turn, and a
-        # zero-width space must not split the word it sits in
-        question = clean_text(question)
-        previous = conversation.last_query if conversation else None
-        query = resolve(question, previous)
-        focus = tuple(focus_terms(question, previous))
+        question, query, focus = self._turn(question, conversation)
         answer = self._answer(question, query, focus, as_of, offset=offset, k=k)
         if conversation is not None:
             conversation.add(question, query)
         return answer
+
+    def rank(
+        self, question: str, conversation: Conversation | None = None, *, as_of: dt.date | None = None
+    ) -> Ranking:
+        """The whole ranking `ask` would quote from, abstain decision included; the turn is not recorded.
+
+        For the evaluations, which score where the gold sentence ranks rather than the passages shown.
+        """
+        _, query, focus = self._turn(question, conversation)
+        return self._rank(query, focus, as_of)[0]
 
     def more(
         self,
@@ -76,20 +86,39 @@ class QuestionAnswerer:
         best = ranking.hits[0].score
         chosen = []
         seen: set[int] = set()
-        rows = self.searcher.library.store.sentences_by_id(h.id for h in ranking.hits[: 20 * limit])
         for hit in ranking.hits[: 20 * limit]:
-            row = rows.get(hit.id)
+            row = ranking.rows.get(hit.id)
             if row is None or row.article in seen or hit.score < best - TIMELINE_MARGIN:
                 continue
             seen.add(row.article)
             chosen.append(hit)
             if len(chosen) >= limit:
                 break
-        found = self.searcher.passages(Ranking(topic, chosen, ranking.confidence), k=limit)
+        found = self.searcher.passages(replace(ranking, hits=chosen), k=limit)
         undated = dt.date.max
         found.sort(key=lambda p: (parse_day(p.article.published) or undated, p.position))
         found = [replace(p, rank=i) for i, p in enumerate(found, start=1)]
         return Answer(topic, topic, bool(found), found, ranking.confidence, as_of=as_of.isoformat())
+
+    def context(self, sentence_id: int, *, window: int) -> Passage | None:
+        """A quoted sentence again with `window` neighbours each side (the bot's Context button); None
+        when its article is gone."""
+        return self.searcher.passage_of(sentence_id, context=window)
+
+    @staticmethod
+    def _turn(question: str, conversation: Conversation | None) -> tuple[str, str, tuple[str, ...]]:
+        """(question as stored, query to search, follow-up's own words) for one turn of a conversation."""
+        # as article text is cleaned: half an emoji must not break storing or printing the turn, and a
+        # zero-width space must not split the word it sits in
+        question = clean_text(question)
+        previous = conversation.last_query if conversation else None
+        return question, resolve(question, previous), tuple(focus_terms(question, previous))
+
+    def _rank(
+        self, query: str, focus: tuple[str, ...], as_of: dt.date | None
+    ) -> tuple[Ranking, QueryTime | None]:
+        when = query_time(query, as_of) if as_of is not None else None
+        return self.searcher.rank(query, focus=focus, when=when), when
 
     def _answer(
         self,
@@ -101,8 +130,7 @@ class QuestionAnswerer:
         offset: int,
         k: int | None,
     ) -> Answer:
-        when = query_time(query, as_of) if as_of is not None else None
-        ranking = self.searcher.rank(query, focus=focus, when=when)
+        ranking, when = self._rank(query, focus, as_of)
         passages = self.searcher.passages(ranking, offset=offset, k=k or self.k) if ranking.answered else []
         return Answer(
             question,

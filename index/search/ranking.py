@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..storage.library import Library
-from ..storage.store import StoredSentence
+from ..storage.store import StoredArticle, StoredSentence
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse, structure_lifts
@@ -48,11 +48,16 @@ class SearchOptions:
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """The full ordered evidence for one query, before it is cut into pages of passages."""
+    """The full ordered evidence for one query, before it is cut into pages of passages.
+
+    `rows` holds the stored sentence of each hit as ranking read it, so turning hits into passages does
+    not read them again.
+    """
 
     query: str
     hits: list[Scored]
     confidence: float
+    rows: Mapping[int, StoredSentence] = field(default_factory=dict)
 
     @property
     def answered(self) -> bool:
@@ -103,9 +108,10 @@ def _after(day: dt.date | None, when: QueryTime) -> bool:
     return day is not None and day > when.as_of
 
 
-def _confidence(cosine: float, term_coverage: float) -> float:
+def answer_confidence(cosine: float, term_coverage: float) -> float:
     """How sure we are a sentence answers: meaning (cosine) and the question's own words (coverage).
 
+    Both the abstain decision (best of the top five hits) and a follow alert (its one sentence) use it.
     Measured with `newsqa eval abstain` (docs/quality.md): questions asked of a pool without their
     article fall mostly below 0.42, questions asked with it mostly above.
     """
@@ -262,47 +268,82 @@ class Searcher:
             seen.add(key)
             per_article[row.article] = per_article.get(row.article, 0) + 1
             hits.append(s)
-        confidence = max((_confidence(h.dense, coverage(terms, texts[h.id])) for h in hits[:5]), default=0.0)
+        confidence = max(
+            (answer_confidence(h.dense, coverage(terms, texts[h.id])) for h in hits[:5]), default=0.0
+        )
         if confidence < opts.min_confidence:
             return Ranking(query, [], confidence)
-        return Ranking(query, hits, confidence)
+        return Ranking(query, hits, confidence, {h.id: sentences[h.id] for h in hits})
 
     def passages(
         self, ranking: Ranking, *, offset: int = 0, k: int = 5, context: int | None = None
     ) -> list[Passage]:
-        """Turn ranked ids into cited passages with excerpts; ids gone since ranking are skipped."""
-        store = self.library.store
+        """Turn ranked hits into cited passages with excerpts; hits whose article is gone are skipped.
+
+        The sentences come from the ranking's own rows; only what ranking did not load is read here (the
+        articles, their sentences for the excerpt, the outlets that ran the same story).
+        """
         window = self.options.context if context is None else context
+        articles: dict[int, _Article | None] = {}
         out: list[Passage] = []
         for rank, hit in enumerate(ranking.hits[offset:], start=offset + 1):
             if len(out) >= k:
                 break
-            row = store.sentences_by_id([hit.id]).get(hit.id)
-            article = store.get_article(row.article) if row else None
-            if row is None or article is None:
+            row = ranking.rows.get(hit.id) or self.library.store.sentences_by_id([hit.id]).get(hit.id)
+            if row is None:
                 continue
-            siblings = store.article_sentences(article.rowid)
-            spans = [(s.start, s.end) for s in siblings]
-            index = next(i for i, s in enumerate(siblings) if s.id == row.id)
-            start, end = excerpt_span(spans, index, window=window, max_chars=700 * max(1, window))
-            out.append(
-                Passage(
-                    rank=rank,
-                    sentence=row.text,
-                    excerpt=article.text[start:end],
-                    highlight=(row.start - start, row.end - start),
-                    score=hit.score,
-                    article=Citation(
-                        article.id,
-                        article.title,
-                        article.url,
-                        article.published,
-                        article.source,
-                        also=tuple(Outlet(*row) for row in store.copies_of(article.id)),
-                    ),
-                    sentence_id=row.id,
-                    article_rowid=article.rowid,
-                    position=row.position,
-                )
-            )
+            if row.article not in articles:
+                articles[row.article] = self._article(row.article)
+            found = articles[row.article]
+            passage = _passage(found, row, rank, hit.score, window) if found else None
+            if passage is not None:
+                out.append(passage)
         return out
+
+    def passage_of(self, sentence_id: int, *, context: int | None = None) -> Passage | None:
+        """One sentence as a passage, outside any ranking (a wider excerpt on request); None when gone."""
+        row = self.library.store.sentences_by_id([sentence_id]).get(sentence_id)
+        found = self._article(row.article) if row else None
+        window = self.options.context if context is None else context
+        return _passage(found, row, 1, 1.0, window) if found and row else None
+
+    def _article(self, rowid: int) -> _Article | None:
+        """An article with its sentences and its copies' outlets, as excerpts and citations need them."""
+        store = self.library.store
+        article = store.get_article(rowid)
+        if article is None:
+            return None
+        also = tuple(Outlet(*copy) for copy in store.copies_of(article.id))
+        return _Article(article, store.article_sentences(rowid), also)
+
+
+@dataclass(frozen=True, slots=True)
+class _Article:
+    """An article as passages quote it, read once however many of its sentences are hits."""
+
+    row: StoredArticle
+    sentences: list[StoredSentence]
+    also: tuple[Outlet, ...]
+
+
+def _passage(found: _Article, row: StoredSentence, rank: int, score: float, window: int) -> Passage | None:
+    """`row` quoted with up to `window` neighbours each side; None when its article no longer holds it."""
+    index = next((i for i, s in enumerate(found.sentences) if s.id == row.id), None)
+    if index is None:
+        return None
+    spans = [(s.start, s.end) for s in found.sentences]
+    start, end = excerpt_span(spans, index, window=window, max_chars=700 * max(1, window))
+    article = found.row
+    return Passage(
+        rank=rank,
+        sentence=row.text,
+        excerpt=article.text[start:end],
+        highlight=(row.start - start, row.end - start),
+        score=score,
+        article=Citation(
+            article.id, article.title, article.url, article.published, article.source, found.also
+        ),
+        sentence_id=row.id,
+        article_rowid=article.rowid,
+        position=row.position,
+    )

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .migrations import Migration, UserVersion, check_track
-from .migrations import migrate as run_migrations
 from ..text.article import Article
 from ..text.sentences import Sentence
 from ..text.timeexpr import Period, find_times, parse_day
+from .migrations import Migration, UserVersion, check_track
+from .migrations import migrate as run_migrations
 
 #: The index's track (see migrations.py): a newer newsqa adds to the end. Steps 3 and 8 made the chat tables
 #: (conversations, follows, alerts), which the bot's own track has now (bot/chatstore.py): here they only

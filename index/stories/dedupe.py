@@ -3,15 +3,13 @@
 Wire stories reach us from several outlets and under several URLs (tracking parameters, syndicated copies
 with their own byline and intro). Answers should cite one copy, so the caller checks new articles here
 before indexing them. Everything is pure and deterministic: the same text gives the same signature in any
-process, so a serialised index stays valid across restarts.
+process, so signatures stored with the articles stay valid across restarts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import struct
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -79,7 +77,6 @@ def text_fingerprint(text: str) -> str:
 # ------------------------------------------------------------------------------------------- MinHash
 
 _PRIME = np.uint64(4294967291)  # the largest prime below 2**32: a*x + b stays inside uint64
-_MAGIC = b"NQMINHASH1"
 
 
 def word_shingles(text: str, size: int = 2) -> set[str]:
@@ -265,51 +262,3 @@ class NearDupIndex:
         """Indexed documents whose estimated Jaccard similarity to `text` is >= threshold, best first."""
         sig = self.signature(text)
         return [] if sig is None else self.find_signature(sig, threshold)
-
-    # ------------------------------------------------------------------ persistence
-
-    def to_bytes(self) -> bytes:
-        """A compact, pickle-free snapshot: header JSON (parameters, ids) then the raw signatures."""
-        live = sorted(self._row_of.values())
-        header = json.dumps(
-            {
-                "num_perm": self.num_perm,
-                "bands": self.bands,
-                "shingle_size": self.shingle_size,
-                "seed": self.seed,
-                "ids": [self._ids[r] for r in live],
-            }
-        ).encode("utf-8")
-        sigs = np.ascontiguousarray(self._sigs[live], dtype="<u4").tobytes()
-        return _MAGIC + struct.pack("<Q", len(header)) + header + sigs
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> NearDupIndex:
-        """Rebuild an index saved by `to_bytes`; raises ValueError on anything else."""
-        if not data.startswith(_MAGIC):
-            raise ValueError("not a serialised NearDupIndex")
-        offset = len(_MAGIC)
-        (size,) = struct.unpack_from("<Q", data, offset)
-        offset += 8
-        try:
-            header = json.loads(data[offset : offset + size].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"corrupt NearDupIndex header: {exc}") from exc
-        offset += size
-        index = cls(
-            num_perm=header["num_perm"],
-            bands=header["bands"],
-            shingle_size=header["shingle_size"],
-            seed=header["seed"],
-        )
-        ids: list[str] = header["ids"]
-        expected = len(ids) * index.num_perm * 4
-        if len(data) - offset != expected:
-            raise ValueError(
-                f"corrupt NearDupIndex: {len(data) - offset} signature bytes, expected {expected}"
-            )
-        sigs = np.frombuffer(data, dtype="<u4", offset=offset).reshape(len(ids), index.num_perm)
-        if ids:
-            index._append(ids, sigs.astype(np.uint32))
-            index._merge_tail()
-        return index

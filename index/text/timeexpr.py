@@ -29,9 +29,6 @@ class Period:
     def overlaps(self, other: Period) -> bool:
         return self.start <= other.end and other.start <= self.end
 
-    def contains(self, day: dt.date) -> bool:
-        return self.start <= day <= self.end
-
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
@@ -308,16 +305,6 @@ def find_times(text: str, anchor: dt.date | None, *, prefer: Prefer = "nearest")
             out.append(TimeMention(m.start(), m.end(), period))
     out.sort(key=lambda t: t.start)
     return out
-
-
-def strip_times(text: str, mentions: list[TimeMention]) -> str:
-    """`text` without its time expressions (what is left says what, not when)."""
-    out, last = [], 0
-    for t in mentions:
-        out.append(text[last : t.start])
-        last = t.end
-    out.append(text[last:])
-    return re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"\s{2,}", " ", "".join(out))).strip()
 
 
 _RECENT = re.compile(

@@ -78,7 +78,7 @@ def _ask_and_report(
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Ask `asked` (items with qid, question, doc) through the bot's search; print the split figures."""
+    """Ask `asked` (items with qid, question, doc) through the bot's answer path; print the split figures."""
     from .report import split_figures
     from .runner import run_questions
 
@@ -333,17 +333,18 @@ def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path
     rest). A question is asked of its own half (answerable) and of the other (unanswerable). The
     threshold is chosen on the tuning half and checked on the other.
     """
+    from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher
 
     from .abstain import choose_threshold, curve, point
     from .reqa import load_pool
-    from .runner import first_turn, spread
+    from .runner import never_abstaining, spread
     from .workspace import open_index
 
     data, questions = load_pool(pool)
     halves = {"tune": data.docs[:TUNING_ARTICLES], "other": data.docs[TUNING_ARTICLES:]}
     confidences: dict[str, dict[str, list[float]]] = {}
-    searchers: dict[str, Searcher] = {}
+    answerers: dict[str, QuestionAnswerer] = {}
     libs = []
     try:
         for half, docs in halves.items():
@@ -357,14 +358,14 @@ def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path
                 splitter=data.splitter,
             )
             libs.append(lib)
-            searchers[half] = Searcher(lib, dataclasses.replace(ctx.search_options(), min_confidence=-1.0))
+            answerers[half] = never_abstaining(Searcher(lib, ctx.search_options()))
         for half, docs in halves.items():
             wanted = set(docs)
             asked = spread([q for q in questions if q.doc in wanted], limit)
             other = "other" if half == "tune" else "tune"
             confidences[half] = {
-                "answerable": [first_turn(searchers[half], q.question).confidence for q in asked],
-                "unanswerable": [first_turn(searchers[other], q.question).confidence for q in asked],
+                "answerable": [answerers[half].rank(q.question).confidence for q in asked],
+                "unanswerable": [answerers[other].rank(q.question).confidence for q in asked],
             }
     finally:
         for lib in libs:

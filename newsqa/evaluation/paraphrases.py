@@ -27,8 +27,6 @@ from newsqa.index.storage.library import Library
 
 from .metrics import first_relevant_rank
 
-MODES = ("alone", "chat")
-
 
 class SetError(ValueError):
     """A problem with the set file or with its answers against the articles: one line, naming where."""

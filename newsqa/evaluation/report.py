@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from .metrics import RetrievalFigures, summarise
 from .runner import Outcome
 
-SPLITS = ("tune", "other", "all")
-
 
 def split_figures(outcomes: Sequence[Outcome], tuning: set[str]) -> dict[str, RetrievalFigures]:
     """Figures for the questions whose key is in `tuning`, for the rest, and for all of them."""

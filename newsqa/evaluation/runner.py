@@ -1,4 +1,4 @@
-"""Ask questions through the bot's own search and record where the gold sentence ranked, and how fast."""
+"""Ask questions through the bot's own answer path and record where the gold sentence ranked, and how fast."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from newsqa.index.search.followup import focus_terms, resolve
-from newsqa.index.search.ranking import Ranking, Searcher
+from newsqa.index.search.qa import QuestionAnswerer
+from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.library import Library
 
 from .metrics import first_relevant_rank
@@ -27,11 +27,6 @@ class Outcome:
     abstained: bool
     seconds: float
     confidence: float
-
-
-def first_turn(searcher: Searcher, question: str) -> Ranking:
-    """Exactly what QuestionAnswerer.ask does for the first question of a conversation."""
-    return searcher.rank(resolve(question, None), focus=tuple(focus_terms(question, None)))
 
 
 def store_ids(lib: Library, positions: Mapping[tuple[str, int], int]) -> dict[int, int]:
@@ -55,26 +50,35 @@ def run_questions(
     *,
     warmup: int = 3,
 ) -> list[Outcome]:
-    """(key, question) pairs through `first_turn`; `gold[key]` holds the stored ids that answer it.
+    """(key, question) pairs, each the first of its conversation; `gold[key]` holds the stored ids that
+    answer it.
 
-    The ranking is kept even where the searcher would abstain, and the abstain decision is taken here
-    by the searcher's own rule (confidence below `min_confidence`), so one run gives the figures both as
-    the bot answers and of the ranking alone. The first `warmup` questions are asked once untimed, so
-    lazy loading does not count as latency.
+    Each is ranked by `QuestionAnswerer.rank` with `searcher`'s options. The ranking is kept even where
+    the searcher would abstain, and the abstain decision is taken here by the searcher's own rule
+    (confidence below `min_confidence`), so one run gives the figures both as the bot answers and of the
+    ranking alone. The first `warmup` questions are asked once untimed, so lazy loading does not count as
+    latency.
     """
     threshold = searcher.options.min_confidence
-    searcher = Searcher(searcher.library, dataclasses.replace(searcher.options, min_confidence=-math.inf))
+    qa = never_abstaining(searcher)
     questions = list(questions)
     for _, q in questions[:warmup]:
-        first_turn(searcher, q)
+        qa.rank(q)
     out: list[Outcome] = []
     for key, q in questions:
         started = time.perf_counter()
-        ranking = first_turn(searcher, q)
+        ranking = qa.rank(q)
         seconds = time.perf_counter() - started
         rank = first_relevant_rank((h.id for h in ranking.hits), gold[key])
         out.append(Outcome(key, rank, ranking.confidence < threshold, seconds, ranking.confidence))
     return out
+
+
+def never_abstaining(searcher: Searcher) -> QuestionAnswerer:
+    """The answer path with `searcher`'s options except the abstain threshold: every ranking kept whole."""
+    return QuestionAnswerer(
+        Searcher(searcher.library, dataclasses.replace(searcher.options, min_confidence=-math.inf))
+    )
 
 
 def spread(items: Sequence[T], n: int | None) -> list[T]:

@@ -14,8 +14,6 @@ from newsqa.index.text.sentences import Sentence
 
 from .embedcache import CachedEmbedder
 
-DEFAULT_WORK = Path("/tmp/newsqa-eval")
-
 
 def slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "_", text).strip("_")
