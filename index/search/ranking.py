@@ -13,7 +13,7 @@ from ..storage.library import Library
 from ..storage.store import StoredArticle, StoredSentence
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds
-from .fusion import Scored, Weights, fuse, structure_lifts
+from .fusion import Scored, Weights, fuse
 from .lexical import coverage, match_any, query_terms, within_budget
 from .timerank import QueryTime, TimeWeights, time_lifts
 
@@ -41,9 +41,6 @@ class SearchOptions:
     now_weight: float = 0.3  # the same for a question about the present ("latest", "still")
     half_life_days: float = 7.0  # the prior halves every this-many days before the newest candidate
     period_candidates: int = 200  # sentences naming the asked days, added to the candidates
-    # structure (fusion.structure_lifts)
-    article_weight: float = 0.0  # times the best fused score among the article's candidates
-    neighbour_weight: float = 0.0  # times the best fused score of the sentence just before or after
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +240,6 @@ class Searcher:
         else:
             fused = fuse(dense, lexical, in_paragraph, weights=weights)
         texts = {i: row.text for i, row in sentences.items()}
-        if opts.article_weight or opts.neighbour_weight:
-            place = {i: (row.article, row.position) for i, row in sentences.items()}
-            structure = structure_lifts(
-                fused, place, article_weight=opts.article_weight, neighbour_weight=opts.neighbour_weight
-            )
-            fused = _lift(fused, lambda s: structure.get(s.id, 0.0))
         fused = _boost_cues(fused, texts, query, opts.cue_weight, opts.name_weight)
         if lifts:
             fused = _lift(fused, lambda s: lifts.get(s.id, 0.0))
