@@ -91,7 +91,7 @@ class Backend:
         page, has_more = self._page(answer)
         number = state.remember(answer.query, answer.focus, as_of) if page.answered else 0
         self.chats.save_conversation(chat, state.to_json())
-        self.chats.expire()  # bounded: idle conversations and old alerts (chatstore.py, retention)
+        self.chats.expire_due()  # bounded: idle conversations and old alerts (chatstore.py, retention)
         return Reply(page, number, has_more)
 
     def more(self, chat: str, number: int, offset: int) -> Reply | None:
@@ -155,7 +155,7 @@ class Backend:
     def alerts_for(self, new_articles: set[str]) -> list[Alert]:
         """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
         self.library.refresh()
-        self.chats.expire()
+        self.chats.expire_due()
         return self.follows.alerts_for(self.answerer.searcher, new_articles)
 
     # -- admin ------------------------------------------------------------------------------------

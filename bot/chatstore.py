@@ -66,6 +66,7 @@ TRACK = "chat"
 CONVERSATION_DAYS = 30
 ALERT_DAYS = 30
 EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
+EXPIRE_EVERY = 60.0  # seconds between the bot's expiry passes (`expire_due`): not a write per question
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class ChatStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._expired_at = 0.0  # when `expire_due` last ran a pass
         if not store.readonly:
             migrate(store.conn, CHAT_MIGRATIONS, TrackVersion(TRACK), TRACK)
 
@@ -152,6 +154,15 @@ class ChatStore:
             )
 
     # -- retention -------------------------------------------------------------------------------
+    def expire_due(self, now: float | None = None) -> int:
+        """`expire`, at most once every EXPIRE_EVERY seconds: the bot calls it on each question and alert
+        round, and a delete transaction per question would be work on the answer path for nothing."""
+        now = time.time() if now is None else now
+        if now - self._expired_at < EXPIRE_EVERY:
+            return 0
+        self._expired_at = now
+        return self.expire(now)
+
     def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
         """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
         returns the rows removed. The bot calls it as it writes, so the tables stay bounded by activity."""

@@ -45,3 +45,19 @@ def test_idle_conversations_and_old_alerts_expire_a_batch_at_a_time(tmp_path: Pa
     assert rows("conversations") == 2 and chats.load_conversation("active") == "{}"
     assert rows("alerts") == 1
     lib.close()
+
+
+def test_the_bot_expires_at_most_once_a_minute(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    lib = Library(tmp_path, lambda: embedder, model_name=embedder.name)
+    chats = Backend(lib, QuestionAnswerer(Searcher(lib, SearchOptions())), k=3, lock_timeout=5).chats
+    old = time.time() - (CONVERSATION_DAYS + 1) * 86400
+    now = time.time()
+    chats.save_conversation("idle", "{}")
+    lib.store.conn.execute("UPDATE conversations SET updated_at=?", (old,))
+    assert chats.expire_due(now) == 1
+    chats.save_conversation("idle2", "{}")
+    lib.store.conn.execute("UPDATE conversations SET updated_at=?", (old,))
+    assert chats.expire_due(now + 1) == 0  # within the minute: no pass
+    assert chats.expire_due(now + 61) == 1
+    lib.close()
