@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -48,6 +49,11 @@ class NewsqaGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise click.ClickException(f"PostgreSQL: {first}") from None
         except OSError as exc:
             problem = disk_problem(exc, _data_dir(ctx))
             if problem is None:
@@ -71,6 +77,14 @@ def _data_dir(ctx: click.Context) -> Path:
     help="Where the index lives [env NEWSQA_DATA_DIR].",
 )
 @click.option(
+    "--store",
+    envvar="NEWSQA_STORE",
+    default=None,
+    metavar="postgresql://USER@HOST/DB",
+    help="Keep the index and the bot's state in this PostgreSQL database instead of --data-dir, shared "
+    "by every process that names it (docs/deploy.md) [env NEWSQA_STORE].",
+)
+@click.option(
     "--model",
     envvar="NEWSQA_MODEL",
     default=DEFAULT_MODEL,
@@ -91,6 +105,7 @@ def _data_dir(ctx: click.Context) -> Path:
 def main(
     ctx: click.Context,
     data_dir: Path,
+    store: str | None,
     model: str,
     batch_size: int,
     min_confidence: float | None,
@@ -102,7 +117,11 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
-    settings = Settings(data_dir=data_dir, model=model, batch_size=batch_size, min_confidence=min_confidence)
+    if store is not None and urlsplit(store).scheme not in ("postgresql", "postgres"):
+        raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
+    settings = Settings(
+        data_dir=data_dir, store=store, model=model, batch_size=batch_size, min_confidence=min_confidence
+    )
     injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
     ctx.obj = Wiring(settings, injected)
 
@@ -187,6 +206,11 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
     from newsqa.index.storage.vectors import IndexPolicy
     from newsqa.terminal import terminal_safe
 
+    if ctx.settings.store is not None:
+        raise click.ClickException(
+            "--rebuild works on a data directory; with --store, build into a new database "
+            "(createdb, then `newsqa --store NEW index build PATHS`) and point the processes at it"
+        )
     with tqdm(unit=" articles", desc="rebuilding") as bar:
         report = rebuild(
             ctx.settings.data_dir,
@@ -238,10 +262,11 @@ def index_remove(ctx: Wiring, ids: tuple[str, ...]) -> None:
 
 
 def _open_existing(ctx: Wiring) -> Library:
-    from newsqa.index.storage.datadir import DataDir, IndexProblem
+    from newsqa.index.storage.datadir import IndexProblem
 
-    if not DataDir(ctx.settings.data_dir).exists():
-        raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
+    home = ctx.home()
+    if not home.exists():
+        raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
     try:
         return ctx.library()
     except IndexProblem as exc:
@@ -258,26 +283,44 @@ def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
     from newsqa.index.storage.store import Store
     from newsqa.terminal import terminal_safe
 
-    d = DataDir(ctx.settings.data_dir)
-    manifest = d.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
-    if manifest is None or not d.exists():
-        raise click.ClickException(f"no index in {ctx.settings.data_dir}: run `newsqa index build` first")
-    store = Store(d.db_path, readonly=True)
-    try:
-        # the manifest's counts lag after a crash; the database's are what a question searches
-        with store.read_transaction():
-            articles, sentences = store.counts()
-            ids = store.article_ids() if list_articles else None
-    finally:
-        store.close()
-    size = sum(p.stat().st_size for p in d.root.iterdir() if p.is_file())
-    info: dict[str, Any] = {
-        **dataclasses.asdict(manifest),
-        "articles": articles,
-        "sentences": sentences,
-        "data_dir": str(d.root),
-        "bytes_on_disk": size,
-    }
+    home = ctx.home()
+    if not isinstance(home, DataDir):  # a PostgreSQL store: no manifest, the database has it all
+        if not home.exists():
+            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        lib = ctx.library(create=False)
+        try:
+            with lib.store.read_transaction():
+                articles, sentences = lib.store.counts()
+                ids = lib.store.article_ids() if list_articles else None
+                model, dim = lib.store.get_meta("model"), lib.store.get_meta("dim")
+        finally:
+            lib.close()
+        info: dict[str, Any] = {
+            "model": model,
+            "dim": int(dim or 0),
+            "articles": articles,
+            "sentences": sentences,
+            "store": home.root,
+        }
+    else:
+        manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
+        if manifest is None or not home.exists():
+            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        store = Store(home.db_path, readonly=True)
+        try:
+            # the manifest's counts lag after a crash; the database's are what a question searches
+            with store.read_transaction():
+                articles, sentences = store.counts()
+                ids = store.article_ids() if list_articles else None
+        finally:
+            store.close()
+        info = {
+            **dataclasses.asdict(manifest),
+            "articles": articles,
+            "sentences": sentences,
+            "data_dir": str(home.root),
+            "bytes_on_disk": sum(p.stat().st_size for p in home.root.iterdir() if p.is_file()),
+        }
     if ids is not None:
         info["article_ids"] = ids
     if as_json:
@@ -377,10 +420,9 @@ def index_watch(
 # ---- asking -----------------------------------------------------------------------------------------
 def _ready_library(ctx: Wiring) -> Library:
     """The index, built from the seed articles first when there is none yet."""
-    from newsqa.index.storage.datadir import DataDir
-
-    if not DataDir(ctx.settings.data_dir).exists():
-        click.echo(f"No index in {ctx.settings.data_dir} yet: indexing the seed articles first.", err=True)
+    home = ctx.home()
+    if not home.exists():
+        click.echo(f"No index in {home.root} yet: indexing the seed articles first.", err=True)
         _ingest(ctx, [str(ctx.settings.seeds)], quiet=True)
     return _open_existing(ctx)
 

@@ -26,6 +26,8 @@ PROJECT_SEEDS = _seeds()
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
+    # a PostgreSQL URL: the index and the bot's tables live there instead of data_dir (docs/deploy.md)
+    store: str | None = field(default=None, repr=False)
     model: str = DEFAULT_MODEL
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS

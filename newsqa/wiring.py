@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import SearchOptions
+    from newsqa.index.storage.datadir import DataDir
     from newsqa.index.storage.library import Library
+    from newsqa.index.storage.pghome import PgHome
     from newsqa.index.web.fetch import FetchOptions
 
 
@@ -54,13 +56,23 @@ class Wiring:
             return self.injected_embedder().name
         return model_name(self.settings.model)
 
+    def home(self) -> DataDir | PgHome:
+        """Where the index lives: the PostgreSQL database of --store, else the data directory."""
+        if self.settings.store is not None:
+            from newsqa.index.storage.pghome import PgHome
+
+            return PgHome(self.settings.store)
+        from newsqa.index.storage.datadir import DataDir
+
+        return DataDir(self.settings.data_dir)
+
     def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
-        """The index in the settings' data directory; `compressed` None keeps the vector layout it has."""
+        """The index in the settings' home; `compressed` None keeps the vector layout it has."""
         from newsqa.index.storage.library import Library
         from newsqa.index.storage.vectors import IndexPolicy
 
         return Library(
-            self.settings.data_dir,
+            self.home(),
             self.embedder_factory(),
             model_name=self.model_name(),
             readonly=not create,

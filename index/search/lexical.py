@@ -44,11 +44,6 @@ def coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if any(_same_word(t, w) for w in words)) / len(terms)
 
 
-def match_any(terms: Sequence[str]) -> str:
-    """An FTS5 MATCH expression for any of `terms`, each quoted (so no FTS5 syntax leaks from a question)."""
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t.replace('"', ""))
-
-
 def within_budget(terms: Sequence[str], counts: Mapping[str, int], budget: int) -> list[str]:
     """The terms to search with, so BM25 scores at most about `budget` matching sentences.
 

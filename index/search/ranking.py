@@ -14,7 +14,7 @@ from ..storage.store import StoredArticle, StoredSentence
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse
-from .lexical import coverage, match_any, query_terms, within_budget
+from .lexical import coverage, query_terms, within_budget
 from .timerank import QueryTime, TimeWeights, time_lifts
 
 
@@ -198,9 +198,9 @@ class Searcher:
         dense, read = self._dense(qvec, when)
         terms = query_terms(query)
         if 0 < opts.lexical_budget < len(lib.vectors) and len(terms) > 1:
-            match = match_any(within_budget(terms, self._term_counts(terms), opts.lexical_budget))
+            match = within_budget(terms, self._term_counts(terms), opts.lexical_budget)
         else:
-            match = match_any(terms)
+            match = terms
         lexical = dict(lib.store.lexical_search(match, opts.candidates))
         about_period = (
             lib.store.sentences_about(when.period, opts.period_candidates)

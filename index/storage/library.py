@@ -25,6 +25,7 @@ from ..text.article import Article, LoadProblem, storable
 from ..text.context import embedding_text
 from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
+from .pghome import PgHome
 from .store import Store, day_of
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
@@ -111,7 +112,7 @@ class Library:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | DataDir | PgHome,
         embedder: Callable[[], Embedder],
         *,
         model_name: str,
@@ -122,8 +123,7 @@ class Library:
         bare_vectors: bool = False,
         embed_chunk: int = EMBED_CHUNK,
     ) -> None:
-        root = Path(root)
-        self.dir = DataDir(root)
+        self.dir: DataDir | PgHome = root if isinstance(root, DataDir | PgHome) else DataDir(Path(root))
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
         self._embed_lock = threading.Lock()
@@ -134,9 +134,15 @@ class Library:
         # also embed each sentence without its headline: tells apart sentences of one article (search.py)
         self.bare_vectors = bare_vectors
         if readonly and not self.dir.exists():
-            raise FileNotFoundError(f"no index in {root}: run `newsqa index build` first")
-        root.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.dir.db_path, readonly=readonly)
+            raise FileNotFoundError(f"no index in {self.dir.root}: run `newsqa index build` first")
+        self.store: Store
+        if isinstance(self.dir, PgHome):
+            from .pgstore import PgStore  # psycopg loads only for a PostgreSQL store
+
+            self.store = PgStore(self.dir.url, readonly=readonly)
+        else:
+            self.dir.root.mkdir(parents=True, exist_ok=True)
+            self.store = Store(self.dir.db_path, readonly=readonly)
         # None: index every article as it comes (an evaluation pool must stay exactly as given)
         self.stories = (
             Stories(self.store, threshold=copy_threshold) if copy_threshold and not readonly else None
@@ -144,8 +150,8 @@ class Library:
         recorded = self.store.get_meta("model")
         if recorded is not None and recorded != model_name:
             raise ModelMismatch(
-                f"the index in {root} was built with {recorded}, not {model_name}: use --model {recorded}, "
-                f"or rebuild with `newsqa --data-dir {root} index build --rebuild` (or a new --data-dir)"
+                f"the index in {self.dir.root} was built with {recorded}, not {model_name}: use --model "
+                f"{recorded}, or rebuild with `newsqa index build --rebuild` (or a new --data-dir or --store)"
             )
         self._vectors: VectorIndex | None = None
         self._applied_seq = 0
@@ -251,7 +257,10 @@ class Library:
         self._applied_seq = changes[-1][0]
 
     def _load_snapshot(self, truncated: int) -> None:
-        """The snapshot the manifest names, if it is the one described; else the vectors from SQLite."""
+        """The snapshot the manifest names, if it is the one described; else the vectors from the database."""
+        if isinstance(self.dir, PgHome):  # no snapshot files: every process builds from the database
+            self._rebuild_vectors()
+            return
         try:
             manifest = self.dir.read_manifest()
         except IndexDamaged as exc:
@@ -539,8 +548,12 @@ class Library:
 
         Order matters for crash safety: snapshot file (atomic), then manifest (atomic), then clean-up.
         A crash between steps leaves a manifest that names a complete snapshot plus a replayable log.
+        A PostgreSQL store keeps no snapshot, and its change log stays: other processes follow it.
         """
         self.refresh()
+        if isinstance(self.dir, PgHome):
+            self._retrain_if_due()
+            return False
         try:
             manifest = self.dir.read_manifest()
         except IndexDamaged as exc:  # rewritten below, from the database
@@ -611,14 +624,18 @@ class Library:
         problems = self.store.quick_check(5)
         if problems != ["ok"]:
             raise IndexDamaged(
-                f"{self.dir.db_path} is damaged ({'; '.join(problems)[:200]}): restore it from a backup, or "
+                f"{self.describe()} is damaged ({'; '.join(problems)[:200]}): restore it from a backup, or "
                 f"rebuild the index with `newsqa --data-dir {self.dir.root} index build --rebuild PATHS`"
             )
         self.refresh()
         with self._refresh_lock, self.store.read_transaction():
             self._rebuild_vectors()
         self.checkpoint(force=True)
-        log.info("snapshot and manifest rewritten from %s", self.dir.db_path)
+        log.info("vectors rebuilt from %s", self.describe())
+
+    def describe(self) -> str:
+        """Where the articles are kept, for messages: the SQLite file, or the database URL."""
+        return self.dir.root if isinstance(self.dir, PgHome) else str(self.dir.db_path)
 
     def close(self) -> None:
         self.store.close()

@@ -269,6 +269,11 @@ class Store:
     thread's open write transaction (WAL lets them proceed side by side instead).
     """
 
+    #: days from a sentence_times row's start to its end, in this database's SQL
+    SPAN_DAYS = 'julianday("end") - julianday(start)'
+    #: which database this is, for the few callers whose SQL differs ("sqlite" or "postgresql")
+    dialect = "sqlite"
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
@@ -368,8 +373,8 @@ class Store:
         bare = bare_hashes if bare_hashes is not None else [None] * len(texts)
         for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True):
             cur = self.conn.execute(
-                "INSERT INTO sentences(article, position, paragraph, start, end, text, text_hash, bare_hash)"
-                " VALUES(?,?,?,?,?,?,?,?)",
+                'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash,'
+                " bare_hash) VALUES(?,?,?,?,?,?,?,?)",
                 (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b),
             )
             sid = int(cur.lastrowid or 0)
@@ -377,7 +382,7 @@ class Store:
             ids.append(sid)
         self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
         self.conn.executemany(
-            "INSERT INTO sentence_times(sentence, start, end) VALUES(?, ?, ?)",
+            'INSERT INTO sentence_times(sentence, start, "end") VALUES(?, ?, ?)',
             (
                 (sid, p.start.isoformat(), p.end.isoformat())
                 for sid, text in zip(ids, texts, strict=True)
@@ -417,7 +422,7 @@ class Store:
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
-                "SELECT id, article, position, paragraph, start, end, text FROM sentences"
+                'SELECT id, article, position, paragraph, start, "end", text FROM sentences'
                 f" WHERE id IN ({marks})",
                 chunk,
             ):
@@ -438,8 +443,8 @@ class Store:
     def sentences_about(self, period: Period, limit: int) -> list[int]:
         """Sentences that name a day inside `period` (at most a month's span, so "in 2023" stays out)."""
         rows = self.conn.execute(
-            "SELECT DISTINCT sentence FROM sentence_times WHERE start <= ? AND end >= ?"
-            " AND julianday(end) - julianday(start) <= 31 ORDER BY sentence DESC LIMIT ?",
+            'SELECT DISTINCT sentence FROM sentence_times WHERE start <= ? AND "end" >= ?'
+            f" AND {self.SPAN_DAYS} <= 31 ORDER BY sentence DESC LIMIT ?",
             (period.end.isoformat(), period.start.isoformat(), limit),
         ).fetchall()
         return [int(r[0]) for r in rows]
@@ -449,7 +454,7 @@ class Store:
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             for sid, start, end in self.conn.execute(
-                f"SELECT sentence, start, end FROM sentence_times WHERE sentence IN ({marks})", chunk
+                f'SELECT sentence, start, "end" FROM sentence_times WHERE sentence IN ({marks})', chunk
             ):
                 out.setdefault(int(sid), []).append(
                     Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
@@ -458,7 +463,7 @@ class Store:
 
     def article_sentences(self, article_rowid: int) -> list[StoredSentence]:
         rows = self.conn.execute(
-            "SELECT id, article, position, paragraph, start, end, text FROM sentences"
+            'SELECT id, article, position, paragraph, start, "end", text FROM sentences'
             " WHERE article=? ORDER BY position",
             (article_rowid,),
         ).fetchall()
@@ -551,8 +556,9 @@ class Store:
         self.conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
 
     # -- lexical ---------------------------------------------------------------------------------
-    def lexical_search(self, match: str, limit: int) -> list[tuple[int, float]]:
-        """BM25 over sentences (FTS5); scores made positive, higher is better."""
+    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """BM25 over sentences matching any of `terms` (FTS5); scores made positive, higher is better."""
+        match = match_any(terms)
         if not match:
             return []
         rows = self.conn.execute(
@@ -572,8 +578,9 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def paragraph_search(self, match: str, limit: int) -> list[tuple[int, int, float]]:
+    def paragraph_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int, float]]:
         """BM25 over paragraphs: (article rowid, paragraph, score made positive), best first."""
+        match = match_any(terms)
         if not match:
             return []
         rows = self.conn.execute(
@@ -668,14 +675,23 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+    """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt).
 
-    def __init__(self, conn: sqlite3.Connection, begin: str) -> None:
+    `begin`: the statements that open it (PostgreSQL takes a lock after its BEGIN, pgstore.py).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *begin: str) -> None:
         self.conn = conn
         self.begin = begin
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute(self.begin)
+        self.conn.execute(self.begin[0])
+        try:
+            for statement in self.begin[1:]:
+                self.conn.execute(statement)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -683,6 +699,11 @@ class _Transaction:
             self.conn.execute("COMMIT")
         elif self.conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
             self.conn.execute("ROLLBACK")
+
+
+def match_any(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression for any of `terms`, each quoted (so no FTS5 syntax leaks from a question)."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t.replace('"', ""))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

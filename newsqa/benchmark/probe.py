@@ -36,7 +36,7 @@ def main(data_dir: Path) -> None:
     lib.refresh()
     query = np.ones((1, manifest.dim), dtype=np.float32) / np.sqrt(manifest.dim)
     lib.vectors.search(query, 10)
-    lib.store.lexical_search('"government" OR "minister"', 100)
+    lib.store.lexical_search(["government", "minister"], 100)
     print(before, rss_bytes())
 
 

@@ -1,0 +1,162 @@
+"""PostgreSQL connections that speak the SQLite store's dialect where the SQL is the same.
+
+The store's plain statements (`?` placeholders, `ON CONFLICT`, `IN (...)`) run unchanged on PostgreSQL
+through `PgConnection`, so `PgStore` (pgstore.py) only rewrites what truly differs: full-text search,
+`RETURNING` ids, `INSERT OR IGNORE`. psycopg is imported when a PostgreSQL store is opened, never for
+the SQLite default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .migrations import Migration
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+#: Advisory lock keys (one 64-bit space per database). WRITE serialises writes to the change log so its
+#: sequence numbers commit in order (a reader that saw seq 10 must never later find a 9); WRITER is the
+#: long-lived "one writer at a time" lock the data directory's writer.lock is for SQLite; MIGRATE runs a
+#: track's migrations once; FEEDS lets one process of many poll the feeds.
+WRITE_KEY = 0x6E657773_0001
+WRITER_KEY = 0x6E657773_0002
+MIGRATE_KEY = 0x6E657773_0003
+FEEDS_KEY = 0x6E657773_0004
+#: Where `NOTIFY` tells listeners the change log grew (payload: the last sequence number).
+CHANGES_CHANNEL = "newsqa_changes"
+
+
+def is_postgres(store: str | None) -> bool:
+    """Whether a --store value names a PostgreSQL server (else the SQLite data directory is used)."""
+    return bool(store) and urlsplit(store or "").scheme in ("postgresql", "postgres")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+def to_pg(sql: str) -> str:
+    """`?` placeholders as psycopg's `%s`, a literal `%` doubled; quoted strings are left alone."""
+
+    def swap(m: re.Match[str]) -> str:
+        token = m.group(0)
+        return "%s" if token == "?" else "%%" if token == "%" else token
+
+    return _PLACEHOLDER.sub(swap, sql)
+
+
+class PgConnection:
+    """A psycopg connection in autocommit mode with the sqlite3 calls the store uses.
+
+    Transactions are explicit (BEGIN ... COMMIT), as in the SQLite store, so one `Store` method body works
+    on both.
+    """
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        import psycopg
+
+        self.url = url
+        self.raw: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        if readonly:
+            self.raw.execute("SET default_transaction_read_only = on")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        if params is None:
+            return self.raw.execute(sql)
+        return self.raw.execute(to_pg(sql), tuple(params))  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [tuple(r) for r in rows]
+        if batch:
+            with self.raw.cursor() as cur:
+                cur.executemany(to_pg(sql), batch)  # type: ignore[arg-type]
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def try_advisory_lock(conn: PgConnection, key: int) -> bool:
+    return bool(conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+
+
+@contextlib.contextmanager
+def session_lock(url: str, key: int, *, timeout: float, busy: str) -> Iterator[None]:
+    """Hold an advisory lock on a connection of its own while the block runs; the server releases it
+    when the connection ends, so a killed process never leaves it held. `busy`: the one-line message
+    raised (as `LockBusy`) when another process holds it past `timeout` seconds."""
+    conn = PgConnection(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while not try_advisory_lock(conn, key):
+            if time.monotonic() >= deadline:
+                raise LockBusy(busy)
+            time.sleep(0.1)
+        yield
+    finally:
+        conn.close()
+
+
+class LockBusy(Exception):
+    pass
+
+
+def schema_version(conn: PgConnection, track: str) -> int:
+    """How many of `track`'s migrations ran in this database (0 in a new one)."""
+    if not conn.execute("SELECT to_regclass('schema_versions') IS NOT NULL").fetchone()[0]:
+        return 0
+    row = conn.execute("SELECT version FROM schema_versions WHERE track = ?", (track,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: PgConnection, migrations: Sequence[Migration], track: str) -> None:
+    """Run one track's pending migrations in one transaction, under an advisory lock taken before the
+    count is read: of many processes starting at once on a new database, the first runs them and the
+    others find nothing to do (PostgreSQL's DDL is transactional, so a failure leaves no half schema)."""
+    if schema_version(conn, track) >= len(migrations):
+        return
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATE_KEY,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions (track TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        version = schema_version(conn, track)
+        for migration in migrations[version:]:
+            if migration.sql.strip():
+                conn.execute(migration.sql)
+            conn.execute(
+                "INSERT INTO schema_versions(track, version) VALUES(?, ?)"
+                " ON CONFLICT(track) DO UPDATE SET version = excluded.version",
+                (track, migration.number),
+            )
+            log.info("%s migration %d (%s) applied", track, migration.number, migration.name)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

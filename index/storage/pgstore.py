@@ -1,0 +1,408 @@
+"""The store on a PostgreSQL server: the same tables and methods as the SQLite store, shared by many
+processes on many machines.
+
+What differs from SQLite, and why:
+- Writes that touch the change log take a transaction-level advisory lock (`WRITE_KEY`): sequence numbers
+  then commit in the order they were drawn, so a reader that replayed change 10 never misses a 9
+  committed after it. SQLite's BEGIN IMMEDIATE gives the same order for free.
+- A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see follow.py).
+- Lexical search is BM25 computed from PostgreSQL's full-text index: the GIN index finds the sentences
+  holding a query word and their term frequencies (a stemmed `tsvector` per sentence and paragraph), and
+  `bm25` scores them with FTS5's formula and constants, so the fused ranking sees the same kind of score
+  on both stores (`ts_rank` has another shape; measured in docs/deploy.md).
+- The stemmer is PostgreSQL's English Snowball without its stop-word list (FTS5's porter keeps every
+  word too; the question side drops function words itself, lexical.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..text.article import Article
+from ..text.sentences import Sentence
+from .migrations import Migration, check_track
+from .pgconn import CHANGES_CHANNEL, WRITE_KEY, PgConnection, migrate, redacted
+from .store import Store, _Transaction, day_of, sentence_periods
+
+TRACK = "index"
+
+#: PostgreSQL's own track: it starts at the schema SQLite reached in nine steps (no PostgreSQL database
+#: predates it); a newer newsqa appends, as on SQLite.
+PG_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "schema",
+        """
+    CREATE TEXT SEARCH DICTIONARY newsqa_stem (TEMPLATE = snowball, LANGUAGE = english);
+    CREATE TEXT SEARCH CONFIGURATION newsqa (COPY = english);
+    ALTER TEXT SEARCH CONFIGURATION newsqa ALTER MAPPING REPLACE english_stem WITH newsqa_stem;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE articles (
+        rowid BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        url TEXT, published TEXT, source TEXT,
+        content_hash TEXT NOT NULL,
+        added_at DOUBLE PRECISION NOT NULL,
+        day TEXT
+    );
+    CREATE INDEX articles_day ON articles(day);
+    CREATE TABLE sentences (
+        id BIGSERIAL PRIMARY KEY,             -- the FAISS id; never reused
+        article BIGINT NOT NULL REFERENCES articles(rowid),
+        position INTEGER NOT NULL,
+        paragraph INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        bare_hash TEXT,
+        tokens INTEGER NOT NULL,              -- words, BM25's document length
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('newsqa', text)) STORED
+    );
+    CREATE INDEX sentences_article ON sentences(article, position);
+    CREATE INDEX sentences_text_hash ON sentences(text_hash);
+    CREATE INDEX sentences_bare_hash ON sentences(bare_hash);
+    CREATE INDEX sentences_tsv ON sentences USING gin(tsv);
+    CREATE TABLE paragraphs (
+        id BIGINT PRIMARY KEY,                -- its first sentence's id
+        article BIGINT NOT NULL,
+        paragraph INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        tsv tsvector NOT NULL
+    );
+    CREATE INDEX paragraphs_article ON paragraphs(article);
+    CREATE INDEX paragraphs_tsv ON paragraphs USING gin(tsv);
+    CREATE TABLE embeddings (text_hash TEXT PRIMARY KEY, vector BYTEA NOT NULL);
+    CREATE TABLE changes (
+        seq BIGSERIAL PRIMARY KEY,
+        op SMALLINT NOT NULL,                 -- +1 added, -1 removed
+        sentence BIGINT NOT NULL
+    );
+    CREATE TABLE sentence_times (sentence BIGINT NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL);
+    CREATE INDEX sentence_times_sentence ON sentence_times(sentence);
+    CREATE INDEX sentence_times_start ON sentence_times(start);
+    CREATE TABLE story_keys (
+        article TEXT PRIMARY KEY, url_key TEXT, fingerprint TEXT NOT NULL, minhash BYTEA
+    );
+    CREATE INDEX story_keys_url ON story_keys(url_key);
+    CREATE INDEX story_keys_fingerprint ON story_keys(fingerprint);
+    CREATE TABLE also_reported (
+        id TEXT PRIMARY KEY,
+        original TEXT NOT NULL,
+        title TEXT NOT NULL, url TEXT, source TEXT, published TEXT,
+        content_hash TEXT NOT NULL,
+        similarity DOUBLE PRECISION NOT NULL,
+        added_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX also_reported_original ON also_reported(original);
+    CREATE TABLE feed_state (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_due DOUBLE PRECISION NOT NULL DEFAULT 0,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE feed_state_seen (
+        seq BIGSERIAL PRIMARY KEY,
+        url TEXT NOT NULL,
+        key TEXT NOT NULL,
+        UNIQUE (url, key)
+    );
+    """,
+    ),
+)
+check_track(PG_MIGRATIONS)
+
+#: FTS5's bm25() constants
+K1 = 1.2
+B = 0.75
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def word_count(text: str) -> int:
+    """Words as FTS5's unicode61 tokenizer counts them: BM25's document length."""
+    return len(_WORDS.findall(text))
+
+
+def bm25(
+    tf: dict[int, dict[str, int]],
+    lengths: dict[int, int],
+    terms: Sequence[tuple[str, ...]],
+    docs: int,
+    avg_length: float,
+) -> dict[int, float]:
+    """FTS5's BM25 of each document in `tf` (doc -> lexeme -> count) for `terms` (each the lexemes of one
+    query word, all of which must occur). Document frequencies come from `tf` itself, which holds every
+    document matching any term."""
+    counts: list[dict[int, int]] = []
+    for lexemes in terms:
+        found = {d: min(f.get(x, 0) for x in lexemes) for d, f in tf.items()}
+        counts.append({d: n for d, n in found.items() if n > 0})
+    scores: dict[int, float] = {}
+    avg = avg_length or 1.0
+    for matched in counts:
+        n = len(matched)
+        if not n:
+            continue
+        idf = math.log((docs - n + 0.5) / (n + 0.5))
+        idf = idf if idf > 0 else 1e-6  # FTS5 does the same for a word in most documents
+        for d, f in matched.items():
+            norm = K1 * (1 - B + B * lengths[d] / avg)
+            scores[d] = scores.get(d, 0.0) + idf * f * (K1 + 1) / (f + norm)
+    return scores
+
+
+def _tsquery(terms: Sequence[tuple[str, ...]]) -> str:
+    """Any of the words, each its lexemes in a row, as a tsquery of already stemmed lexemes."""
+
+    def lit(x: str) -> str:
+        return "'" + x.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    return " | ".join("(" + " <-> ".join(lit(x) for x in t) + ")" for t in terms)
+
+
+class PgStore(Store):
+    """`Store` on PostgreSQL; one connection per thread, as on SQLite."""
+
+    SPAN_DAYS = '"end"::date - start::date'
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        self.url = url
+        self.path = None  # type: ignore[assignment]
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[PgConnection] = []  # type: ignore[assignment]
+        self._all_lock = threading.Lock()
+        self._totals: dict[str, tuple[int, float, float]] = {}  # table -> (docs, avg length, read at)
+        if not readonly:
+            migrate(self.conn, PG_MIGRATIONS, TRACK)
+
+    def __repr__(self) -> str:
+        return f"PgStore({redacted(self.url)})"
+
+    @property
+    def conn(self) -> PgConnection:  # type: ignore[override]
+        conn: PgConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = PgConnection(self.url, readonly=self.readonly)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    # -- transactions ----------------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn, "BEGIN", f"SELECT pg_advisory_xact_lock({WRITE_KEY})")  # type: ignore[arg-type]
+
+    def read_transaction(self) -> _Transaction:
+        return _Transaction(self.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # type: ignore[arg-type]
+
+    # -- articles --------------------------------------------------------------------------------
+    def insert_article(self, article: Article) -> int:
+        row = self.conn.execute(
+            "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at, day)"
+            " VALUES(?,?,?,?,?,?,?,?,?) RETURNING rowid",
+            (
+                article.id,
+                article.title,
+                article.text,
+                article.url,
+                article.published,
+                article.source,
+                article.content_hash,
+                time.time(),
+                day_of(article.published),
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def delete_article(self, rowid: int) -> list[int]:
+        ids = [int(r[0]) for r in self.conn.execute("SELECT id FROM sentences WHERE article=?", (rowid,))]
+        self.conn.execute("DELETE FROM paragraphs WHERE article=?", (rowid,))
+        self.conn.execute(
+            "DELETE FROM sentence_times WHERE sentence IN (SELECT id FROM sentences WHERE article=?)",
+            (rowid,),
+        )
+        self.conn.execute("DELETE FROM sentences WHERE article=?", (rowid,))
+        self.conn.execute("DELETE FROM articles WHERE rowid=?", (rowid,))
+        self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(-1, ?)", ((i,) for i in ids))
+        if ids:
+            self._notify()
+        return ids
+
+    def insert_sentences(
+        self,
+        article_rowid: int,
+        sentences: Sequence[Sentence],
+        texts: Sequence[str],
+        hashes: Sequence[str],
+        *,
+        day: str | None = None,
+        bare_hashes: Sequence[str] | None = None,
+    ) -> list[int]:
+        if not texts:
+            return []
+        bare = bare_hashes if bare_hashes is not None else [None] * len(texts)
+        rows = [
+            (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b, word_count(text))
+            for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True)
+        ]
+        with self.conn.raw.cursor() as cur:
+            cur.executemany(
+                'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash,'
+                " bare_hash, tokens) VALUES(%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                rows,
+                returning=True,
+            )
+            ids: list[int] = []
+            while True:
+                ids.append(int(cur.fetchone()[0]))  # type: ignore[index]
+                if not cur.nextset():
+                    break
+        self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
+        self.conn.executemany(
+            'INSERT INTO sentence_times(sentence, start, "end") VALUES(?, ?, ?)',
+            (
+                (sid, p.start.isoformat(), p.end.isoformat())
+                for sid, text in zip(ids, texts, strict=True)
+                for p in sentence_periods(text, day)
+            ),
+        )
+        paragraphs: dict[int, tuple[int, list[str]]] = {}
+        for s, text, sid in zip(sentences, texts, ids, strict=True):
+            paragraphs.setdefault(s.paragraph, (sid, []))[1].append(text)
+        self.conn.executemany(
+            "INSERT INTO paragraphs(id, article, paragraph, tokens, tsv)"
+            " VALUES(?, ?, ?, ?, to_tsvector('newsqa', ?))",
+            (
+                (first, article_rowid, p, word_count(joined := " ".join(parts)), joined)
+                for p, (first, parts) in paragraphs.items()
+            ),
+        )
+        self._notify()
+        return ids
+
+    def _notify(self) -> None:
+        """Wake the processes following the change log; PostgreSQL delivers it when the write commits."""
+        self.conn.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
+
+    # -- embeddings ------------------------------------------------------------------------------
+    def put_embeddings(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        self.conn.executemany(
+            "INSERT INTO embeddings(text_hash, vector) VALUES(?, ?) ON CONFLICT (text_hash) DO NOTHING",
+            ((h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
+        )
+
+    def texts_with_vectors(self, dim: int) -> tuple[list[str], np.ndarray]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT ON (e.text_hash) s.text, e.vector FROM embeddings e"
+            " JOIN sentences s ON s.text_hash = e.text_hash ORDER BY e.text_hash, s.id"
+        ).fetchall()
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return [r[0] for r in rows], vecs
+
+    # -- lexical ---------------------------------------------------------------------------------
+    def _lexemes(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
+        """Each query word's stemmed lexemes, as the index stems its text; words with none dropped."""
+        if not terms:
+            return []
+        rows = self.conn.execute(
+            "SELECT array(SELECT lexeme FROM unnest(to_tsvector('newsqa', w)) ORDER BY positions[1])"
+            " FROM unnest(?::text[]) WITH ORDINALITY AS x(w, n) ORDER BY n",
+            (list(terms),),
+        ).fetchall()
+        return list(dict.fromkeys(tuple(r[0]) for r in rows if r[0]))
+
+    def _totals_of(self, table: str) -> tuple[int, float]:
+        """Documents and their average length; read at most once a minute (BM25 barely moves meanwhile)."""
+        cached = self._totals.get(table)
+        if cached and time.monotonic() - cached[2] < 60:
+            return cached[0], cached[1]
+        docs, avg = self.conn.execute(f"SELECT count(*), COALESCE(avg(tokens), 0) FROM {table}").fetchone()
+        self._totals[table] = (int(docs), float(avg), time.monotonic())
+        return int(docs), float(avg)
+
+    def _bm25(self, table: str, terms: Sequence[str]) -> dict[int, float]:
+        words = self._lexemes(terms)
+        if not words:
+            return {}
+        wanted = sorted({x for w in words for x in w})
+        tf: dict[int, dict[str, int]] = {}
+        lengths: dict[int, int] = {}
+        for doc, tokens, lexeme, count in self.conn.execute(
+            f"SELECT d.id, d.tokens, u.lexeme, cardinality(u.positions) FROM {table} d,"
+            " unnest(d.tsv) u WHERE d.tsv @@ ?::tsquery AND u.lexeme = ANY(?)",
+            (_tsquery(words), wanted),
+        ):
+            tf.setdefault(int(doc), {})[lexeme] = int(count)
+            lengths[int(doc)] = int(tokens)
+        docs, avg = self._totals_of(table)
+        return bm25(tf, lengths, words, max(docs, len(tf)), avg)
+
+    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        scores = self._bm25("sentences", terms)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+    def sentences_matching(self, term: str) -> int:
+        words = self._lexemes([term])
+        if not words:
+            return 0
+        row = self.conn.execute(
+            "SELECT count(*) FROM sentences WHERE tsv @@ ?::tsquery", (_tsquery(words),)
+        ).fetchone()
+        return int(row[0])
+
+    def paragraph_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int, float]]:
+        scores = self._bm25("paragraphs", terms)
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        if not best:
+            return []
+        where = dict(
+            (
+                (int(i), (int(a), int(p)))
+                for i, a, p in self.conn.execute(
+                    "SELECT id, article, paragraph FROM paragraphs WHERE id = ANY(?)", ([i for i, _ in best],)
+                )
+            )
+        )
+        return [(*where[i], s) for i, s in best if i in where]
+
+    # -- stories ---------------------------------------------------------------------------------
+    def put_story_keys(self, rows: Iterable[tuple[str, str | None, str, bytes | None]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO story_keys(article, url_key, fingerprint, minhash) VALUES(?,?,?,?)"
+            " ON CONFLICT (article) DO UPDATE SET url_key=excluded.url_key,"
+            " fingerprint=excluded.fingerprint, minhash=excluded.minhash",
+            rows,
+        )
+
+    def put_copies(
+        self, rows: Iterable[tuple[str, str, str, str | None, str | None, str | None, str, float]]
+    ) -> None:
+        self.conn.executemany(
+            "INSERT INTO also_reported(id, original, title, url, source, published, content_hash,"
+            " similarity, added_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+            " original=excluded.original, title=excluded.title, url=excluded.url, source=excluded.source,"
+            " published=excluded.published, content_hash=excluded.content_hash,"
+            " similarity=excluded.similarity, added_at=excluded.added_at",
+            ((*r, time.time()) for r in rows),
+        )
+
+    # -- upkeep ----------------------------------------------------------------------------------
+    def quick_check(self, limit: int) -> list[str]:
+        """The server keeps its own files whole (WAL, checksums if enabled): nothing to check from here."""
+        return ["ok"]
+
+    def fold_wal(self) -> None:
+        """Nothing to fold: the server manages its WAL."""
