@@ -139,6 +139,7 @@ def reqa(
         data.articles,
         splitter=data.splitter,
         rebuild=rebuild,
+        store=ctx.settings.store,
     )
     try:
         to_pool = store_ids(lib, data.ids)
@@ -177,7 +178,13 @@ def squad(
 
     data = load_squad(path)
     lib = open_index(
-        work, f"squad-{path.stem}", ctx.embedder_factory(), ctx.model_name(), data.articles, rebuild=rebuild
+        work,
+        f"squad-{path.stem}",
+        ctx.embedder_factory(),
+        ctx.model_name(),
+        data.articles,
+        rebuild=rebuild,
+        store=ctx.settings.store,
     )
     try:
         asked = spread(data.questions, limit)
@@ -229,7 +236,9 @@ def followups(
     items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
     name = "followups-" + slug("+".join(p.name for p in articles))
 
-    lib = open_index(work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild)
+    lib = open_index(
+        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
+    )
     try:
         searcher = searcher_for(ctx, lib, ())
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), dialogues_list, k=k)
@@ -295,7 +304,9 @@ def paraphrases(
         raise click.ClickException(str(e)) from None
     items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
     name = "paraphrases-" + slug("+".join(p.name for p in articles))
-    lib = open_index(work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild)
+    lib = open_index(
+        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
+    )
     try:
         try:
             gold = resolve_gold(lib, asked)
@@ -446,6 +457,7 @@ def realtimeqa(
         ctx.model_name(),
         items,
         rebuild=rebuild,
+        store=ctx.settings.store,
     )
     try:
         searcher = searcher_for(ctx, lib, overrides)
