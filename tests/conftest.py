@@ -11,6 +11,7 @@ ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))  # test helpers (fakes, botapi_stub, web_fixture) import as top-level modules
 
 from fakes import HashingEmbedder  # noqa: E402
+from pgserver import PgCluster, missing, unavailable  # noqa: E402
 
 from newsqa.index.storage.library import Library  # noqa: E402
 
@@ -35,3 +36,35 @@ def real_embedder():  # type: ignore[no-untyped-def]
     from newsqa.index.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL for the whole session (about a second to initdb and start).
+
+    Without PostgreSQL the tests using it are skipped, or fail under NEWSQA_REQUIRE_POSTGRES=1 (CI).
+    """
+    reason = missing()
+    if reason is not None:
+        unavailable(reason)
+    cluster = PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """A fresh empty database per test, dropped afterwards (open connections and all)."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the mark plugin deselects by -m
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using the cluster is a `postgres` test: `-m postgres` / `-m "not postgres"` select them."""
+    for item in items:
+        if "pg_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
