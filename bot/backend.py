@@ -53,7 +53,7 @@ class Stats:
     sentences: int
     vectors: int
     model: str
-    data_dir: Path
+    data_dir: str  # the data directory, or the PostgreSQL URL without its password
     built_at: str | None
 
 
@@ -183,6 +183,6 @@ class Backend:
             sentences=sentences,
             vectors=len(self.library.vectors),
             model=self.library.model_name,
-            data_dir=self.library.dir.root,
+            data_dir=str(self.library.dir.root),
             built_at=manifest.built_at if manifest else None,
         )

@@ -14,6 +14,7 @@ from fakes import HashingEmbedder  # noqa: E402
 from pgserver import PgCluster, missing, unavailable  # noqa: E402
 
 from newsqa.index.storage.library import Library  # noqa: E402
+from newsqa.index.storage.pghome import PgHome  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 
@@ -23,9 +24,13 @@ def embedder() -> HashingEmbedder:
     return HashingEmbedder()
 
 
-@pytest.fixture
-def library(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Library]:
-    lib = Library(tmp_path / "data", lambda: embedder, model_name=embedder.name)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def library(request: pytest.FixtureRequest, tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Library]:
+    """An empty index on each store: a SQLite data directory, and a PostgreSQL database (--store)."""
+    home: Path | PgHome = tmp_path / "data"
+    if request.param == "postgresql":
+        home = PgHome(request.getfixturevalue("pg_url"))
+    lib = Library(home, lambda: embedder, model_name=embedder.name)
     yield lib
     lib.close()
 

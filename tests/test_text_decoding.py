@@ -105,10 +105,8 @@ def test_zero_width_words_are_found_and_quoted_verbatim(tmp_path: Path, library:
     (article,) = load(path)
     assert isinstance(article, Article)
     library.ingest([article])
-    hits = library.store.conn.execute(
-        "SELECT s.text FROM sentences_fts f JOIN sentences s ON s.id = f.rowid WHERE sentences_fts MATCH ?",
-        ("council AND bridge",),
-    ).fetchall()
-    assert hits == [("The council approved the bridge.",)]
+    assert library.store.sentences_matching("council") == library.store.sentences_matching("bridge") == 1
+    (best, _), *_ = library.store.lexical_search(["council", "bridge"], 10)
+    assert library.store.sentences_by_id([best])[best].text == "The council approved the bridge."
     for s in split_sentences(article.text):
         assert "\u200b" not in article.text[s.start : s.end]

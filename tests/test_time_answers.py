@@ -95,10 +95,10 @@ def test_timeline_lists_matching_sentences_oldest_first(qa: QuestionAnswerer) ->
 
 def test_the_days_a_sentence_speaks_of_are_stored_and_survive_an_update(library: Library) -> None:
     library.ingest([STORIES[4]])
-    rows = library.store.conn.execute("SELECT start, end FROM sentence_times").fetchall()
+    rows = library.store.conn.execute('SELECT start, "end" FROM sentence_times').fetchall()
     assert ("2021-06-06", "2021-06-06") in rows and ("2021-06-14", "2021-06-20") in rows
     library.ingest([story("tue", "2021-06-08", "Drones hit the bridge on Monday.")])
-    rows = library.store.conn.execute("SELECT start, end FROM sentence_times").fetchall()
+    rows = library.store.conn.execute('SELECT start, "end" FROM sentence_times').fetchall()
     assert rows == [("2021-06-07", "2021-06-07")]
     library.remove(["tue"])
     assert library.store.conn.execute("SELECT count(*) FROM sentence_times").fetchone()[0] == 0

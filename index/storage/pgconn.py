@@ -80,7 +80,7 @@ class PgConnection:
         if readonly:
             self.raw.execute("SET default_transaction_read_only = on")
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:  # a psycopg cursor
         if params is None:
             return self.raw.execute(sql)
         return self.raw.execute(to_pg(sql), tuple(params))  # type: ignore[arg-type]
