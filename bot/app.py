@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
@@ -196,7 +195,7 @@ async def _serve(
                 port=settings.port,
                 url_path=settings.webhook_path,
                 webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret or secrets.token_urlsafe(32),
+                secret_token=settings.secret_token,
                 allowed_updates=ALLOWED_UPDATES,
                 drop_pending_updates=settings.drop_pending_updates,
                 bootstrap_retries=settings.retries,

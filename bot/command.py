@@ -68,7 +68,8 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
 @click.option(
     "--webhook-secret",
     envvar="NEWSQA_WEBHOOK_SECRET",
-    help="Secret Telegram sends with each update (default: a new random one per start) "
+    help="Secret Telegram sends with each update (default: derived from the token, the same in every "
+    "replica) "
     "[env NEWSQA_WEBHOOK_SECRET].",
 )
 @click.option(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,6 +55,16 @@ class BotSettings:
     def webhook_path(self) -> str:
         """The path the local webhook server answers: the path of the public webhook URL."""
         return urlsplit(self.webhook_url or "").path.strip("/")
+
+    @property
+    def secret_token(self) -> str:
+        """What Telegram must send with each webhook update: the one given, else one derived from the
+        token, the same in every replica behind one load balancer (a random one per process would make
+        each replica's setWebhook lock the others out)."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        digest = hmac.new(self.token.encode(), b"newsqa webhook secret", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     @property
     def mode(self) -> str:

@@ -132,3 +132,15 @@ def test_serve_indexes_the_seeds_answers_and_stops_on_a_signal(tmp_path: Path) -
         assert "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday." in answer.text
         assert stub.token not in result.output
         stub.assert_no_errors()
+
+
+def test_the_webhook_secret_is_the_same_in_every_replica_and_not_the_token() -> None:
+    """Replicas behind one load balancer each call setWebhook: a random secret per process would let
+    only the last one started accept updates."""
+    from newsqa.bot.settings import BotSettings
+
+    a, b = BotSettings(token="123:ABC"), BotSettings(token="123:ABC")
+    assert a.secret_token == b.secret_token and "ABC" not in a.secret_token
+    assert BotSettings(token="123:ABD").secret_token != a.secret_token
+    assert BotSettings(token="123:ABC", webhook_secret="given_1").secret_token == "given_1"
+    assert all(c.isalnum() or c in "-_" for c in a.secret_token)  # Telegram's allowed characters
