@@ -372,6 +372,9 @@ def index_watch(
     import asyncio
 
     from newsqa.index.ingest.watch import FolderWatcher
+    from newsqa.index.storage.lease import Lease
+    from newsqa.index.storage.pgconn import FEEDS_KEY
+    from newsqa.index.storage.pghome import PgHome
     from newsqa.index.web.feeds import FeedStateStore
     from newsqa.index.web.feedsync import sync_feeds
     from newsqa.index.web.fetch import Fetcher
@@ -386,7 +389,8 @@ def index_watch(
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
     watcher = FolderWatcher(lib, folder) if folder else None
-    state = FeedStateStore(lib.dir.db_path) if feed_urls else None
+    state = FeedStateStore(lib.store) if feed_urls else None
+    lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
     what = [str(folder)] if folder else []
     if feed_urls:
         what.append(f"{len(feed_urls)} feed(s)")
@@ -404,7 +408,9 @@ def index_watch(
                     report = watcher.scan()
                 if report:
                     click.echo(str(report))
-            if state is not None:
+            if state is not None and lease is not None and not lease.held():
+                click.echo("feeds: another process polls them (a bot or watcher on this database)")
+            elif state is not None:
                 click.echo(asyncio.run(feed_round()))
             if once:
                 return
@@ -414,6 +420,8 @@ def index_watch(
     finally:
         if state is not None:
             state.close()
+        if lease is not None:
+            lease.close()
         lib.close()
 
 
