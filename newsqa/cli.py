@@ -49,16 +49,16 @@ class NewsqaGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
-        except Exception as exc:
-            if not type(exc).__module__.startswith("psycopg"):
-                raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise click.ClickException(f"PostgreSQL: {first}") from None
         except OSError as exc:
             problem = disk_problem(exc, _data_dir(ctx))
             if problem is None:
                 raise
             raise click.ClickException(str(problem)) from None
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise click.ClickException(f"PostgreSQL: {first}") from None
 
 
 def _data_dir(ctx: click.Context) -> Path:
