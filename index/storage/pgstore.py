@@ -194,6 +194,10 @@ class PgStore(Store):
     @property
     def conn(self) -> PgConnection:  # type: ignore[override]
         conn: PgConnection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.raw.closed:  # lost (server restart, killed backend): connect again
+            with self._all_lock:
+                self._all.remove(conn)
+            conn = None
         if conn is None:
             conn = PgConnection(self.url, readonly=self.readonly)
             self._local.conn = conn
