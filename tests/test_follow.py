@@ -3,6 +3,8 @@ through PostgreSQL's NOTIFY, through the polling fallback when notifications are
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from bot_harness import Harness
+from botapi_stub import BotApiStub
 from fakes import HashingEmbedder
 
 from newsqa.index.storage.follow import ChangeFollower
@@ -194,3 +198,41 @@ def test_an_unreachable_server_never_stops_the_follower(
         assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
     finally:
         lib.close()
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.xfail(
+                strict=True, reason="the bot's chat tables (bot/chatstore.py) are not on PostgreSQL yet"
+            ),
+        ),
+    ],
+)
+async def test_a_serving_bot_follows_articles_another_process_adds(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`newsqa serve`'s run_bot keeps its Library current while no question comes: an ingest worker's add
+    is in the bot's vectors (NOTIFY on PostgreSQL, the poll on SQLite) before anyone asks about it."""
+    home: Path | PgHome = (
+        PgHome(request.getfixturevalue("pg_url")) if store == "postgresql" else tmp_path / "data"
+    )
+    with BotApiStub() as stub:
+        h = Harness(stub, home)  # type: ignore[arg-type]  # a PgHome is a home too
+        h.index([FIRST])
+        await h.start(follow_seconds=60 if isinstance(home, PgHome) else 0.3)
+        try:
+            served = h.library
+            assert served is not None
+            before = len(served.vectors)
+            h.index([NEW])  # another process: its own Library, closed again
+            seconds = await asyncio.wait_for(
+                asyncio.to_thread(wait_until, lambda: len(served.vectors) > before), BOUND + 1
+            )
+            print(f"bot on {served.store.dialect}: following within {seconds * 1000:.0f} ms")
+        finally:
+            await h.stop()
+        assert not any(t.name == "newsqa-follow" for t in threading.enumerate())  # stopped with the bot

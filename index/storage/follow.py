@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Seconds between refreshes without a notification: the fallback on PostgreSQL, the only way on SQLite
-#: (a refresh with nothing new is one small read).
-POLL_SECONDS = 2.0
+#: Seconds between refreshes without a notification. On SQLite, the only way: a refresh that finds nothing
+#: new is one small read of a local file, so often enough that an add is answered within a second. On
+#: PostgreSQL, the fallback for a lost notification: a round trip to the server per process.
+SQLITE_POLL_SECONDS = 0.5
+PG_POLL_SECONDS = 2.0
 #: How long one wait for notifications lasts, so `stop()` is noticed well within a second.
 WAIT_SLICE = 0.2
 #: Reconnect backoff for the listening connection: doubling from the first to the last.
@@ -35,7 +37,8 @@ BACKOFF = (0.5, 30.0)
 
 
 class ChangeFollower:
-    """A daemon thread calling `library.refresh()` on every change notification and every `poll_seconds`.
+    """A daemon thread calling `library.refresh()` on every change notification and every `poll_seconds`
+    (default: SQLITE_POLL_SECONDS or PG_POLL_SECONDS, by the library's home).
 
     `listen=False` polls only, also on PostgreSQL (the tests use it for the fallback). `refreshes` counts
     the refreshes that applied changes, `notified` the notifications heard: figures for logs and tests.
@@ -45,10 +48,13 @@ class ChangeFollower:
         self,
         library: Library,
         *,
-        poll_seconds: float = POLL_SECONDS,
+        poll_seconds: float | None = None,
         listen: bool = True,
         name: str = "newsqa-follow",
     ) -> None:
+        on_pg = isinstance(library.dir, PgHome)
+        if poll_seconds is None:
+            poll_seconds = PG_POLL_SECONDS if on_pg else SQLITE_POLL_SECONDS
         if poll_seconds <= 0:
             raise ValueError("poll_seconds must be positive")
         self.library = library
