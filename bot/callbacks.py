@@ -38,8 +38,7 @@ class ButtonHandlers:
             await query.answer(texts.refused_text(user.id if user else None), show_alert=True)
             return
         action = buttons.decode(query.data)
-        user = update.effective_user
-        wait = self.s.limiter.check(user.id) if user and action is not None else 0.0
+        wait = await self.s.question_wait(update) if action is not None else 0.0
         if wait > 0:  # taps share the question allowance; the answer costs no message to the chat
             await query.answer(texts.slow_down_text(wait))
             return

@@ -1,10 +1,16 @@
-"""The bot's tables: each chat's conversation, its followed topics, the alerts sent. All their SQL is here.
+"""The bot's tables: each chat's conversation, its followed topics, the alerts sent, the question rate
+limit. All their SQL is here.
 
-They share the index's SQLite file (one file to back up; a rebuild swaps only the index tables, so these
-survive it) and its connections, but the index neither reads nor writes them. They have their own
-migration track, counted in the `chat` row of `schema_versions` (the file's user_version is the
-index's). An older newsqa made these tables in the index's steps 1, 3 and 8: every step here says
-IF NOT EXISTS, so this track adopts them with their rows.
+They share the index's database (one file or server to back up; a rebuild swaps only the index tables,
+so these survive it) and its connections, but the index neither reads nor writes them. They have their
+own migration track, counted in the `chat` row of `schema_versions`. On SQLite an older newsqa made
+these tables in the index's steps 1, 3 and 8: every step there says IF NOT EXISTS, so this track adopts
+them with their rows. On PostgreSQL the track has the same steps in PostgreSQL's types (no database
+there predates it); the queries are shared except where the dialects differ (a new row's id).
+
+On PostgreSQL several `newsqa serve` replicas share these rows, so a chat's state holds whichever replica
+answers: every write is one statement or one transaction, and what must not happen twice (an alert, a
+question past the limit) is decided by the database, not by a replica's memory.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from newsqa.index.storage import pgconn
 from newsqa.index.storage.migrations import Migration, TrackVersion, check_track, migrate
 from newsqa.index.storage.store import Store
 
@@ -56,17 +63,95 @@ CHAT_MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX IF NOT EXISTS alerts_sent ON alerts(sent_at);
     """,
     ),
+    # each user's recent questions (bot/ratelimit.py), shared by every process serving the bot
+    Migration(
+        4,
+        "question_limits",
+        """
+    CREATE TABLE IF NOT EXISTS question_limits (
+        who TEXT PRIMARY KEY,
+        times TEXT NOT NULL,          -- the admitted questions' times in the window, space-separated
+        version INTEGER NOT NULL,     -- +1 per write: what a compare-and-swap compares
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS question_limits_updated ON question_limits(updated_at);
+    """,
+    ),
 )
 check_track(CHAT_MIGRATIONS)
+
+#: The same steps in PostgreSQL's types, run by pgconn.migrate (one transaction, under an advisory lock).
+PG_CHAT_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "conversations",
+        """
+    CREATE TABLE conversations (
+        chat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL
+    );
+    """,
+    ),
+    Migration(
+        2,
+        "follows_alerts",
+        """
+    CREATE TABLE follows (
+        id BIGSERIAL PRIMARY KEY,
+        chat TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        UNIQUE(chat, topic)
+    );
+    CREATE TABLE alerts (
+        chat TEXT NOT NULL,
+        article TEXT NOT NULL,
+        follow BIGINT NOT NULL,
+        sent_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY(chat, article)
+    );
+    """,
+    ),
+    Migration(
+        3,
+        "expiry_indexes",
+        """
+    CREATE INDEX conversations_updated ON conversations(updated_at);
+    CREATE INDEX alerts_sent ON alerts(sent_at);
+    """,
+    ),
+    Migration(
+        4,
+        "question_limits",
+        """
+    CREATE TABLE question_limits (
+        who TEXT PRIMARY KEY,
+        times TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX question_limits_updated ON question_limits(updated_at);
+    """,
+    ),
+)
+check_track(PG_CHAT_MIGRATIONS)
 TRACK = "chat"
 
 #: Retention (ChatStore.expire). A conversation idle this long is forgotten (a follow-up a month later is a
 #: new question). An alert row only has to outlive what it guards: the hourly cap looks back one hour, and
-#: an article is alerted when it is first indexed, so a month-old row stops nothing.
+#: an article is alerted when it is first indexed, so a month-old row stops nothing. A rate-limit row
+#: matters only within its window (a minute): a day idle, it holds nothing a check would count.
 CONVERSATION_DAYS = 30
 ALERT_DAYS = 30
+LIMIT_DAYS = 1
 EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
 EXPIRE_EVERY = 60.0  # seconds between the bot's expiry passes (`expire_due`): not a write per question
+
+#: what expiry deletes from, by age: table, its key columns, its age column, days kept
+_EXPIRING = (
+    ("conversations", "chat", "updated_at", CONVERSATION_DAYS),
+    ("alerts", "chat, article", "sent_at", ALERT_DAYS),
+    ("question_limits", "who", "updated_at", LIMIT_DAYS),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +161,27 @@ class Follow:
     topic: str
 
 
+@dataclass(frozen=True, slots=True)
+class QuestionTimes:
+    """One user's admitted questions as stored (`times`), and the row's version for a compare-and-swap."""
+
+    times: tuple[float, ...]
+    version: int  # 0: no row yet
+
+
 class ChatStore:
-    """Typed access to the chat tables through the index store's per-thread connections."""
+    """Typed access to the chat tables through the index store's per-thread connections (SQLite or
+    PostgreSQL, whichever the store is)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.postgres = store.dialect == "postgresql"
         self._expired_at = 0.0  # when `expire_due` last ran a pass
-        if not store.readonly:
+        if store.readonly:
+            return
+        if self.postgres:
+            pgconn.migrate(store.conn, PG_CHAT_MIGRATIONS, TRACK)  # type: ignore[arg-type]
+        else:
             migrate(store.conn, CHAT_MIGRATIONS, TrackVersion(TRACK), TRACK)
 
     # -- conversations ---------------------------------------------------------------------------
@@ -102,7 +201,10 @@ class ChatStore:
 
     # -- follows ---------------------------------------------------------------------------------
     def add_follow(self, chat: str, topic: str, *, most: int) -> Follow | None:
-        """The chat's follow of `topic`, added unless the chat follows `most` topics already (None)."""
+        """The chat's follow of `topic`, added unless the chat follows `most` topics already (None).
+
+        One write transaction (SQLite's BEGIN IMMEDIATE, PostgreSQL's write lock): two replicas adding a
+        chat's 20th and 21st topic at once cannot both pass the count."""
         conn = self.store.conn
         with self.store.transaction():
             existing = conn.execute(
@@ -113,10 +215,13 @@ class ChatStore:
             count = conn.execute("SELECT COUNT(*) FROM follows WHERE chat=?", (chat,)).fetchone()[0]
             if count >= most:
                 return None
-            cur = conn.execute(
-                "INSERT INTO follows(chat, topic, created_at) VALUES(?,?,?)", (chat, topic, time.time())
-            )
-        return Follow(int(cur.lastrowid or 0), chat, topic)
+            sql = "INSERT INTO follows(chat, topic, created_at) VALUES(?,?,?)"
+            params = (chat, topic, time.time())
+            if self.postgres:  # psycopg has no lastrowid
+                new_id = int(conn.execute(sql + " RETURNING id", params).fetchone()[0])
+            else:
+                new_id = int(conn.execute(sql, params).lastrowid or 0)
+        return Follow(new_id, chat, topic)
 
     def follows_of(self, chat: str) -> list[Follow]:
         """The chat's follows, oldest first (the order /following numbers them in)."""
@@ -146,12 +251,35 @@ class ChatStore:
         ).fetchone()
         return int(row[0])
 
-    def record_alert(self, follow: Follow, article: str, sent_at: float) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO alerts(chat, article, follow, sent_at) VALUES(?,?,?,?)",
-                (follow.chat, article, follow.id, sent_at),
-            )
+    def record_alert(self, follow: Follow, article: str, sent_at: float) -> bool:
+        """Claim the alert of `article` to the follow's chat: True when this call recorded it, False when
+        it was recorded already (by this process or another replica): then it must not be sent."""
+        cur = self.store.conn.execute(
+            "INSERT INTO alerts(chat, article, follow, sent_at) VALUES(?,?,?,?)"
+            " ON CONFLICT(chat, article) DO NOTHING",
+            (follow.chat, article, follow.id, sent_at),
+        )
+        return cur.rowcount == 1
+
+    # -- question rate limit (bot/ratelimit.py decides; this keeps its state) ---------------------
+    def question_times(self, who: str) -> QuestionTimes:
+        row = self.store.conn.execute(
+            "SELECT times, version FROM question_limits WHERE who=?", (who,)
+        ).fetchone()
+        if row is None:
+            return QuestionTimes((), 0)
+        return QuestionTimes(tuple(float(t) for t in row[0].split()), int(row[1]))
+
+    def swap_question_times(self, who: str, seen: QuestionTimes, times: tuple[float, ...]) -> bool:
+        """Store `times` for `who` if its row is still as `seen` read it (one atomic upsert); False when
+        another process wrote it meanwhile (read again and decide again)."""
+        cur = self.store.conn.execute(
+            "INSERT INTO question_limits(who, times, version, updated_at) VALUES(?,?,1,?)"
+            " ON CONFLICT(who) DO UPDATE SET times=excluded.times, version=question_limits.version+1,"
+            " updated_at=excluded.updated_at WHERE question_limits.version=?",
+            (who, " ".join(repr(t) for t in times), time.time(), seen.version),
+        )
+        return cur.rowcount == 1
 
     # -- retention -------------------------------------------------------------------------------
     def expire_due(self, now: float | None = None) -> int:
@@ -164,18 +292,16 @@ class ChatStore:
         return self.expire(now)
 
     def expire(self, now: float | None = None, *, limit: int = EXPIRE_BATCH) -> int:
-        """Forget idle conversations and alerts past what dedupe needs, at most `limit` rows of each;
-        returns the rows removed. The bot calls it as it writes, so the tables stay bounded by activity."""
+        """Forget idle conversations, alerts past what dedupe needs and idle rate-limit rows, at most
+        `limit` rows of each; returns the rows removed. The bot calls it as it writes, so the tables stay
+        bounded by activity."""
         now = time.time() if now is None else now
         removed = 0
         with self.store.transaction() as conn:
-            for table, column, days in (
-                ("conversations", "updated_at", CONVERSATION_DAYS),
-                ("alerts", "sent_at", ALERT_DAYS),
-            ):
+            for table, key, column, days in _EXPIRING:
                 removed += conn.execute(
-                    f"DELETE FROM {table} WHERE rowid IN"
-                    f" (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+                    f"DELETE FROM {table} WHERE ({key}) IN"
+                    f" (SELECT {key} FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
                     (now - days * 86400, limit),
                 ).rowcount
         return removed

@@ -4,6 +4,11 @@ Each tick starts a round unless the last one is still running, so a slow round i
 queued up behind; the tick after it ends starts the next. Fetching is async and the ingest and the alert
 searches run in worker threads, so questions keep being answered meanwhile. A feed that fails is only
 reported (`sync_feeds` backs off from it) and an exception in a round is logged: the next round runs.
+
+On a PostgreSQL store several replicas may serve one bot: only the one holding the feeds lease (a
+session advisory lock, FEEDS_KEY, index/storage/lease.py) runs rounds, so each feed is polled once an
+interval and its new stories alerted once; the others skip their ticks quietly and take over within an
+interval when the holder dies. On SQLite there is one bot per data directory and every tick runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from telegram import Bot
 from telegram.ext import ContextTypes, JobQueue
 
 from newsqa.index.storage.datadir import IndexProblem
+from newsqa.index.storage.lease import Lease
+from newsqa.index.storage.pgconn import FEEDS_KEY
+from newsqa.index.storage.pghome import PgHome
 from newsqa.index.web.feeds import FeedStateStore
 from newsqa.index.web.feedsync import FeedSync, sync_feeds
 from newsqa.index.web.fetch import Fetcher, FetchOptions
@@ -33,18 +41,22 @@ STOP_GRACE = 10.0  # seconds shutdown waits for a running round before cancellin
 class FeedJob:
     """The feeds of one running bot and their state (what was seen, validators, backoff) in the index DB."""
 
-    def __init__(self, services: Services, urls: tuple[str, ...], state: FeedStateStore) -> None:
+    def __init__(
+        self, services: Services, urls: tuple[str, ...], state: FeedStateStore, lease: Lease | None = None
+    ) -> None:
         self.s = services
         self.urls = list(dict.fromkeys(urls))
         self.state = state
+        self.lease = lease  # None: every round runs (SQLite)
         self._round: asyncio.Task[FeedSync | None] | None = None
         self._stopping = False
 
     @classmethod
     async def open(cls, services: Services, urls: tuple[str, ...]) -> FeedJob:
         library = services.backend.library
-        state = await asyncio.to_thread(FeedStateStore, library.dir.db_path)
-        return cls(services, urls, state)
+        home = library.dir
+        lease = Lease(home.url, FEEDS_KEY) if isinstance(home, PgHome) else None
+        return cls(services, urls, FeedStateStore(library.store), lease)
 
     def schedule(self, job_queue: JobQueue[Any], every: float) -> None:
         job_queue.run_repeating(
@@ -62,8 +74,12 @@ class FeedJob:
         self._round = asyncio.create_task(self.run_round(context.bot), name="feed round")
 
     async def run_round(self, bot: Bot) -> FeedSync | None:
-        """Poll the due feeds, index their new stories, alert followers of the new articles."""
+        """Poll the due feeds, index their new stories, alert followers of the new articles; None when
+        the round did not run (another replica holds the feeds) or failed."""
         try:
+            if self.lease is not None and not await asyncio.to_thread(self.lease.held):
+                log.debug("feed round skipped: another process polls the feeds")
+                return None
             async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
                 sync = await sync_feeds(
                     self.s.backend.library,
@@ -101,3 +117,5 @@ class FeedJob:
 
     def close(self) -> None:
         self.state.close()
+        if self.lease is not None:
+            self.lease.close()  # another replica's next tick takes the feeds over

@@ -70,7 +70,11 @@ class Follows:
     def alerts_for(
         self, searcher: Searcher, new_articles: set[str], *, now: float | None = None
     ) -> list[Alert]:
-        """Alerts due for articles just indexed; each is recorded as sent, so it is never sent twice."""
+        """Alerts due for articles just indexed; each is recorded as sent, so it is never sent twice.
+
+        The record is the claim: an alert is returned only by the call whose insert made its row, so two
+        processes working out alerts for one article never both send it. (The hourly cap is read before
+        the claim, so racing processes may overshoot it by an alert or two; the dedupe is exact.)"""
         if not new_articles:
             return []
         now = time.time() if now is None else now
@@ -85,8 +89,8 @@ class Follows:
             match = next((p for p in rankings[topic] if p.article.id in new_articles), None)
             if match is None or not self._may_send(chat, match.article.id, now):
                 continue
-            self.store.record_alert(follow, match.article.id, now)
-            alerts.append(Alert(follow, match))
+            if self.store.record_alert(follow, match.article.id, now):  # else another replica has it
+                alerts.append(Alert(follow, match))
         return alerts
 
     @staticmethod

@@ -108,8 +108,7 @@ class QuestionHandlers:
         if not topic:
             await replier.say(texts.usage("Say which story, e.g. /timeline drone attacks in Iraq"))
             return
-        user = update.effective_user
-        wait = self.s.limiter.check(user.id) if user else 0.0
+        wait = await self.s.question_wait(update)
         if wait > 0:
             if self.s.tell_once("slow down", update):  # then silence until the window has passed
                 await replier.say(texts.slow_down(wait))
@@ -175,9 +174,8 @@ class QuestionHandlers:
         replier = replier_for(update, context.bot)
         if replier is None or not await self.admitted(update, replier):
             return
-        user = update.effective_user
         async with self.s.locks.hold(replier.chat_id):  # a follow-up waits for its question
-            wait = self.s.limiter.check(user.id) if user else 0.0
+            wait = await self.s.question_wait(update)
             if wait > 0:
                 if self.s.tell_once("slow down", update):  # then silence until the window has passed
                     await replier.say(texts.slow_down(wait))

@@ -16,7 +16,7 @@ from telegram import Bot, Update
 
 from .access import AccessPolicy
 from .backend import Backend
-from .ratelimit import NoticeGate, QuestionLimiter
+from .ratelimit import NoticeGate, SharedQuestionLimiter
 from .sending import Replier
 from .settings import BotSettings
 
@@ -43,8 +43,8 @@ class Services:
     settings: BotSettings
     backend: Backend
     access: AccessPolicy
-    limiter: QuestionLimiter
-    notices: NoticeGate  # refusals and "please wait": once per window per user and chat
+    limiter: SharedQuestionLimiter  # in the chat tables: replicas on one database share it
+    notices: NoticeGate  # refusals and "please wait": once per window per user and chat, per process
     locks: ChatLocks = field(default_factory=ChatLocks)
     started: float = field(default_factory=time.time)
 
@@ -54,13 +54,23 @@ class Services:
             settings=settings,
             backend=backend,
             access=AccessPolicy(settings.admins, settings.allowed),
-            limiter=QuestionLimiter(settings.questions_per_window, settings.window_seconds),
+            limiter=SharedQuestionLimiter(
+                backend.chats, settings.questions_per_window, settings.window_seconds
+            ),
             notices=NoticeGate(settings.window_seconds),
         )
 
     def is_admin(self, update: Update) -> bool:
         user = update.effective_user
         return self.access.is_admin(user.id if user else None)
+
+    async def question_wait(self, update: Update) -> float:
+        """0 when this user may ask now (the question is counted), else the seconds to wait. Every
+        question and button tap counts, in the database (a worker thread: it is a query)."""
+        user = update.effective_user
+        if user is None or self.limiter.limit <= 0:
+            return 0.0
+        return await asyncio.to_thread(self.limiter.check, chat_key(user.id))
 
     def tell_once(self, what: str, update: Update) -> bool:
         """Whether this user in this chat should hear `what` (a refusal, a "please wait") now: the first

@@ -49,16 +49,16 @@ class NewsqaGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
-        except Exception as exc:
-            if not type(exc).__module__.startswith("psycopg"):
-                raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise click.ClickException(f"PostgreSQL: {first}") from None
         except OSError as exc:
             problem = disk_problem(exc, _data_dir(ctx))
             if problem is None:
                 raise
             raise click.ClickException(str(problem)) from None
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise click.ClickException(f"PostgreSQL: {first}") from None
 
 
 def _data_dir(ctx: click.Context) -> Path:
@@ -372,6 +372,9 @@ def index_watch(
     import asyncio
 
     from newsqa.index.ingest.watch import FolderWatcher
+    from newsqa.index.storage.lease import Lease
+    from newsqa.index.storage.pgconn import FEEDS_KEY
+    from newsqa.index.storage.pghome import PgHome
     from newsqa.index.web.feeds import FeedStateStore
     from newsqa.index.web.feedsync import sync_feeds
     from newsqa.index.web.fetch import Fetcher
@@ -386,7 +389,8 @@ def index_watch(
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
     watcher = FolderWatcher(lib, folder) if folder else None
-    state = FeedStateStore(lib.dir.db_path) if feed_urls else None
+    state = FeedStateStore(lib.store) if feed_urls else None
+    lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
     what = [str(folder)] if folder else []
     if feed_urls:
         what.append(f"{len(feed_urls)} feed(s)")
@@ -404,7 +408,9 @@ def index_watch(
                     report = watcher.scan()
                 if report:
                     click.echo(str(report))
-            if state is not None:
+            if state is not None and lease is not None and not lease.held():
+                click.echo("feeds: another process polls them (a bot or watcher on this database)")
+            elif state is not None:
                 click.echo(asyncio.run(feed_round()))
             if once:
                 return
@@ -414,6 +420,8 @@ def index_watch(
     finally:
         if state is not None:
             state.close()
+        if lease is not None:
+            lease.close()
         lib.close()
 
 

@@ -57,10 +57,19 @@ def web() -> Iterator[WebServer]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[FeedStateStore]:
-    with FeedStateStore(tmp_path / "feeds.db") as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedStateStore]:
+    """The feed state in the index's database: a SQLite file, or PostgreSQL through a PgStore."""
+    if request.param == "sqlite":
+        with FeedStateStore(tmp_path / "feeds.db") as s:
+            yield s
+        return
+    from newsqa.index.storage.pgstore import PgStore
+
+    index = PgStore(request.getfixturevalue("pg_url"))
+    with FeedStateStore(index) as s:
         yield s
+    index.close()
 
 
 @pytest.fixture

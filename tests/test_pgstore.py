@@ -255,3 +255,22 @@ def test_cli_says_in_one_line_when_the_server_is_unreachable() -> None:
     assert result.output.startswith("Error: PostgreSQL:") and len(result.output.strip().splitlines()) == 1
     bad = CliRunner().invoke(main, ["--store", "mysql://x/y", "ask", "q"])
     assert bad.exit_code == 2 and "postgresql://" in bad.output
+
+
+def test_a_dropped_connection_is_replaced_on_the_next_call(pg_url: str) -> None:
+    """A server restart or a proxy cutting idle connections fails one call, not every later one."""
+    import psycopg
+
+    embedder = HashingEmbedder()
+    lib = Library(PgHome(pg_url), lambda: embedder, model_name=embedder.name)
+    try:
+        lib.ingest(articles())
+        pid = lib.store.conn.raw.info.backend_pid
+        killer = PgConnection(pg_url)
+        killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+        killer.close()
+        with pytest.raises(psycopg.OperationalError):
+            lib.store.counts()
+        assert lib.store.counts() == (4, len(lib.vectors))
+    finally:
+        lib.close()

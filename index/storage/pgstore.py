@@ -194,11 +194,10 @@ class PgStore(Store):
     @property
     def conn(self) -> PgConnection:  # type: ignore[override]
         conn: PgConnection | None = getattr(self._local, "conn", None)
-        if conn is not None and conn.raw.closed:  # lost (server restart, killed backend): connect again
-            with self._all_lock:
-                self._all.remove(conn)
-            conn = None
-        if conn is None:
+        if conn is None or conn.raw.closed:  # closed: the server restarted or the network dropped it
+            if conn is not None:
+                with self._all_lock:
+                    self._all.remove(conn)
             conn = PgConnection(self.url, readonly=self.readonly)
             self._local.conn = conn
             with self._all_lock:

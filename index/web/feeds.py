@@ -19,11 +19,8 @@ import dataclasses
 import hashlib
 import io
 import logging
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,7 +29,7 @@ from typing import Any
 
 import feedparser
 
-from ..storage.store import connect, migrate
+from ..storage.store import Store
 from ..stories.dedupe import normalize_url
 from ..text.article import Article, LoadProblem
 from ..text.textclean import clean_text
@@ -193,41 +190,29 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> l
 
 
 class FeedStateStore:
-    """Per-feed state in SQLite (tables `feed_state`, `feed_state_seen`, made by the index's migrations in
-    store.py); each update is one transaction.
+    """Per-feed state in the index's database (tables `feed_state`, `feed_state_seen`, made by the index's
+    migrations: store.py on SQLite, pgstore.py on PostgreSQL), through the store's per-thread
+    connections; each update is one write transaction.
 
     Seen keys are only ever added, and dropped only by a `save` that knows what the feed lists now: a
     `save` of a state loaded before a concurrent `mark_seen` cannot un-see what was confirmed meanwhile,
     and a key the feed still lists is never dropped (it would be fetched again). Safe to share between
-    threads.
+    threads. Given a path instead of a store, it opens (and closes) a SQLite store of its own there.
     """
 
-    def __init__(self, db_path: Path, *, seen_cap: int = SEEN_CAP) -> None:
+    def __init__(self, store: Store | Path, *, seen_cap: int = SEEN_CAP) -> None:
         self.seen_cap = seen_cap
-        self._lock = threading.Lock()
-        self._db = connect(db_path)
-        self._db.execute("PRAGMA busy_timeout=30000")  # a feed round may wait out a long ingest
-        migrate(self._db)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._owned = not isinstance(store, Store)
+        self.store: Store = store if isinstance(store, Store) else Store(store)
 
     def load(self, url: str) -> FeedState:
         """The stored state of `url`, or a fresh one (due now) for a feed never polled."""
-        with self._lock:
-            row = self._db.execute(
+        with self.store.read_transaction() as db:
+            row = db.execute(
                 "SELECT etag, last_modified, failures, last_error, next_due FROM feed_state WHERE url = ?",
                 (url,),
             ).fetchone()
-            keys = self._db.execute("SELECT key FROM feed_state_seen WHERE url = ?", (url,)).fetchall()
+            keys = db.execute("SELECT key FROM feed_state_seen WHERE url = ?", (url,)).fetchall()
         state = FeedState(url, seen={k for (k,) in keys})
         if row is not None:
             state.etag, state.last_modified, state.failures, state.last_error, state.next_due = row
@@ -239,7 +224,7 @@ class FeedStateStore:
         With `listed` (the guids the feed lists now), seen keys it no longer lists are dropped beyond the
         newest `seen_cap` of them.
         """
-        with self._transaction() as db:
+        with self.store.transaction() as db:
             db.execute(
                 """INSERT INTO feed_state
                      (url, etag, last_modified, failures, last_error, next_due, updated_at)
@@ -264,23 +249,27 @@ class FeedStateStore:
 
     def mark_seen(self, feed_url: str, guids: Iterable[str]) -> None:
         """Record items as handled (indexed or deliberately skipped): later polls will not fetch them."""
-        with self._transaction() as db:
+        with self.store.transaction() as db:
             self._add_seen(db, feed_url, list(guids))
 
-    def _add_seen(self, db: sqlite3.Connection, url: str, keys: list[str]) -> None:
+    def _add_seen(self, db: Any, url: str, keys: list[str]) -> None:
         db.executemany(
-            "INSERT OR IGNORE INTO feed_state_seen (url, key) VALUES (?, ?)", [(url, k) for k in keys]
+            "INSERT INTO feed_state_seen (url, key) VALUES (?, ?) ON CONFLICT (url, key) DO NOTHING",
+            [(url, k) for k in keys],
         )
 
-    def _prune(self, db: sqlite3.Connection, url: str, listed: set[str]) -> None:
-        rows = db.execute("SELECT seq, key FROM feed_state_seen WHERE url = ? ORDER BY seq DESC", (url,))
+    def _prune(self, db: Any, url: str, listed: set[str]) -> None:
+        rows = db.execute(
+            "SELECT seq, key FROM feed_state_seen WHERE url = ? ORDER BY seq DESC", (url,)
+        ).fetchall()
         unlisted = [seq for seq, key in rows if key not in listed]
         stale = unlisted[self.seen_cap :]
         db.executemany("DELETE FROM feed_state_seen WHERE seq = ?", [(seq,) for seq in stale])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the store if this opened it (from a path); a borrowed store is its owner's to close."""
+        if self._owned:
+            self.store.close()
 
     def __enter__(self) -> FeedStateStore:
         return self
