@@ -200,18 +200,7 @@ def test_an_unreachable_server_never_stops_the_follower(
         lib.close()
 
 
-@pytest.mark.parametrize(
-    "store",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.xfail(
-                strict=True, reason="the bot's chat tables (bot/chatstore.py) are not on PostgreSQL yet"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 async def test_a_serving_bot_follows_articles_another_process_adds(
     store: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
