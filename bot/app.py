@@ -27,6 +27,7 @@ from telegram.ext import (
 
 from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
+from newsqa.index.storage.follow import ChangeFollower
 from newsqa.index.storage.library import Library
 
 from . import redact, texts
@@ -181,6 +182,9 @@ async def _serve(
     services = Services.create(settings, backend)
     app = build_application(settings, services)
     feeds: FeedJob | None = None
+    # articles other processes add (an ingest worker, another replica's /add) become answerable here
+    # while idle, not on the next question: NOTIFY on PostgreSQL, polling on a data directory
+    follower = ChangeFollower(library, poll_seconds=settings.follow_seconds).start()
     try:
         if settings.feeds:
             feeds = await FeedJob.open(services, settings.feeds)
@@ -222,6 +226,7 @@ async def _serve(
         if feeds is not None:
             await feeds.stop()
         await _shut_down(app, settings.shutdown_grace)
+        await asyncio.to_thread(follower.stop)
         if feeds is not None:
             feeds.close()
 

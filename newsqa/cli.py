@@ -508,6 +508,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
     On a terminal it prompts; otherwise it reads one question a line from standard input.
     """
     from newsqa.index.search.followup import Conversation
+    from newsqa.index.storage.follow import ChangeFollower
     from newsqa.terminal import format_answer, json_line
 
     _tolerate_undecodable_input()
@@ -517,6 +518,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
     conversation = Conversation()
     if interactive:
         click.echo("Ask about the articles. /reset forgets the conversation; Ctrl-D quits.", err=True)
+    follower = ChangeFollower(lib).start()  # articles added meanwhile by other processes are answered too
     try:
         while True:
             try:
@@ -543,6 +545,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        follower.stop()
         lib.close()
 
 

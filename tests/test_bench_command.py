@@ -52,3 +52,44 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
     for row in rows:  # loading vectors never shrinks a process; an index never has negative size
         if row["section"] in ("Memory", "Disk"):
             assert "-" not in row["value"].split("(")[-1], row
+
+
+def test_quick_bench_on_a_store_compares_sqlite_and_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """`newsqa --store URL bench`: one table, a column per store, the follow row among them; the database
+    then holds the corpus, so a second run refuses it without --reuse and measures it with."""
+    embedder = HashingEmbedder()
+    out = tmp_path / "rows.json"
+    args = ["--store", pg_url, "bench", "--quick", "--work", str(tmp_path / "work"), "--json", str(out)]
+    result = CliRunner().invoke(
+        main, args, obj={"embedder_factory": lambda: embedder}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    print(result.output)
+    assert "| section | metric | SQLite data directory | PostgreSQL | goal |" in result.output
+    stores = json.loads(out.read_text())["stores"]
+    assert list(stores) == ["SQLite data directory", "PostgreSQL"]
+    sqlite, pg = stores.values()
+    assert [r["metric"] for r in sqlite] == [r["metric"] for r in pg]
+    metrics = " ".join(r["section"] + ": " + r["metric"] for r in pg)
+    for expected in (
+        "Build: end to end",
+        "Build: encoder alone",
+        "Query: answer p50 / p95",
+        "Incremental: add one article",
+        "Follow: time until another process answers with a new article",
+    ):
+        assert expected in metrics, metrics
+    built = [r for r in pg if r["metric"] == "sentences indexed"]
+    assert built[0]["value"] == next(r for r in sqlite if r["metric"] == "sentences indexed")["value"]
+    (follow_row,) = [r for r in pg if r["section"] == "Follow"]
+    follow = [float(v.split()[0]) for v in follow_row["value"].split(",")]
+    assert max(follow) < 5000  # ms: every article found by the other Library (generous: a loaded machine)
+    assert (tmp_path / "work" / "stores-sqlite" / "manifest.json").exists()  # the SQLite side under --work
+
+    again = CliRunner().invoke(main, args, obj={"embedder_factory": lambda: embedder})
+    assert again.exit_code != 0 and "holds 150 articles" in again.output and "--reuse" in again.output
+    reused = CliRunner().invoke(
+        main, [*args, "--reuse"], obj={"embedder_factory": lambda: embedder}, catch_exceptions=False
+    )
+    assert reused.exit_code == 0, reused.output
+    assert "reused (not measured)" in reused.output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from newsqa.index.embedder import Embedder
 from newsqa.index.storage.library import Library
+from newsqa.index.storage.pghome import PgHome
 from newsqa.index.storage.vectors import IndexPolicy
 
 
@@ -44,12 +45,20 @@ class BuildResult:
 
 
 def build_index(
-    articles: Path, root: Path, embedder: Callable[[], Embedder], model_name: str, policy: IndexPolicy
+    articles: Path,
+    root: Path | PgHome,
+    embedder: Callable[[], Embedder],
+    model_name: str,
+    policy: IndexPolicy,
 ) -> tuple[Library, float, float]:
-    """A fresh index of `articles` in `root`: (library, seconds, CPU seconds); the model is loaded first."""
+    """A fresh index of `articles` in `root`: (library, seconds, CPU seconds); the model is loaded first.
+
+    A data directory is deleted first; a PostgreSQL database (`newsqa --store URL bench`) must be empty.
+    """
     from newsqa.index.ingest.loaders import iter_articles
 
-    shutil.rmtree(root, ignore_errors=True)
+    if isinstance(root, Path):
+        shutil.rmtree(root, ignore_errors=True)
     lib = Library(root, embedder, model_name=model_name, vector_policy=policy)
     lib.embedder.embed(["warm up the model"])
     started, cpu = time.perf_counter(), time.process_time()
@@ -70,7 +79,11 @@ def encoder_alone(lib: Library) -> tuple[int, float, float]:
 
 
 def measure_build(
-    articles: Path, root: Path, embedder: Callable[[], Embedder], model_name: str, policy: IndexPolicy
+    articles: Path,
+    root: Path | PgHome,
+    embedder: Callable[[], Embedder],
+    model_name: str,
+    policy: IndexPolicy,
 ) -> tuple[Library, BuildResult]:
     lib, seconds, cpu = build_index(articles, root, embedder, model_name, policy)
     load_build = os.getloadavg()[0]

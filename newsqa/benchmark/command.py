@@ -10,6 +10,7 @@ import json
 import os
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,9 @@ def bench(
     policy = IndexPolicy(
         compressed=compressed, **({"exact_below": exact_below} if exact_below is not None else {})
     )
+    if ctx.settings.store is not None:  # `newsqa --store URL bench`: both stores, side by side
+        _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path)
+        return
     run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
     rows = run.all(scale, queries)
     load = os.getloadavg()
@@ -85,6 +89,60 @@ def bench(
     click.echo(render(rows, header=header))
     if json_path:
         payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
+        json_path.write_text(json.dumps(payload, indent=2))
+
+
+def _compare_stores(
+    ctx: Wiring,
+    articles: Path,
+    work: Path,
+    policy: Any,
+    n_queries: int,
+    *,
+    reuse: bool,
+    json_path: Path | None,
+) -> None:
+    """The comparison table: the same rows on a data directory under --work and on the --store database.
+
+    The database must be empty (the bench builds into it), or with --reuse hold an earlier run's index.
+    """
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.storage.datadir import IndexProblem
+    from newsqa.index.storage.pghome import PgHome
+    from newsqa.index.text.article import Article
+
+    from .stores import STORES, Side, check_pg_database, render_side_by_side, side_rows, timestamp
+
+    assert ctx.settings.store is not None
+    load_at_start = os.getloadavg()[0]
+    factory, model = ctx.embedder_factory(), ctx.model_name()
+    pg_home = PgHome(ctx.settings.store)
+    sqlite_side = Side(STORES[0], work / "stores-sqlite", factory, model, policy)
+    pg_side = Side(STORES[1], pg_home, factory, model, policy)
+    corpus = [a for a in iter_articles([str(articles)]) if isinstance(a, Article)]
+    try:
+        reuse_pg = check_pg_database(pg_side, {a.id for a in corpus}, reuse=reuse)
+    except IndexProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    reuse_sqlite = reuse and (work / "stores-sqlite" / "manifest.json").exists()
+    questions = _Run(ctx, articles, work, policy, reuse=reuse, quick=False, suffix="").questions(n_queries)
+    news = [replace(a, id=f"bench-add/{i}", text=_reworded(a.text)) for i, a in enumerate(corpus[:5])]
+    columns = {}
+    for side, again in ((sqlite_side, reuse_sqlite), (pg_side, reuse_pg)):
+        rows, lib = side_rows(side, articles, questions, news, reuse=again)
+        lib.close()
+        columns[side.name] = rows
+    load = os.getloadavg()
+    header = (
+        f"newsqa bench, SQLite and PostgreSQL ({pg_home.root}), {timestamp()}: {os.cpu_count()} cores, "
+        f"load average {load[0]:.2f} at the end (started at {load_at_start:.2f}), model {model}"
+    )
+    click.echo(render_side_by_side(columns, header=header))
+    if json_path:
+        payload = {
+            "header": header,
+            "stores": {n: [r.as_dict() for r in rows] for n, rows in columns.items()},
+        }
         json_path.write_text(json.dumps(payload, indent=2))
 
 
@@ -254,8 +312,6 @@ class _Run:
         )
 
     def add_rows(self, lib: Library) -> None:
-        from dataclasses import replace
-
         from newsqa.index.ingest.loaders import iter_articles
         from newsqa.index.text.article import Article
 

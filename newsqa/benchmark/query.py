@@ -68,3 +68,39 @@ def one_article_adds(lib: Library, articles: list[Article]) -> list[float]:
             times.append(time.perf_counter() - started)
         lib.remove([a.id for a in articles])
     return times
+
+
+def follow_latency(
+    writer: Library, reader: Library, articles: list[Article], *, limit: float = 10.0
+) -> list[float]:
+    """Seconds from each article's commit in `writer` until `reader`, another Library on the same home
+    kept current by its own `ChangeFollower` (as a serving replica is), finds the article's first sentence
+    by its vector; nobody calls `reader.refresh`. `limit` (never found): counted as `limit`. Undone after."""
+    from newsqa.index.storage.follow import ChangeFollower
+
+    reader.refresh()
+    times = []
+    with ChangeFollower(reader) as follower, writer.dir.writer_lock():
+        deadline = time.monotonic() + 5.0
+        while follower.url is not None and not follower.listening and time.monotonic() < deadline:
+            time.sleep(0.01)  # LISTEN is up before the clock starts, as in a replica serving for a while
+        committed: list[float] = []  # when each article's batch committed (progress comes after COMMIT)
+
+        def on_commit(_: int) -> None:
+            committed.append(time.perf_counter())
+
+        for a in articles:
+            committed.clear()
+            writer.ingest([a], progress=on_commit)
+            found = writer.store.article_hash(a.id)
+            sentence = writer.store.article_sentences(found[0])[0].id if found else None
+            if sentence is None or not committed:
+                continue
+            _, vector = writer.store.live_vectors([sentence], writer.dim)
+            while time.perf_counter() - committed[0] < limit:
+                if sentence in reader.vectors.search(vector, 10)[1][0]:
+                    break
+                time.sleep(0.001)
+            times.append(min(time.perf_counter() - committed[0], limit))
+        writer.remove([a.id for a in articles])
+    return times
