@@ -110,3 +110,19 @@ def test_cached_embedder_embeds_each_text_once(tmp_path: Path) -> None:
     again.enabled = False  # questions pass straight through
     again.embed(["one text"])
     assert inner.texts_embedded == 3
+
+
+def test_cached_embedder_writes_each_call_once_and_reads_every_shard(tmp_path: Path) -> None:
+    """Each call adds a shard (never a rewrite of everything so far); a crash's half-written shard and an
+    older single-file cache are handled."""
+    inner = HashingEmbedder()
+    cache = CachedEmbedder(inner, tmp_path)
+    for n in range(5):
+        cache.embed([f"text number {n}", f"other {n}"])
+    shards = sorted(tmp_path.glob("*.part-*.npz"))
+    assert len(shards) == 5
+    (tmp_path / (shards[0].name.split(".part-")[0] + ".part-000099.tmp.npz")).write_bytes(b"half")
+    again = CachedEmbedder(inner, tmp_path)
+    before = inner.texts_embedded
+    again.embed([f"text number {n}" for n in range(5)])
+    assert inner.texts_embedded == before  # all ten read back, the leftover ignored
