@@ -240,6 +240,9 @@ def test_a_replica_that_lost_its_connection_lets_another_take_over(pg_url: str) 
         assert killer._conn is not None
         killer._conn.execute("SELECT pg_terminate_backend(?)", (pid,))
         killer.close()
+        deadline = time.monotonic() + 5  # the killed backend exits a moment after the signal
+        while not two.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert two.held()  # the server released the dead session's lock
         assert not one.held()  # and the old holder, reconnecting, finds it taken
     finally:

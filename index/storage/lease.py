@@ -47,7 +47,9 @@ class Lease:
 
     def close(self) -> None:
         """Give the role up (the server releases the lock with the session)."""
-        conn, self._conn, self._held = self._conn, None, False
+        conn, held, self._conn, self._held = self._conn, self._held, None, False
         if conn is not None:
             with contextlib.suppress(Exception):  # already broken: nothing left to release
+                if held:  # at once: the server ends a closed session's locks a moment later
+                    conn.execute("SELECT pg_advisory_unlock(?)", (self.key,))
                 conn.close()

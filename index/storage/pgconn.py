@@ -117,7 +117,11 @@ def session_lock(url: str, key: int, *, timeout: float, busy: str) -> Iterator[N
             if time.monotonic() >= deadline:
                 raise LockBusy(busy)
             time.sleep(0.1)
-        yield
+        try:
+            yield
+        finally:  # at once: the server ends a closed session's locks a moment later, and the next
+            with contextlib.suppress(Exception):  # writer may be trying right now
+                conn.execute("SELECT pg_advisory_unlock(?)", (key,))
     finally:
         conn.close()
 
