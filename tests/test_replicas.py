@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bot_harness import bold
 from botapi_stub import BotApiStub, Outgoing
 from conftest import TESTS
 from proxy import RoundRobinProxy
@@ -48,15 +49,6 @@ LAUNCH = textwrap.dedent(
     main(sys.argv[2:], obj={"embedder_factory": lambda: embedder}, prog_name="newsqa")
     """
 )
-
-
-def bold(message: Outgoing) -> list[str]:
-    units = message.text.encode("utf-16-le")
-    return [
-        units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
-        for e in message.entities
-        if e["type"] == "bold"
-    ]
 
 
 def free_port() -> int:

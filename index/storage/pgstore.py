@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from ..text.article import Article
-from ..text.sentences import Sentence
 from .migrations import Migration, check_track
 from .pgconn import CHANGES_CHANNEL, WRITE_KEY, PgConnection, migrate, redacted
-from .store import Store, _Transaction, day_of, sentence_periods
+from .store import Store, _Transaction, day_of
 
 TRACK = "index"
 
@@ -179,30 +177,24 @@ class PgStore(Store):
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         self.url = url
-        self.path = None  # type: ignore[assignment]
-        self.readonly = readonly
-        self._local = threading.local()
-        self._all: list[PgConnection] = []  # type: ignore[assignment]
-        self._all_lock = threading.Lock()
         self._totals: dict[str, tuple[int, float, float]] = {}  # table -> (docs, avg length, read at)
-        if not readonly:
-            migrate(self.conn, PG_MIGRATIONS, TRACK)
+        super().__init__(None, readonly=readonly)  # type: ignore[arg-type]  # no file: the URL says where
 
     def __repr__(self) -> str:
         return f"PgStore({redacted(self.url)})"
 
+    def _migrate(self) -> None:
+        migrate(self.conn, PG_MIGRATIONS, TRACK)  # type: ignore[arg-type]
+
+    def _connect(self) -> PgConnection:
+        return PgConnection(self.url, readonly=self.readonly)
+
+    def _usable(self, conn: PgConnection) -> bool:
+        return not conn.raw.closed  # closed: the server restarted or the network dropped it
+
     @property
     def conn(self) -> PgConnection:  # type: ignore[override]
-        conn: PgConnection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.raw.closed:  # closed: the server restarted or the network dropped it
-            if conn is not None:
-                with self._all_lock:
-                    self._all.remove(conn)
-            conn = PgConnection(self.url, readonly=self.readonly)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+        return super().conn  # type: ignore[return-value]
 
     # -- transactions ----------------------------------------------------------------------------
     def transaction(self) -> _Transaction:
@@ -244,28 +236,15 @@ class PgStore(Store):
             self._notify()
         return ids
 
-    def insert_sentences(
-        self,
-        article_rowid: int,
-        sentences: Sequence[Sentence],
-        texts: Sequence[str],
-        hashes: Sequence[str],
-        *,
-        day: str | None = None,
-        bare_hashes: Sequence[str] | None = None,
-    ) -> list[int]:
-        if not texts:
+    def _insert_sentence_rows(self, rows: Sequence[tuple]) -> list[int]:
+        """One round trip for the article's sentences; the tsvector column fills itself."""
+        if not rows:
             return []
-        bare = bare_hashes if bare_hashes is not None else [None] * len(texts)
-        rows = [
-            (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b, word_count(text))
-            for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True)
-        ]
         with self.conn.raw.cursor() as cur:
             cur.executemany(
                 'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash,'
                 " bare_hash, tokens) VALUES(%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-                rows,
+                [(*row, word_count(row[5])) for row in rows],
                 returning=True,
             )
             ids: list[int] = []
@@ -273,28 +252,15 @@ class PgStore(Store):
                 ids.append(int(cur.fetchone()[0]))  # type: ignore[index]
                 if not cur.nextset():
                     break
-        self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
-        self.conn.executemany(
-            'INSERT INTO sentence_times(sentence, start, "end") VALUES(?, ?, ?)',
-            (
-                (sid, p.start.isoformat(), p.end.isoformat())
-                for sid, text in zip(ids, texts, strict=True)
-                for p in sentence_periods(text, day)
-            ),
-        )
-        paragraphs: dict[int, tuple[int, list[str]]] = {}
-        for s, text, sid in zip(sentences, texts, ids, strict=True):
-            paragraphs.setdefault(s.paragraph, (sid, []))[1].append(text)
+        self._notify()  # delivered at commit
+        return ids
+
+    def _insert_paragraphs(self, rows: Sequence[tuple[int, int, int, str]]) -> None:
         self.conn.executemany(
             "INSERT INTO paragraphs(id, article, paragraph, tokens, tsv)"
             " VALUES(?, ?, ?, ?, to_tsvector('newsqa', ?))",
-            (
-                (first, article_rowid, p, word_count(joined := " ".join(parts)), joined)
-                for p, (first, parts) in paragraphs.items()
-            ),
+            ((first, article, p, word_count(text), text) for first, article, p, text in rows),
         )
-        self._notify()
-        return ids
 
     def _notify(self) -> None:
         """Wake the processes following the change log; PostgreSQL delivers it when the write commits."""

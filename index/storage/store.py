@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -278,19 +279,31 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[Any] = []  # every thread's connection, closed together
         self._all_lock = threading.Lock()
         if not readonly:
-            migrate(self.conn)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        migrate(self.conn)
+
+    def _connect(self) -> Any:
+        return connect(self.path, readonly=self.readonly)
+
+    def _usable(self, conn: Any) -> bool:
+        """Whether this thread's connection still works (a server's may have been dropped)."""
+        return True
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, readonly=self.readonly)
-            self._local.conn = conn
+        if conn is None or not self._usable(conn):
             with self._all_lock:
+                if conn is not None:
+                    self._all.remove(conn)
+                conn = self._connect()
                 self._all.append(conn)
+            self._local.conn = conn
         return conn
 
     def close(self) -> None:
@@ -369,17 +382,12 @@ class Store:
         bare_hashes: Sequence[str] | None = None,
     ) -> list[int]:
         """Sentences of one article, with the days each speaks of resolved against the article's `day`."""
-        ids: list[int] = []
         bare = bare_hashes if bare_hashes is not None else [None] * len(texts)
-        for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True):
-            cur = self.conn.execute(
-                'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash,'
-                " bare_hash) VALUES(?,?,?,?,?,?,?,?)",
-                (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b),
-            )
-            sid = int(cur.lastrowid or 0)
-            self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, text))
-            ids.append(sid)
+        rows = [
+            (article_rowid, s.position, s.paragraph, s.start, s.end, text, h, b)
+            for s, text, h, b in zip(sentences, texts, hashes, bare, strict=True)
+        ]
+        ids = self._insert_sentence_rows(rows)
         self.conn.executemany("INSERT INTO changes(op, sentence) VALUES(1, ?)", ((i,) for i in ids))
         self.conn.executemany(
             'INSERT INTO sentence_times(sentence, start, "end") VALUES(?, ?, ?)',
@@ -392,11 +400,31 @@ class Store:
         paragraphs: dict[int, tuple[int, list[str]]] = {}
         for s, text, sid in zip(sentences, texts, ids, strict=True):
             paragraphs.setdefault(s.paragraph, (sid, []))[1].append(text)
-        self.conn.executemany(
-            "INSERT INTO paragraphs_fts(rowid, text, article, paragraph) VALUES(?, ?, ?, ?)",
-            ((first, " ".join(parts), article_rowid, p) for p, (first, parts) in paragraphs.items()),
+        self._insert_paragraphs(
+            [(first, article_rowid, p, " ".join(parts)) for p, (first, parts) in paragraphs.items()]
         )
         return ids
+
+    def _insert_sentence_rows(self, rows: Sequence[tuple]) -> list[int]:
+        """(article, position, paragraph, start, end, text, text_hash, bare_hash) rows, and their new ids,
+        with the full-text index's rows (FTS5 here)."""
+        ids: list[int] = []
+        for row in rows:
+            cur = self.conn.execute(
+                'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash,'
+                " bare_hash) VALUES(?,?,?,?,?,?,?,?)",
+                row,
+            )
+            sid = int(cur.lastrowid or 0)
+            self.conn.execute("INSERT INTO sentences_fts(rowid, text) VALUES(?, ?)", (sid, row[5]))
+            ids.append(sid)
+        return ids
+
+    def _insert_paragraphs(self, rows: Sequence[tuple[int, int, int, str]]) -> None:
+        """(first sentence id, article, paragraph, text) rows into the paragraphs' full-text index."""
+        self.conn.executemany(
+            "INSERT INTO paragraphs_fts(rowid, article, paragraph, text) VALUES(?, ?, ?, ?)", rows
+        )
 
     def article_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
