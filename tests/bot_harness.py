@@ -25,6 +25,7 @@ from newsqa.bot.app import run_bot
 from newsqa.bot.settings import BotSettings
 from newsqa.index.ingest.loaders import iter_articles
 from newsqa.index.storage.library import Library
+from newsqa.index.storage.pghome import PgHome
 
 USER = 5001  # a private chat: its id is the user's id
 ADMIN = 7001
@@ -49,9 +50,10 @@ def bold(message: Outgoing) -> list[str]:
 class Harness:
     """A data directory with the seed article, the stub, and the bot started/stopped through run_bot."""
 
-    def __init__(self, stub: BotApiStub, data_dir: Path) -> None:
+    def __init__(self, stub: BotApiStub, data_dir: Path, store: str | None = None) -> None:
         self.stub = stub
         self.data_dir = data_dir
+        self.store = store  # a PostgreSQL URL: the index and the chat tables live there instead
         self.embedder = HashingEmbedder()
         self.library: Library | None = None
         self.task: asyncio.Task[None] | None = None
@@ -68,7 +70,8 @@ class Harness:
         )
 
     def open_library(self) -> Library:
-        return Library(self.data_dir, lambda: self.embedder, model_name=self.embedder.name)
+        home = PgHome(self.store) if self.store else self.data_dir
+        return Library(home, lambda: self.embedder, model_name=self.embedder.name)
 
     def index(self, items: list[Any]) -> None:
         lib = self.open_library()
@@ -149,11 +152,14 @@ def assert_token_never_logged(caplog: pytest.LogCaptureFixture, token: str) -> N
 
 
 @contextlib.asynccontextmanager
-async def running_harness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Harness]:
-    """A Harness over the seed article; afterwards, the checks every end-to-end test must pass."""
+async def running_harness(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store: str | None = None
+) -> AsyncIterator[Harness]:
+    """A Harness over the seed article (in `store`, a PostgreSQL URL, when given); afterwards, the checks
+    every end-to-end test must pass."""
     caplog.set_level(logging.DEBUG)  # everything PTB and the bot log is checked for the token below
     with BotApiStub() as stub:
-        harness = Harness(stub, tmp_path / "data")
+        harness = Harness(stub, tmp_path / "data", store)
         harness.index(list(iter_articles([SEEDS])))
         try:
             yield harness

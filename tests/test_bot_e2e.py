@@ -41,9 +41,13 @@ from newsqa.index.text.article import Article
 from newsqa.index.web.netguard import AllowList
 
 
-@pytest.fixture
-async def h(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Harness]:
-    async with running_harness(tmp_path, caplog) as harness:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def h(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[Harness]:
+    """The bot on each store: a data directory, and a PostgreSQL database (--store)."""
+    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    async with running_harness(tmp_path, caplog, store) as harness:
         yield harness
 
 

@@ -32,9 +32,13 @@ OPENING = [
 ]
 
 
-@pytest.fixture
-async def h(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Harness]:
-    async with running_harness(tmp_path, caplog) as harness:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def h(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[Harness]:
+    """Feed rounds and alerts on each store (on PostgreSQL, through the feeds lease)."""
+    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    async with running_harness(tmp_path, caplog, store) as harness:
         yield harness
 
 
