@@ -293,6 +293,7 @@ def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
                 articles, sentences = lib.store.counts()
                 ids = lib.store.article_ids() if list_articles else None
                 model, dim = lib.store.get_meta("model"), lib.store.get_meta("dim")
+                size = lib.store.size_bytes()
         finally:
             lib.close()
         info: dict[str, Any] = {
@@ -301,6 +302,7 @@ def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
             "articles": articles,
             "sentences": sentences,
             "store": home.root,
+            "bytes_in_database": size,
         }
     else:
         manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)

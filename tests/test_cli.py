@@ -19,14 +19,18 @@ AIRBASE = "Which airbase was targeted by drones shortly after midnight on Sunday
 AIN = "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday."
 
 
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def run(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`newsqa` with the fake embedder, on a data directory and on a PostgreSQL database (--store)."""
     embedder = HashingEmbedder()
+    where = ["--data-dir", str(tmp_path / "data")]
+    if request.param == "postgresql":
+        where += ["--store", request.getfixturevalue("pg_url")]
 
     def invoke(*args: str, input: str | None = None, ok: bool = True):  # type: ignore[no-untyped-def]
         result = CliRunner().invoke(
             main,
-            ["--data-dir", str(tmp_path / "data"), *args],
+            [*where, *args],
             obj={"embedder_factory": lambda: embedder},
             input=input,
             catch_exceptions=False,
@@ -35,6 +39,8 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
             assert result.exit_code == 0, result.output
         return result
 
+    invoke.where = where  # type: ignore[attr-defined]  # for tests that call the CLI another way
+    invoke.store = request.param  # type: ignore[attr-defined]
     return invoke
 
 
@@ -70,7 +76,8 @@ def test_build_add_remove_stats(run, tmp_path: Path) -> None:  # type: ignore[no
     assert "1 added" in result.stdout and "1 skipped" in result.stdout
     assert "broken.json" in result.stderr
     stats = json.loads(run("index", "stats", "--json", "--list").stdout)
-    assert stats["articles"] == 2 and stats["model"] == "test/hashing-256" and stats["bytes_on_disk"] > 0
+    assert stats["articles"] == 2 and stats["model"] == "test/hashing-256"
+    assert stats.get("bytes_on_disk", 0) > 0 or stats.get("bytes_in_database", 0) > 0
     zoo_id = next(i for i in stats["article_ids"] if "zoo" in i)
     assert (
         json.loads(run("ask", "zebras escaped zoo", "--json").stdout)["passages"][0]["article"]["id"]
@@ -96,7 +103,7 @@ def test_other_model_gives_clear_error(run, tmp_path: Path) -> None:  # type: ig
     other = HashingEmbedder(name="other/model")
     result = CliRunner().invoke(
         main,
-        ["--data-dir", str(tmp_path / "data"), "index", "add", str(SEEDS)],
+        [*run.where, "index", "add", str(SEEDS)],
         obj={"embedder_factory": lambda: other},
     )
     assert (
@@ -122,6 +129,9 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
 
 def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from newsqa.index.storage.library import Library
+
+    if run.store == "postgresql":
+        pytest.skip("on PostgreSQL the layout is each process's own: no snapshot file carries it")
 
     def layout() -> str:
         embedder = HashingEmbedder()

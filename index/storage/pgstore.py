@@ -369,6 +369,10 @@ class PgStore(Store):
         )
 
     # -- upkeep ----------------------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        """The database's size on the server (everything newsqa keeps there)."""
+        return int(self.conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
     def quick_check(self, limit: int) -> list[str]:
         """The server keeps its own files whole (WAL, checksums if enabled): nothing to check from here."""
         return ["ok"]

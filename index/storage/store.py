@@ -693,6 +693,11 @@ class Store:
         return [r[0] for r in rows], vecs
 
     # -- upkeep ----------------------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        """The database file's size (pages in use), without its WAL."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages) * int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+
     def quick_check(self, limit: int) -> list[str]:
         """SQLite's quick_check: ["ok"], or up to `limit` problems found."""
         return [r[0] for r in self.conn.execute(f"PRAGMA quick_check({int(limit)})")]
