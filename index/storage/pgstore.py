@@ -178,6 +178,7 @@ class PgStore(Store):
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         self.url = url
         self._totals: dict[str, tuple[int, float, float]] = {}  # table -> (docs, avg length, read at)
+        self._stems: dict[str, tuple[str, ...]] = {}  # query word -> its lexemes
         super().__init__(None, readonly=readonly)  # type: ignore[arg-type]  # no file: the URL says where
 
     def __repr__(self) -> str:
@@ -283,15 +284,22 @@ class PgStore(Store):
 
     # -- lexical ---------------------------------------------------------------------------------
     def _lexemes(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
-        """Each query word's stemmed lexemes, as the index stems its text; words with none dropped."""
-        if not terms:
-            return []
-        rows = self.conn.execute(
-            "SELECT array(SELECT lexeme FROM unnest(to_tsvector('newsqa', w)) ORDER BY positions[1])"
-            " FROM unnest(?::text[]) WITH ORDINALITY AS x(w, n) ORDER BY n",
-            (list(terms),),
-        ).fetchall()
-        return list(dict.fromkeys(tuple(r[0]) for r in rows if r[0]))
+        """Each query word's stemmed lexemes, as the index stems its text; words with none dropped.
+
+        Remembered per word (a word stems the same way every time): the sentence and the paragraph
+        search of one question, and the next questions, ask for mostly the same words.
+        """
+        missing = [t for t in dict.fromkeys(terms) if t not in self._stems]
+        if missing:
+            rows = self.conn.execute(
+                "SELECT w, array(SELECT lexeme FROM unnest(to_tsvector('newsqa', w)) ORDER BY positions[1])"
+                " FROM unnest(?::text[]) AS x(w)",
+                (missing,),
+            ).fetchall()
+            if len(self._stems) > 100_000:
+                self._stems.clear()
+            self._stems.update((w, tuple(lexemes)) for w, lexemes in rows)
+        return list(dict.fromkeys(self._stems[t] for t in terms if self._stems.get(t)))
 
     def _totals_of(self, table: str) -> tuple[int, float]:
         """Documents and their average length; read at most once a minute (BM25 barely moves meanwhile)."""
