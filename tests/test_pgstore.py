@@ -274,3 +274,31 @@ def test_a_dropped_connection_is_replaced_on_the_next_call(pg_url: str) -> None:
         assert lib.store.counts() == (4, len(lib.vectors))
     finally:
         lib.close()
+
+
+def test_a_database_made_before_postings_gets_them(pg_url: str) -> None:
+    """Migration 2 fills the postings from the rows already there: their words are found afterwards."""
+    from newsqa.index.storage.pgconn import migrate
+
+    conn = PgConnection(pg_url)
+    try:
+        migrate(conn, PG_MIGRATIONS[:1], "index")
+        conn.execute(
+            "INSERT INTO articles(id, title, text, content_hash, added_at) VALUES('old', 'Old', 'x', 'h', 0)"
+        )
+        conn.execute(
+            'INSERT INTO sentences(article, position, paragraph, start, "end", text, text_hash, tokens)'
+            " VALUES(1, 0, 0, 0, 40, 'The harbour budget was approved.', 'h1', 5)"
+        )
+        conn.execute(
+            "INSERT INTO paragraphs(id, article, paragraph, tokens, tsv)"
+            " VALUES(1, 1, 0, 5, to_tsvector('newsqa', 'The harbour budget was approved.'))"
+        )
+    finally:
+        conn.close()
+    store = PgStore(pg_url)
+    try:
+        assert [i for i, _ in store.lexical_search(["budgets"], 10)] == [1]
+        assert [(a, p) for a, p, _ in store.paragraph_search(["harbour"], 10)] == [(1, 0)]
+    finally:
+        store.close()

@@ -6,10 +6,11 @@ What differs from SQLite, and why:
   then commit in the order they were drawn, so a reader that replayed change 10 never misses a 9
   committed after it. SQLite's BEGIN IMMEDIATE gives the same order for free.
 - A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see follow.py).
-- Lexical search is BM25 computed from PostgreSQL's full-text index: the GIN index finds the sentences
-  holding a query word and their term frequencies (a stemmed `tsvector` per sentence and paragraph), and
-  `bm25` scores them with FTS5's formula and constants, so the fused ranking sees the same kind of score
-  on both stores (`ts_rank` has another shape; measured in docs/deploy.md).
+- Lexical search is BM25 from PostgreSQL's full-text machinery: each sentence and paragraph is stemmed
+  into a `tsvector` (GIN-indexed, for counting a word's rows), whose words with their counts are also
+  kept as postings (word, row, count) read by word; `bm25` scores them with FTS5's formula and
+  constants, so the fused ranking sees the same kind of score on both stores (`ts_rank` has another
+  shape; ReQA measured in docs/quality.md).
 - The stemmer is PostgreSQL's English Snowball without its stop-word list (FTS5's porter keeps every
   word too; the question side drops function words itself, lexical.py).
 """
@@ -118,8 +119,36 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
     ),
+    # postings: (word, row, count) per sentence and paragraph, read by word. Counting a question's words
+    # by unnesting every matching row's tsvector cost 28 ms a question on 7,600 sentences (docs/bench.md).
+    Migration(
+        2,
+        "postings",
+        """
+    CREATE TABLE sentence_postings (
+        lexeme TEXT NOT NULL, sentence BIGINT NOT NULL, tf INTEGER NOT NULL, tokens INTEGER NOT NULL,
+        PRIMARY KEY (lexeme, sentence)
+    );
+    INSERT INTO sentence_postings SELECT u.lexeme, s.id, cardinality(u.positions), s.tokens
+        FROM sentences s, unnest(s.tsv) u;
+    CREATE INDEX sentence_postings_sentence ON sentence_postings(sentence);
+    CREATE TABLE paragraph_postings (
+        lexeme TEXT NOT NULL, paragraph BIGINT NOT NULL, tf INTEGER NOT NULL, tokens INTEGER NOT NULL,
+        PRIMARY KEY (lexeme, paragraph)
+    );
+    INSERT INTO paragraph_postings SELECT u.lexeme, p.id, cardinality(u.positions), p.tokens
+        FROM paragraphs p, unnest(p.tsv) u;
+    CREATE INDEX paragraph_postings_paragraph ON paragraph_postings(paragraph);
+    """,
+    ),
 )
 check_track(PG_MIGRATIONS)
+
+#: the postings table of each searched table, and its row column
+_POSTINGS = {
+    "sentences": ("sentence_postings", "sentence"),
+    "paragraphs": ("paragraph_postings", "paragraph"),
+}
 
 #: FTS5's bm25() constants
 K1 = 1.2
@@ -225,6 +254,11 @@ class PgStore(Store):
 
     def delete_article(self, rowid: int) -> list[int]:
         ids = [int(r[0]) for r in self.conn.execute("SELECT id FROM sentences WHERE article=?", (rowid,))]
+        self.conn.execute("DELETE FROM sentence_postings WHERE sentence = ANY(?)", (ids,))
+        self.conn.execute(
+            "DELETE FROM paragraph_postings WHERE paragraph IN (SELECT id FROM paragraphs WHERE article=?)",
+            (rowid,),
+        )
         self.conn.execute("DELETE FROM paragraphs WHERE article=?", (rowid,))
         self.conn.execute(
             "DELETE FROM sentence_times WHERE sentence IN (SELECT id FROM sentences WHERE article=?)",
@@ -253,6 +287,12 @@ class PgStore(Store):
                 ids.append(int(cur.fetchone()[0]))  # type: ignore[index]
                 if not cur.nextset():
                     break
+        self.conn.execute(
+            "INSERT INTO sentence_postings(lexeme, sentence, tf, tokens)"
+            " SELECT u.lexeme, s.id, cardinality(u.positions), s.tokens FROM sentences s, unnest(s.tsv) u"
+            " WHERE s.id = ANY(?)",
+            (ids,),
+        )
         self._notify()  # delivered at commit
         return ids
 
@@ -261,6 +301,12 @@ class PgStore(Store):
             "INSERT INTO paragraphs(id, article, paragraph, tokens, tsv)"
             " VALUES(?, ?, ?, ?, to_tsvector('newsqa', ?))",
             ((first, article, p, word_count(text), text) for first, article, p, text in rows),
+        )
+        self.conn.execute(
+            "INSERT INTO paragraph_postings(lexeme, paragraph, tf, tokens)"
+            " SELECT u.lexeme, p.id, cardinality(u.positions), p.tokens FROM paragraphs p, unnest(p.tsv) u"
+            " WHERE p.id = ANY(?)",
+            ([r[0] for r in rows],),
         )
 
     def _notify(self) -> None:
@@ -317,10 +363,9 @@ class PgStore(Store):
         wanted = sorted({x for w in words for x in w})
         tf: dict[int, dict[str, int]] = {}
         lengths: dict[int, int] = {}
+        postings, row = _POSTINGS[table]
         for doc, tokens, lexeme, count in self.conn.execute(
-            f"SELECT d.id, d.tokens, u.lexeme, cardinality(u.positions) FROM {table} d,"
-            " unnest(d.tsv) u WHERE d.tsv @@ ?::tsquery AND u.lexeme = ANY(?)",
-            (_tsquery(words), wanted),
+            f"SELECT {row}, tokens, lexeme, tf FROM {postings} WHERE lexeme = ANY(?)", (wanted,)
         ):
             tf.setdefault(int(doc), {})[lexeme] = int(count)
             lengths[int(doc)] = int(tokens)
