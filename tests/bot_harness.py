@@ -151,6 +151,11 @@ def assert_token_never_logged(caplog: pytest.LogCaptureFixture, token: str) -> N
     assert token not in text and token.split(":")[1] not in text, "the bot token reached a log record"
 
 
+def store_for(request: pytest.FixtureRequest) -> str | None:
+    """For an `h` fixture parametrized over ["sqlite", "postgresql"]: the PostgreSQL URL, or None."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+
+
 @contextlib.asynccontextmanager
 async def running_harness(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, store: str | None = None

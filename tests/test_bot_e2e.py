@@ -25,6 +25,7 @@ from bot_harness import (
     Harness,
     bold,
     running_harness,
+    store_for,
 )
 from botapi_stub import BotApiStub, utf16_len
 from conftest import SEEDS
@@ -46,8 +47,7 @@ async def h(
     request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Harness]:
     """The bot on each store: a data directory, and a PostgreSQL database (--store)."""
-    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    async with running_harness(tmp_path, caplog, store) as harness:
+    async with running_harness(tmp_path, caplog, store_for(request)) as harness:
         yield harness
 
 

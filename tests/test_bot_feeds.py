@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import ADMIN, AIN, AIRBASE, GROUP, STRANGER, USER, Harness, bold, running_harness
+from bot_harness import ADMIN, AIN, AIRBASE, GROUP, STRANGER, USER, Harness, bold, running_harness, store_for
 from stories import BRIDGE, ZOO
 from web_fixture import WebServer, html_page, rss_feed
 
@@ -37,8 +37,7 @@ async def h(
     request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Harness]:
     """Feed rounds and alerts on each store (on PostgreSQL, through the feeds lease)."""
-    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    async with running_harness(tmp_path, caplog, store) as harness:
+    async with running_harness(tmp_path, caplog, store_for(request)) as harness:
         yield harness
 
 

@@ -50,8 +50,7 @@ def pg_home(pg_url: str) -> PgHome:
     return PgHome(pg_url)
 
 
-@pytest.fixture
-def pair(home: Path | PgHome, embedder: HashingEmbedder) -> Iterator[tuple[Library, Library]]:
+def loaded_pair(home: Path | PgHome, embedder: HashingEmbedder) -> Iterator[tuple[Library, Library]]:
     """A writer and a reader (another process's Library) on one home, both loaded, one article in."""
     writer = Library(home, lambda: embedder, model_name=embedder.name)
     with writer.dir.writer_lock():
@@ -64,15 +63,13 @@ def pair(home: Path | PgHome, embedder: HashingEmbedder) -> Iterator[tuple[Libra
 
 
 @pytest.fixture
+def pair(home: Path | PgHome, embedder: HashingEmbedder) -> Iterator[tuple[Library, Library]]:
+    yield from loaded_pair(home, embedder)
+
+
+@pytest.fixture
 def pg_pair(pg_home: PgHome, embedder: HashingEmbedder) -> Iterator[tuple[Library, Library]]:
-    writer = Library(pg_home, lambda: embedder, model_name=embedder.name)
-    with writer.dir.writer_lock():
-        writer.ingest([FIRST])
-    reader = Library(pg_home, lambda: embedder, model_name=embedder.name)
-    reader.refresh()
-    yield writer, reader
-    reader.close()
-    writer.close()
+    yield from loaded_pair(pg_home, embedder)
 
 
 def add_and_time(writer: Library, reader: Library, embedder: HashingEmbedder, label: str) -> float:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..text.article import Article
 from .migrations import Migration, check_track
 from .pgconn import CHANGES_CHANNEL, WRITE_KEY, PgConnection, migrate, redacted
-from .store import Store, _Transaction, day_of
+from .store import Store, _Transaction
 
 TRACK = "index"
 
@@ -234,24 +233,6 @@ class PgStore(Store):
         return _Transaction(self.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # type: ignore[arg-type]
 
     # -- articles --------------------------------------------------------------------------------
-    def insert_article(self, article: Article) -> int:
-        row = self.conn.execute(
-            "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at, day)"
-            " VALUES(?,?,?,?,?,?,?,?,?) RETURNING rowid",
-            (
-                article.id,
-                article.title,
-                article.text,
-                article.url,
-                article.published,
-                article.source,
-                article.content_hash,
-                time.time(),
-                day_of(article.published),
-            ),
-        ).fetchone()
-        return int(row[0])
-
     def delete_article(self, rowid: int) -> list[int]:
         ids = [int(r[0]) for r in self.conn.execute("SELECT id FROM sentences WHERE article=?", (rowid,))]
         self.conn.execute("DELETE FROM sentence_postings WHERE sentence = ANY(?)", (ids,))
@@ -314,12 +295,6 @@ class PgStore(Store):
         self.conn.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
 
     # -- embeddings ------------------------------------------------------------------------------
-    def put_embeddings(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        self.conn.executemany(
-            "INSERT INTO embeddings(text_hash, vector) VALUES(?, ?) ON CONFLICT (text_hash) DO NOTHING",
-            ((h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
-        )
-
     def texts_with_vectors(self, dim: int) -> tuple[list[str], np.ndarray]:
         rows = self.conn.execute(
             "SELECT DISTINCT ON (e.text_hash) s.text, e.vector FROM embeddings e"
@@ -399,27 +374,6 @@ class PgStore(Store):
             )
         )
         return [(*where[i], s) for i, s in best if i in where]
-
-    # -- stories ---------------------------------------------------------------------------------
-    def put_story_keys(self, rows: Iterable[tuple[str, str | None, str, bytes | None]]) -> None:
-        self.conn.executemany(
-            "INSERT INTO story_keys(article, url_key, fingerprint, minhash) VALUES(?,?,?,?)"
-            " ON CONFLICT (article) DO UPDATE SET url_key=excluded.url_key,"
-            " fingerprint=excluded.fingerprint, minhash=excluded.minhash",
-            rows,
-        )
-
-    def put_copies(
-        self, rows: Iterable[tuple[str, str, str, str | None, str | None, str | None, str, float]]
-    ) -> None:
-        self.conn.executemany(
-            "INSERT INTO also_reported(id, original, title, url, source, published, content_hash,"
-            " similarity, added_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
-            " original=excluded.original, title=excluded.title, url=excluded.url, source=excluded.source,"
-            " published=excluded.published, content_hash=excluded.content_hash,"
-            " similarity=excluded.similarity, added_at=excluded.added_at",
-            ((*r, time.time()) for r in rows),
-        )
 
     # -- upkeep ----------------------------------------------------------------------------------
     def size_bytes(self) -> int:

@@ -266,6 +266,9 @@ def migrate(conn: sqlite3.Connection) -> None:
 class Store:
     """Typed access to the database; callers group writes with `transaction()`.
 
+    Its SQL is written to run on PostgreSQL too (`ON CONFLICT`, `RETURNING`, quoted "end"): `PgStore`
+    overrides only what truly differs (full-text search, connections, transactions).
+
     Each thread gets its own connection: a search in a worker thread must never run inside another
     thread's open write transaction (WAL lets them proceed side by side instead).
     """
@@ -340,9 +343,9 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def insert_article(self, article: Article) -> int:
-        cur = self.conn.execute(
+        row = self.conn.execute(
             "INSERT INTO articles(id, title, text, url, published, source, content_hash, added_at, day)"
-            " VALUES(?,?,?,?,?,?,?,?,?)",
+            " VALUES(?,?,?,?,?,?,?,?,?) RETURNING rowid",
             (
                 article.id,
                 article.title,
@@ -354,8 +357,8 @@ class Store:
                 time.time(),
                 day_of(article.published),
             ),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
     def delete_article(self, rowid: int) -> list[int]:
         """Delete an article with its sentences; returns the sentence ids removed (logged as changes)."""
@@ -512,7 +515,7 @@ class Store:
 
     def put_embeddings(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO embeddings(text_hash, vector) VALUES(?, ?)",
+            "INSERT INTO embeddings(text_hash, vector) VALUES(?, ?) ON CONFLICT (text_hash) DO NOTHING",
             ((h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)),
         )
 
@@ -631,7 +634,10 @@ class Store:
 
     def put_story_keys(self, rows: Iterable[tuple[str, str | None, str, bytes | None]]) -> None:
         self.conn.executemany(
-            "INSERT OR REPLACE INTO story_keys(article, url_key, fingerprint, minhash) VALUES(?,?,?,?)", rows
+            "INSERT INTO story_keys(article, url_key, fingerprint, minhash) VALUES(?,?,?,?)"
+            " ON CONFLICT (article) DO UPDATE SET url_key=excluded.url_key,"
+            " fingerprint=excluded.fingerprint, minhash=excluded.minhash",
+            rows,
         )
 
     def article_with_key(self, column: str, value: str) -> str | None:
@@ -652,8 +658,11 @@ class Store:
         self, rows: Iterable[tuple[str, str, str, str | None, str | None, str | None, str, float]]
     ) -> None:
         self.conn.executemany(
-            "INSERT OR REPLACE INTO also_reported(id, original, title, url, source, published, content_hash,"
-            " similarity, added_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO also_reported(id, original, title, url, source, published, content_hash,"
+            " similarity, added_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+            " original=excluded.original, title=excluded.title, url=excluded.url, source=excluded.source,"
+            " published=excluded.published, content_hash=excluded.content_hash,"
+            " similarity=excluded.similarity, added_at=excluded.added_at",
             ((*r, time.time()) for r in rows),
         )
 

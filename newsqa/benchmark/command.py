@@ -81,15 +81,19 @@ def bench(
         return
     run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
     rows = run.all(scale, queries)
-    load = os.getloadavg()
-    header = (
-        f"newsqa bench, {time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load average "
-        f"{load[0]:.2f} at the end (started at {run.load_at_start:.2f}), model {ctx.model_name()}"
-    )
+    header = _header("newsqa bench", run.load_at_start, ctx.model_name())
     click.echo(render(rows, header=header))
     if json_path:
         payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
         json_path.write_text(json.dumps(payload, indent=2))
+
+
+def _header(title: str, load_at_start: float, model: str) -> str:
+    """What a table was measured on: when, the cores, how busy the machine was, the model."""
+    return (
+        f"{title}, {time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.2f} at the end (started at {load_at_start:.2f}), model {model}"
+    )
 
 
 def _compare_stores(
@@ -111,7 +115,7 @@ def _compare_stores(
     from newsqa.index.storage.pghome import PgHome
     from newsqa.index.text.article import Article
 
-    from .stores import STORES, Side, check_pg_database, render_side_by_side, side_rows, timestamp
+    from .stores import STORES, Side, check_pg_database, render_side_by_side, side_rows
 
     assert ctx.settings.store is not None
     load_at_start = os.getloadavg()[0]
@@ -132,11 +136,7 @@ def _compare_stores(
         rows, lib = side_rows(side, articles, questions, news, reuse=again)
         lib.close()
         columns[side.name] = rows
-    load = os.getloadavg()
-    header = (
-        f"newsqa bench, SQLite and PostgreSQL ({pg_home.root}), {timestamp()}: {os.cpu_count()} cores, "
-        f"load average {load[0]:.2f} at the end (started at {load_at_start:.2f}), model {model}"
-    )
+    header = _header(f"newsqa bench, SQLite and PostgreSQL ({pg_home.root})", load_at_start, model)
     click.echo(render_side_by_side(columns, header=header))
     if json_path:
         payload = {

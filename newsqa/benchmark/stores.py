@@ -4,7 +4,6 @@ by side: build rate against the encoder, answer latency, a one-article add, and 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -137,7 +136,3 @@ def render_side_by_side(columns: dict[str, list[Row]], *, header: str = "") -> s
             cells.append(r.value + (" **(no)**" if r.met is False else ""))
         lines.append(f"| {row.section} | {row.metric} | " + " | ".join(cells) + f" | {row.goal} |")
     return "\n".join(lines)
-
-
-def timestamp() -> str:
-    return time.strftime("%Y-%m-%d %H:%M")
