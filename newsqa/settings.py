@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsqa.index.embedder import DEFAULT_MODEL
+from newsqa.index.modelparts import DEFAULT_MODELS_DIR
 from newsqa.index.web.netguard import AllowList
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
@@ -29,6 +30,9 @@ class Settings:
     # a PostgreSQL URL: the index and the bot's tables live there instead of data_dir (docs/deploy.md)
     store: str | None = field(default=None, repr=False)
     model: str = DEFAULT_MODEL
+    # a second, stronger model re-ordering each question's first candidates (index/search/rerank.py)
+    rerank_model: str | None = None
+    models_dir: Path = DEFAULT_MODELS_DIR  # where `newsqa model install` puts models (index/modelparts.py)
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS
     min_confidence: float | None = None  # None: the measured default in SearchOptions

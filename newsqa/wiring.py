@@ -19,7 +19,8 @@ from newsqa.settings import Settings
 if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
     from newsqa.index.search.qa import QuestionAnswerer
-    from newsqa.index.search.ranking import SearchOptions
+    from newsqa.index.search.ranking import Searcher, SearchOptions
+    from newsqa.index.search.rerank import Reranker
     from newsqa.index.storage.datadir import DataDir
     from newsqa.index.storage.library import Library
     from newsqa.index.storage.pghome import PgHome
@@ -41,14 +42,30 @@ class Wiring:
         """How to make the embedder; the index calls it only when something must be embedded."""
         if self.injected_embedder is not None:
             return self.injected_embedder
-        spec, batch_size = self.settings.model, self.settings.batch_size
+        spec, batch_size, models = self.settings.model, self.settings.batch_size, self.settings.models_dir
 
         def make() -> Embedder:
             from newsqa.index.embedder import SentenceTransformerEmbedder
 
-            return SentenceTransformerEmbedder(spec, batch_size=batch_size)
+            return SentenceTransformerEmbedder(spec, batch_size=batch_size, models_dir=models)
 
         return make
+
+    def reranker(self) -> Reranker | None:
+        """The --rerank-model, loaded now (None: not asked for). Its own batch size: it embeds ~20 texts."""
+        spec = self.settings.rerank_model
+        if not spec:
+            return None
+        from newsqa.index.embedder import SentenceTransformerEmbedder
+        from newsqa.index.search.rerank import Reranker
+
+        return Reranker(SentenceTransformerEmbedder(spec, batch_size=32, models_dir=self.settings.models_dir))
+
+    def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
+        """The search every front end uses: the measured options (or `options`), the reranker if asked."""
+        from newsqa.index.search.ranking import Searcher
+
+        return Searcher(lib, options or self.search_options(), reranker=self.reranker())
 
     def model_name(self) -> str:
         """The model's name as an index records it (without loading the model)."""
@@ -95,6 +112,5 @@ class Wiring:
 
     def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
         from newsqa.index.search.qa import QuestionAnswerer
-        from newsqa.index.search.ranking import Searcher
 
-        return QuestionAnswerer(Searcher(lib, self.search_options()), k=k)
+        return QuestionAnswerer(self.searcher(lib), k=k)

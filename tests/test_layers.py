@@ -16,7 +16,8 @@ PACKAGE = "newsqa.index"
 #: What each folder (or module at index/'s root) may import from elsewhere in index/.
 MAY_IMPORT: dict[str, set[str]] = {
     "text": set(),  # records and pure text rules
-    "embedder": set(),  # the model
+    "modelparts": set(),  # installing a model shipped as PyPI parts
+    "embedder": {"modelparts"},  # the model
     "stories": {"text"},  # copy detection; the store it keeps keys in is passed in
     "storage": {"text", "stories", "embedder"},
     "ingest": {"text", "stories", "storage", "embedder"},

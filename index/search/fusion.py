@@ -23,6 +23,10 @@ class Weights:
     lexical: float
     paragraph: float
 
+    def with_lexical_scaled(self, factor: float) -> Weights:
+        """Both BM25 weights times `factor` (how far this question's words can be trusted)."""
+        return Weights(self.dense, self.lexical * factor, self.paragraph * factor)
+
 
 def _normalised(scores: Mapping[int, float]) -> dict[int, float]:
     top = max(scores.values(), default=0.0)

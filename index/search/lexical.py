@@ -44,6 +44,22 @@ def coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if any(_same_word(t, w) for w in words)) / len(terms)
 
 
+def lexical_trust(terms: list[str], best_matches: Sequence[str], exponent: float) -> float:
+    """How far BM25 can be trusted for this question, 0..1: the best coverage of its words among the
+    sentences BM25 ranks first, raised to `exponent`.
+
+    Max-normalised BM25 gives its best match a full score however little of the question it holds. When
+    a question is asked in its own words, the best match holds only the subject's name, which every
+    sentence of the story shares, and BM25 then outvotes meaning in choosing among them; when a question
+    reuses its answer's words (ReQA), the best match holds most of them and keeps its full weight.
+    Measured in docs/quality.md.
+    """
+    if exponent <= 0:
+        return 1.0
+    best = max((coverage(terms, text) for text in best_matches), default=0.0)
+    return best**exponent
+
+
 def within_budget(terms: Sequence[str], counts: Mapping[str, int], budget: int) -> list[str]:
     """The terms to search with, so BM25 scores at most about `budget` matching sentences.
 

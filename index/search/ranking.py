@@ -11,10 +11,12 @@ import numpy as np
 
 from ..storage.library import Library
 from ..storage.store import StoredArticle, StoredSentence
+from ..text.context import embedding_text
 from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds
 from .fusion import Scored, Weights, fuse
-from .lexical import coverage, query_terms, within_budget
+from .lexical import coverage, lexical_trust, query_terms, within_budget
+from .rerank import Reranker
 from .timerank import QueryTime, TimeWeights, time_lifts
 
 
@@ -33,6 +35,9 @@ class SearchOptions:
     focus_weight: float = 0.3  # added per fraction of a follow-up's own words a sentence contains
     lexical_budget: int = 10_000  # BM25 scores at most about this many matches (lexical.within_budget)
     bare_weight: float = 0.0  # share of the sentence-alone cosine in the dense signal (context.py)
+    lexical_trust: float = 1.5  # both BM25 weights times (best BM25 match's share of the question's words)
+    # ** this: a question sharing few words with every sentence leans on meaning (lexical.py; 0: off)
+    rerank_weight: float = 1.0  # with --rerank-model: its cosine's weight, in place of the dense one
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
     # time (timerank.py; measured on the dated news set, docs/quality.md)
@@ -95,6 +100,9 @@ def _boost_cues(
     return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, ""), question) else 0.0)
 
 
+#: The first BM25 matches whose coverage of the question says how far to trust BM25 (lexical_trust).
+TRUST_MATCHES = 5
+
 #: Terms whose sentence counts are remembered; past this the memory starts afresh (a bot sees an open set
 #: of words, and each count is one cheap query to redo).
 MAX_COUNTED_TERMS = 20_000
@@ -118,9 +126,12 @@ def answer_confidence(cosine: float, term_coverage: float) -> float:
 class Searcher:
     """Answers queries from a Library; safe to call from several threads."""
 
-    def __init__(self, library: Library, options: SearchOptions | None = None) -> None:
+    def __init__(
+        self, library: Library, options: SearchOptions | None = None, *, reranker: Reranker | None = None
+    ) -> None:
         self.library = library
         self.options = options or SearchOptions()
+        self.reranker = reranker  # a second model re-ordering the first candidates (rerank.py), opt-in
         self._counts: dict[str, int] = {}  # term -> sentences holding it, when the index had _counted
         self._counted = 0
         self._article_days: dict[int, dt.date | None] = {}
@@ -235,6 +246,12 @@ class Searcher:
             i: bm for i, row in sentences.items() if (bm := paragraphs.get((row.article, row.paragraph)))
         }
         weights = Weights(opts.dense_weight, opts.lexical_weight, opts.paragraph_weight)
+        trusted: list[int] = []  # BM25's best matches, when its weight depends on them
+        if opts.lexical_trust:
+            best = sorted(lexical, key=lambda i: (-lexical[i], i))[:TRUST_MATCHES]
+            trusted = [i for i in best if i in sentences]
+            trust = lexical_trust(terms, [sentences[i].text for i in trusted], opts.lexical_trust)
+            weights = weights.with_lexical_scaled(trust)
         if opts.bare_weight:
             fused = self._fuse_with_bare(qvec, dense, lexical, in_paragraph, weights)
         else:
@@ -245,6 +262,8 @@ class Searcher:
             fused = _lift(fused, lambda s: lifts.get(s.id, 0.0))
         if focus:
             fused = _boost_focus(fused, texts, [t.lower() for t in focus], opts.focus_weight)
+        if self.reranker is not None:
+            fused = self._rerank(self.reranker, query, fused, sentences)
         hits: list[Scored] = []
         seen: set[str] = set()
         per_article: dict[int, int] = {}
@@ -259,12 +278,31 @@ class Searcher:
             seen.add(key)
             per_article[row.article] = per_article.get(row.article, 0) + 1
             hits.append(s)
+        # Whether to answer is judged on the first hits and, when BM25 was discounted, on its best matches
+        # too: the abstain threshold was measured with those among the first five (docs/quality.md).
+        evidence = {h.id: h.dense for h in hits[:5]} | {i: dense[i] for i in trusted if i in texts}
         confidence = max(
-            (answer_confidence(h.dense, coverage(terms, texts[h.id])) for h in hits[:5]), default=0.0
+            (answer_confidence(cos, coverage(terms, texts[i])) for i, cos in evidence.items()), default=0.0
         )
         if confidence < opts.min_confidence:
             return Ranking(query, [], confidence)
         return Ranking(query, hits, confidence, {h.id: sentences[h.id] for h in hits})
+
+    def _rerank(
+        self, reranker: Reranker, query: str, fused: list[Scored], sentences: Mapping[int, StoredSentence]
+    ) -> list[Scored]:
+        """The first `reranker.top` candidates re-scored with the reranker's cosine in place of the index
+        model's (as "headline. sentence", the text the index embedded), re-ordered; the rest follow."""
+        head = [s for s in fused[: reranker.top] if s.id in sentences]
+        titles = self.library.store.article_titles({sentences[s.id].article for s in head})
+        texts = {
+            s.id: embedding_text(titles.get(sentences[s.id].article, ""), sentences[s.id].text) for s in head
+        }
+        cosines = reranker.cosines(query, texts)
+        w, d = self.options.rerank_weight, self.options.dense_weight
+        head = [replace(s, score=s.score + w * cosines[s.id] - d * s.dense) for s in head]
+        head.sort(key=lambda s: (-s.score, s.id))
+        return head + fused[reranker.top :]
 
     def passages(
         self, ranking: Ranking, *, offset: int = 0, k: int = 5, context: int | None = None

