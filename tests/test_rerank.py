@@ -85,3 +85,11 @@ def test_what_it_embedded_once_it_does_not_embed_again() -> None:
 
 def test_no_reranker_unless_asked(tmp_path: Path) -> None:
     assert Wiring(Settings(data_dir=tmp_path)).reranker() is None
+
+
+def test_the_evaluations_keep_the_reranker(library: Library) -> None:
+    from newsqa.evaluation.runner import never_abstaining
+
+    reranker = Reranker(KeywordEmbedder("dredging"))
+    qa = never_abstaining(Searcher(library, OPTIONS, reranker=reranker))
+    assert qa.searcher.reranker is reranker
