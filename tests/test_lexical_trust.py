@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsqa.index.search.fusion import Weights
-from newsqa.index.search.lexical import lexical_trust, query_terms
+from newsqa.index.search.lexical import coverage, lexical_trust, query_terms
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
 from newsqa.index.text.article import Article
@@ -29,7 +29,8 @@ QUESTION = "How much did Deutsche Telekom earn last year?"
 def test_trust_is_the_best_matchs_coverage_to_a_power(
     matches: list[str], exponent: float, expected: float
 ) -> None:
-    assert lexical_trust(query_terms(QUESTION), matches, exponent) == expected
+    terms = query_terms(QUESTION)
+    assert lexical_trust([coverage(terms, m) for m in matches], exponent) == expected
 
 
 def test_scaling_leaves_the_dense_weight_alone() -> None:

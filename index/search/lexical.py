@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 # Function words carry no evidence for BM25 and make FTS5 score most of the corpus: leave them out.
 STOPWORDS = frozenset(
@@ -44,8 +44,8 @@ def coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if any(_same_word(t, w) for w in words)) / len(terms)
 
 
-def lexical_trust(terms: list[str], best_matches: Sequence[str], exponent: float) -> float:
-    """How far BM25 can be trusted for this question, 0..1: the best coverage of its words among the
+def lexical_trust(coverages: Iterable[float], exponent: float) -> float:
+    """How far BM25 can be trusted for this question, 0..1: the best `coverage` of its words among the
     sentences BM25 ranks first, raised to `exponent`.
 
     Max-normalised BM25 gives its best match a full score however little of the question it holds. When
@@ -56,8 +56,7 @@ def lexical_trust(terms: list[str], best_matches: Sequence[str], exponent: float
     """
     if exponent <= 0:
         return 1.0
-    best = max((coverage(terms, text) for text in best_matches), default=0.0)
-    return best**exponent
+    return max(coverages, default=0.0) ** exponent
 
 
 def within_budget(terms: Sequence[str], counts: Mapping[str, int], budget: int) -> list[str]:

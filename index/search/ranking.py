@@ -246,11 +246,11 @@ class Searcher:
             i: bm for i, row in sentences.items() if (bm := paragraphs.get((row.article, row.paragraph)))
         }
         weights = Weights(opts.dense_weight, opts.lexical_weight, opts.paragraph_weight)
-        trusted: list[int] = []  # BM25's best matches, when its weight depends on them
+        covered: dict[int, float] = {}  # BM25's best matches' coverage, when its weight depends on them
         if opts.lexical_trust:
             best = sorted(lexical, key=lambda i: (-lexical[i], i))[:TRUST_MATCHES]
-            trusted = [i for i in best if i in sentences]
-            trust = lexical_trust(terms, [sentences[i].text for i in trusted], opts.lexical_trust)
+            covered = {i: coverage(terms, sentences[i].text) for i in best if i in sentences}
+            trust = lexical_trust(covered.values(), opts.lexical_trust)
             weights = weights.with_lexical_scaled(trust)
         if opts.bare_weight:
             fused = self._fuse_with_bare(qvec, dense, lexical, in_paragraph, weights)
@@ -280,9 +280,13 @@ class Searcher:
             hits.append(s)
         # Whether to answer is judged on the first hits and, when BM25 was discounted, on its best matches
         # too: the abstain threshold was measured with those among the first five (docs/quality.md).
-        evidence = {h.id: h.dense for h in hits[:5]} | {i: dense[i] for i in trusted if i in texts}
+        evidence = {h.id: h.dense for h in hits[:5]} | {i: dense[i] for i in covered}
         confidence = max(
-            (answer_confidence(cos, coverage(terms, texts[i])) for i, cos in evidence.items()), default=0.0
+            (
+                answer_confidence(cos, covered[i] if i in covered else coverage(terms, texts[i]))
+                for i, cos in evidence.items()
+            ),
+            default=0.0,
         )
         if confidence < opts.min_confidence:
             return Ranking(query, [], confidence)
