@@ -1,10 +1,11 @@
-"""Question-type cues: which questions ask for a number or a date, and which sentences hold one."""
+"""Question-type cues: which questions ask for a number or a date, which sentences hold one, and which
+sentences cannot answer at all (questions, headings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from newsqa.index.search.cues import Expects, expected_kind, holds
+from newsqa.index.search.cues import Expects, expected_kind, holds, not_an_answer
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
 from newsqa.index.text.article import Article
@@ -52,3 +53,43 @@ def test_a_date_question_lifts_the_sentence_with_the_date(library: Library) -> N
 
     assert ranked(0.0)[0].startswith("The harbour bridge")  # the words match the other sentence
     assert ranked(0.5) == [texts[2], texts[1]] == list(reversed(ranked(0.0)))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "excluded"),
+    [
+        ("The strike is limited to three days.", False),
+        ("Prices rose again!", False),
+        ("He said: \u201cWe will win.\u201d", False),
+        ('She said it was "a very strong case."', False),
+        ("The vote was close (51 to 49.)", False),
+        ("And then the lights went out\u2026", False),
+        ("How long will the strike last?", True),
+        ('He asked: "Why now?"', True),
+        ("Best supporting actress", True),
+        ("Contributing: The Associated Press", True),
+        ("Top 10 happiest countries  ", True),
+        ("Key dates", True),
+        ("Tesla stated:", False),  # runs on into a quote
+        ("The church was rebuilt in 1573.[citation needed]", False),
+        ("Edison refused the prize money.:245", False),
+        ("Was it rebuilt?[a]", True),
+        ("the harbour wall budget grew " * 10, False),  # a piece of an overlong sentence, cut
+    ],
+)
+def test_not_an_answer(sentence: str, excluded: bool) -> None:
+    assert not_an_answer(sentence) is excluded
+
+
+def test_a_heading_that_echoes_the_question_gives_way_to_the_statement(library: Library) -> None:
+    text = "Supreme court student loan challenges\n\nThe supreme court heard student loan challenges today."
+    library.ingest([Article(id="s", title="Court", text=text)])
+    texts = dict(library.store.conn.execute("SELECT id, text FROM sentences").fetchall())
+    ask = "Which supreme court student loan challenges?"
+
+    def first(weight: float) -> str:
+        options = SearchOptions(min_confidence=0.0, cue_weight=0.0, form_weight=weight)
+        return texts[Searcher(library, options).rank(ask).hits[0].id]
+
+    assert first(0.0) == "Supreme court student loan challenges"  # every word matches, and it is shorter
+    assert first(0.5).startswith("The supreme court heard")

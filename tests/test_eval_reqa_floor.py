@@ -21,9 +21,9 @@ from newsqa.index.storage.library import Library
 pytestmark = pytest.mark.slow
 
 SLICE = ROOT / "tests" / "data" / "reqa-slice"
-MRR_FLOOR = 0.82  # ranking alone, as the ReQA reference figures; measured 0.842
-R1_FLOOR = 0.72  # measured 0.753
-ANSWERED_FLOOR = 0.97  # share of these answerable questions answered (not abstained); measured 0.990
+MRR_FLOOR = 0.82  # ranking alone, as the ReQA reference figures; measured 0.837
+R1_FLOOR = 0.72  # measured 0.740
+ANSWERED_FLOOR = 0.97  # share of these answerable questions answered (not abstained); measured 0.993
 
 
 def test_reqa_slice_stays_above_the_floor(real_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

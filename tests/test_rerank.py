@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,27 @@ def test_the_evaluations_keep_the_reranker(library: Library) -> None:
     reranker = Reranker(KeywordEmbedder("dredging"))
     qa = never_abstaining(Searcher(library, OPTIONS, reranker=reranker))
     assert qa.searcher.reranker is reranker
+
+
+def test_the_abstain_decision_ignores_the_rerankers_order(library: Library) -> None:
+    """The threshold was measured on the index model's first five: a reranker that puts sentences sharing
+    no word with the question first must not make the search abstain."""
+    library.ingest(
+        [
+            Article(
+                id="dredge",
+                title="Harbour budget",
+                text="The harbour budget will spend four million pounds. "
+                + " ".join(
+                    f"Dredging crews worked on {day}."
+                    for day in ("Monday", "Tuesday", "Thursday", "Friday", "Sunday")
+                ),
+            )
+        ]
+    )
+    options = replace(OPTIONS, lexical_trust=0.0)  # BM25's best matches are evidence too: leave them out
+    plain = Searcher(library, options).rank(QUESTION)
+    reranked = Searcher(library, options, reranker=Reranker(KeywordEmbedder("Dredging"))).rank(QUESTION)
+    assert all("Dredging" in reranked.rows[h.id].text for h in reranked.hits[:5])
+    assert "Dredging" not in plain.rows[plain.hits[0].id].text
+    assert reranked.confidence == plain.confidence

@@ -1,4 +1,5 @@
-"""Question-type cues: what kind of thing a question asks for, and whether a sentence holds one.
+"""Question-type cues: what kind of thing a question asks for, whether a sentence holds one, and whether a
+sentence has the form of an answer at all.
 
 "How many ..." is answered by a sentence with a number in it, "When ..." by one with a date, "Who ..." or
 "Which team ..." by one naming someone or something the question does not; neither the
@@ -78,3 +79,27 @@ def holds(kind: Expects, sentence: str, question: str = "") -> bool:
         return True
     words = _WORDS.findall(sentence.lower())
     return any(w in _MONTHS for w in words if w != "may") or "century" in words
+
+
+# A statement ends in a full stop, "!", an ellipsis, or a colon or semicolon that runs on into a quote or a
+# list, maybe inside closing quotes or brackets; reference marks after it ("[citation needed]", ":245") are
+# no part of the sentence's form.
+_STATEMENT_END = re.compile(r"[.!…:;]['\"”’)\]]*\s*$")
+_QUESTION_END = re.compile(r"\?['\"”’)\]]*\s*$")
+_REFERENCES = re.compile(r"(?:\s*(?:\[[^\]]{1,40}\]|:\d+(?:[–-]\d+)?))+\s*$")
+# Headings and captions are short; a long run without an ending is a piece of an overlong sentence the
+# splitter cut (text/sentences.py), which may well answer.
+HEADING_WORDS = 20
+
+
+def not_an_answer(sentence: str) -> bool:
+    """A question ("How long will the strike last?") or a heading, caption or byline ("Best supporting
+    actress", "Contributing: The Associated Press"): a short text without a statement's closing punctuation.
+
+    Web pages keep their subheads and FAQ-style questions as sentences; they share a question's form and
+    words, so the embedding ranks them high, yet they never state the answer.
+    """
+    text = _REFERENCES.sub("", sentence.strip())
+    if _QUESTION_END.search(text):
+        return True
+    return not _STATEMENT_END.search(text) and len(text.split()) <= HEADING_WORDS

@@ -13,9 +13,10 @@ from ..storage.library import Library
 from ..storage.store import StoredArticle, StoredSentence
 from ..text.context import embedding_text
 from .answer import Citation, Outlet, Passage, excerpt_span
-from .cues import Expects, expected_kind, holds
+from .cues import Expects, expected_kind, holds, not_an_answer
 from .fusion import Scored, Weights, fuse
 from .lexical import coverage, lexical_trust, query_terms, within_budget
+from .redundancy import redundancy_lifts
 from .rerank import Reranker
 from .timerank import QueryTime, TimeWeights, time_lifts
 
@@ -40,6 +41,9 @@ class SearchOptions:
     rerank_weight: float = 1.0  # with --rerank-model: its cosine's weight, in place of the dense one
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
+    form_weight: float = 0.1  # taken off a question or heading, which never states an answer (cues.py)
+    vote_weight: float = 0.1  # for a name question: lift for the name the best sentences repeat most
+    vote_depth: int = 10  # how many of the best sentences vote (redundancy.py)
     # time (timerank.py; measured on the dated news set, docs/quality.md)
     period_weight: float = 0.1  # evidence from or about the days a question names
     recent_weight: float = 0.3  # recency prior for a question that names no days
@@ -89,15 +93,35 @@ def _boost_focus(
 
 
 def _boost_cues(
-    fused: list[Scored], texts: Mapping[int, str], question: str, weight: float, name_weight: float
+    fused: list[Scored], texts: Mapping[int, str], question: str, kind: Expects | None, opts: SearchOptions
 ) -> list[Scored]:
-    """Lift sentences holding the kind of answer the question asks for (a number, a date, a name)."""
-    kind = expected_kind(question)
-    if kind is Expects.NAME:
-        weight = name_weight
-    if kind is None or not weight:
+    """Lift sentences holding the kind of answer the question asks for (a number, a date, a name), and
+    lower those without the form of an answer (a question, a heading)."""
+    weight = 0.0 if kind is None else opts.name_weight if kind is Expects.NAME else opts.cue_weight
+    form = opts.form_weight
+    if not weight and not form:
         return fused
-    return _lift(fused, lambda s: weight if holds(kind, texts.get(s.id, ""), question) else 0.0)
+
+    def bonus(s: Scored) -> float:
+        text = texts.get(s.id, "")
+        lift = weight if kind is not None and weight and holds(kind, text, question) else 0.0
+        return lift - form if form and not_an_answer(text) else lift
+
+    return _lift(fused, bonus)
+
+
+def _first_distinct(fused: Sequence[Scored], texts: Mapping[int, str], n: int) -> list[int]:
+    """The ids of the first `n` candidates with a text, copies of one text counted once."""
+    out: list[int] = []
+    seen: set[str] = set()
+    for s in fused:
+        if len(out) >= n:
+            break
+        text = texts.get(s.id)
+        if text is not None and (key := _dedupe_key(text)) not in seen:
+            seen.add(key)
+            out.append(s.id)
+    return out
 
 
 #: The first BM25 matches whose coverage of the question says how far to trust BM25 (lexical_trust).
@@ -257,11 +281,16 @@ class Searcher:
         else:
             fused = fuse(dense, lexical, in_paragraph, weights=weights)
         texts = {i: row.text for i, row in sentences.items()}
-        fused = _boost_cues(fused, texts, query, opts.cue_weight, opts.name_weight)
+        kind = expected_kind(query)
+        fused = _boost_cues(fused, texts, query, kind, opts)
         if lifts:
             fused = _lift(fused, lambda s: lifts.get(s.id, 0.0))
         if focus:
             fused = _boost_focus(fused, texts, [t.lower() for t in focus], opts.focus_weight)
+        # Whether to answer is judged on what the abstain threshold was measured with: the index model's
+        # first five distinct sentences (before a reranker or the name vote re-order them) and, when BM25
+        # was discounted, BM25's best matches (docs/quality.md).
+        evidence = {i: dense[i] for i in _first_distinct(fused, texts, 5)} | {i: dense[i] for i in covered}
         if self.reranker is not None:
             fused = self._rerank(self.reranker, query, fused, sentences)
         hits: list[Scored] = []
@@ -278,9 +307,11 @@ class Searcher:
             seen.add(key)
             per_article[row.article] = per_article.get(row.article, 0) + 1
             hits.append(s)
-        # Whether to answer is judged on the first hits and, when BM25 was discounted, on its best matches
-        # too: the abstain threshold was measured with those among the first five (docs/quality.md).
-        evidence = {h.id: h.dense for h in hits[:5]} | {i: dense[i] for i in covered}
+        if kind is Expects.NAME and opts.vote_weight:
+            votes = redundancy_lifts(
+                query, [(h.id, h.score) for h in hits], texts, opts.vote_weight, opts.vote_depth
+            )
+            hits = _lift(hits, lambda s: votes.get(s.id, 0.0))
         confidence = max(
             (
                 answer_confidence(cos, covered[i] if i in covered else coverage(terms, texts[i]))
