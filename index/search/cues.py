@@ -84,9 +84,10 @@ def holds(kind: Expects, sentence: str, question: str = "") -> bool:
 # A statement ends in a full stop, "!", an ellipsis, or a colon or semicolon that runs on into a quote or a
 # list, maybe inside closing quotes or brackets; reference marks after it ("[citation needed]", ":245") are
 # no part of the sentence's form.
-_STATEMENT_END = re.compile(r"[.!…:;]['\"”’)\]]*\s*$")
-_QUESTION_END = re.compile(r"\?['\"”’)\]]*\s*$")
+_STATEMENT_ENDS = frozenset(".!…:;")
+_CLOSERS = "'\"”’)] \t\n"
 _REFERENCES = re.compile(r"(?:\s*(?:\[[^\]]{1,40}\]|:\d+(?:[–-]\d+)?))+\s*$")
+_END_CHARS = 120  # room for the ending and a few reference marks after it
 # Headings and captions are short; a long run without an ending is a piece of an overlong sentence the
 # splitter cut (text/sentences.py), which may well answer.
 HEADING_WORDS = 20
@@ -97,9 +98,15 @@ def not_an_answer(sentence: str) -> bool:
     actress", "Contributing: The Associated Press"): a short text without a statement's closing punctuation.
 
     Web pages keep their subheads and FAQ-style questions as sentences; they share a question's form and
-    words, so the embedding ranks them high, yet they never state the answer.
+    words, so the embedding ranks them high, yet they never state the answer. Called for every candidate
+    of every question, so it reads only the last characters, and a regular expression only when a
+    reference mark may end them.
     """
-    text = _REFERENCES.sub("", sentence.strip())
-    if _QUESTION_END.search(text):
+    text = sentence.rstrip()
+    end = text[-_END_CHARS:]
+    if end.endswith("]") or end[-1:].isdigit():
+        end = _REFERENCES.sub("", end)
+    last = end.rstrip(_CLOSERS)[-1:]
+    if last == "?":
         return True
-    return not _STATEMENT_END.search(text) and len(text.split()) <= HEADING_WORDS
+    return last not in _STATEMENT_ENDS and len(text.split()) <= HEADING_WORDS
