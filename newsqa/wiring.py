@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsqa.index.embedder import model_name
@@ -33,6 +33,8 @@ class Wiring:
 
     settings: Settings
     injected_embedder: Callable[[], Embedder] | None = None
+    # the --rerank-model once loaded: every searcher shares it (one model in memory, one cache of vectors)
+    _rerankers: dict[str, Reranker] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def allowing(self, hosts: AllowList) -> Wiring:
         """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
@@ -52,14 +54,18 @@ class Wiring:
         return make
 
     def reranker(self) -> Reranker | None:
-        """The --rerank-model, loaded now (None: not asked for). Its own batch size: it embeds ~20 texts."""
+        """The --rerank-model, loaded on first use and then shared (None: not asked for). Its own batch
+        size: it embeds ~20 texts at a time."""
         spec = self.settings.rerank_model
         if not spec:
             return None
-        from newsqa.index.embedder import SentenceTransformerEmbedder
-        from newsqa.index.search.rerank import Reranker
+        if spec not in self._rerankers:
+            from newsqa.index.embedder import SentenceTransformerEmbedder
+            from newsqa.index.search.rerank import Reranker
 
-        return Reranker(SentenceTransformerEmbedder(spec, batch_size=32, models_dir=self.settings.models_dir))
+            embedder = SentenceTransformerEmbedder(spec, batch_size=32, models_dir=self.settings.models_dir)
+            self._rerankers[spec] = Reranker(embedder)
+        return self._rerankers[spec]
 
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
         """The search every front end uses: the measured options (or `options`), the reranker if asked."""

@@ -88,6 +88,22 @@ def test_no_reranker_unless_asked(tmp_path: Path) -> None:
     assert Wiring(Settings(data_dir=tmp_path)).reranker() is None
 
 
+def test_the_reranker_is_loaded_once_and_shared(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import newsqa.index.embedder as embedder_module
+
+    loaded: list[str] = []
+
+    def fake(spec: str, **_: object) -> KeywordEmbedder:
+        loaded.append(spec)
+        return KeywordEmbedder("x")
+
+    monkeypatch.setattr(embedder_module, "SentenceTransformerEmbedder", fake)
+    wiring = Wiring(Settings(data_dir=tmp_path, rerank_model="all-mpnet-base-v2"))
+    first = wiring.reranker()
+    assert first is not None and wiring.reranker() is first  # the eval's two halves, the bot's refreshes
+    assert loaded == ["all-mpnet-base-v2"]
+
+
 def test_the_evaluations_keep_the_reranker(library: Library) -> None:
     from newsqa.evaluation.runner import never_abstaining
 

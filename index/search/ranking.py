@@ -110,17 +110,30 @@ def _boost_cues(
     return _lift(fused, bonus)
 
 
-def _first_distinct(fused: Sequence[Scored], texts: Mapping[int, str], n: int) -> list[int]:
-    """The ids of the first `n` candidates with a text, copies of one text counted once."""
-    out: list[int] = []
+def _distinct(
+    fused: Sequence[Scored],
+    sentences: Mapping[int, StoredSentence],
+    *,
+    per_article: int = 0,
+    limit: int | None = None,
+) -> list[Scored]:
+    """The candidates still stored, copies of one text (a wire story run twice) counted once, at most
+    `per_article` from one article (0: no cap), the first `limit` of them (None: all)."""
+    out: list[Scored] = []
     seen: set[str] = set()
+    counts: dict[int, int] = {}
     for s in fused:
-        if len(out) >= n:
+        if limit is not None and len(out) >= limit:
             break
-        text = texts.get(s.id)
-        if text is not None and (key := _dedupe_key(text)) not in seen:
-            seen.add(key)
-            out.append(s.id)
+        row = sentences.get(s.id)
+        if row is None:  # removed after the vectors were read
+            continue
+        key = _dedupe_key(row.text)
+        if key in seen or (per_article and counts.get(row.article, 0) >= per_article):
+            continue
+        seen.add(key)
+        counts[row.article] = counts.get(row.article, 0) + 1
+        out.append(s)
     return out
 
 
@@ -290,23 +303,11 @@ class Searcher:
         # Whether to answer is judged on what the abstain threshold was measured with: the index model's
         # first five distinct sentences (before a reranker or the name vote re-order them) and, when BM25
         # was discounted, BM25's best matches (docs/quality.md).
-        evidence = {i: dense[i] for i in _first_distinct(fused, texts, 5)} | {i: dense[i] for i in covered}
+        first = _distinct(fused, sentences, limit=5)
+        evidence = {s.id: dense[s.id] for s in first} | {i: dense[i] for i in covered}
         if self.reranker is not None:
             fused = self._rerank(self.reranker, query, fused, sentences)
-        hits: list[Scored] = []
-        seen: set[str] = set()
-        per_article: dict[int, int] = {}
-        cap = opts.per_article or None
-        for s in fused:
-            row = sentences.get(s.id)
-            if row is None:  # removed after the vectors were read
-                continue
-            key = _dedupe_key(row.text)
-            if key in seen or (cap and per_article.get(row.article, 0) >= cap):
-                continue
-            seen.add(key)
-            per_article[row.article] = per_article.get(row.article, 0) + 1
-            hits.append(s)
+        hits = _distinct(fused, sentences, per_article=opts.per_article)
         if kind is Expects.NAME and opts.vote_weight:
             votes = redundancy_lifts(
                 query, [(h.id, h.score) for h in hits], texts, opts.vote_weight, opts.vote_depth
