@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .modelparts import DEFAULT_MODELS_DIR, KNOWN, installed_path
+from .modelparts import DEFAULT_MODELS_DIR, KNOWN, InstallError, installed_path
 
 if TYPE_CHECKING:  # numpy loads with the model, not with `newsqa --help` (which reads DEFAULT_MODEL)
     import numpy as np
@@ -30,12 +30,26 @@ class Embedder(Protocol):
         ...
 
 
+class QueryEmbedder(Embedder, Protocol):
+    """A model trained with separate forms for questions and passages (nomic.py); `embed` is passages."""
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Questions as `embedder` wants them: its query form if it has one, else like any text."""
+    as_query = getattr(embedder, "embed_queries", None)
+    return as_query(texts) if as_query is not None else embedder.embed(texts)
+
+
 def model_name(spec: str) -> str:
     """The name recorded in the manifest for `spec`: a model's spellings are one model."""
     if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
         return DEFAULT_MODEL
     parted = KNOWN.get(spec)
-    return f"sentence-transformers/{parted.name}" if parted else spec
+    if parted is None:
+        return spec
+    return f"nomic-ai/{parted.name}" if parted.rerank_only else f"sentence-transformers/{parted.name}"
 
 
 def resolve_model(spec: str, models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[str, str]:
@@ -65,6 +79,9 @@ class SentenceTransformerEmbedder:
         threads: int | None = None,
         models_dir: Path = DEFAULT_MODELS_DIR,
     ) -> None:
+        parted = KNOWN.get(spec)
+        if parted is not None and parted.rerank_only:
+            raise InstallError(f"{parted.name} re-orders answers only: use it as --rerank-model, not --model")
         self.name, location = resolve_model(spec, models_dir)
         if location != spec or os.path.isdir(location):
             # A local copy: never ask a hub for anything (it is unreachable on many machines).
@@ -103,3 +120,17 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def reranker_embedder(spec: str, models_dir: Path = DEFAULT_MODELS_DIR) -> Embedder:
+    """The model behind `--rerank-model spec`: nomic-embed-text-v1.5 from its installed GGUF file (it
+    needs a model hub's code otherwise), any other through sentence-transformers."""
+    parted = KNOWN.get(spec)
+    if parted is None or not parted.rerank_only:
+        return SentenceTransformerEmbedder(spec, batch_size=32, models_dir=models_dir)
+    folder = installed_path(spec, models_dir)
+    if folder is None:
+        raise InstallError(f"{parted.name} is not installed: run `newsqa model install {parted.name}` first")
+    from .nomic import NomicEmbedder
+
+    return NomicEmbedder(folder / parted.weights, name=model_name(spec))

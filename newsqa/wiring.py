@@ -60,11 +60,10 @@ class Wiring:
         if not spec:
             return None
         if spec not in self._rerankers:
-            from newsqa.index.embedder import SentenceTransformerEmbedder
+            from newsqa.index.embedder import reranker_embedder
             from newsqa.index.search.rerank import Reranker
 
-            embedder = SentenceTransformerEmbedder(spec, batch_size=32, models_dir=self.settings.models_dir)
-            self._rerankers[spec] = Reranker(embedder)
+            self._rerankers[spec] = Reranker(reranker_embedder(spec, self.settings.models_dir))
         return self._rerankers[spec]
 
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
@@ -108,10 +107,15 @@ class Wiring:
         return FetchOptions.allowing(self.settings.allow_hosts)
 
     def search_options(self) -> SearchOptions:
-        """The measured defaults, with the user's --min-confidence if given."""
+        """The measured defaults (the --rerank-model's own weight among them), with the user's
+        --min-confidence if given."""
+        from newsqa.index.modelparts import KNOWN
         from newsqa.index.search.ranking import SearchOptions
 
         opts = SearchOptions()
+        reranker = KNOWN.get(self.settings.rerank_model or "")
+        if reranker is not None:
+            opts = dataclasses.replace(opts, rerank_weight=reranker.rerank_weight)
         if self.settings.min_confidence is not None:
             opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
         return opts

@@ -17,7 +17,8 @@ PACKAGE = "newsqa.index"
 MAY_IMPORT: dict[str, set[str]] = {
     "text": set(),  # records and pure text rules
     "modelparts": set(),  # installing a model shipped as PyPI parts
-    "embedder": {"modelparts"},  # the model
+    "nomic": set(),  # nomic-embed-text-v1.5 from its GGUF file (the strongest reranker)
+    "embedder": {"modelparts", "nomic"},  # the model
     "stories": {"text"},  # copy detection; the store it keeps keys in is passed in
     "storage": {"text", "stories", "embedder"},
     "ingest": {"text", "stories", "storage", "embedder"},

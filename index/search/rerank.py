@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from threading import Lock
 from typing import TYPE_CHECKING
 
+from ..embedder import embed_queries
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -45,13 +47,12 @@ class Reranker:
             for t in known:
                 self._cache.move_to_end(t)
         missing = [t for t in dict.fromkeys(texts.values()) if t not in known]
-        vectors = self.embedder.embed([question, *missing])
-        fresh = dict(zip(missing, vectors[1:], strict=True))
+        q = embed_queries(self.embedder, [question])[0]
+        fresh = dict(zip(missing, self.embedder.embed(missing), strict=True)) if missing else {}
         with self._lock:
             for t, v in fresh.items():
                 self._cache[t] = v
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        q = vectors[0]
         every = known | fresh
         return {i: float(every[t] @ q) for i, t in texts.items()}
