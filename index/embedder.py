@@ -89,7 +89,11 @@ class SentenceTransformerEmbedder:
 
         if threads:
             torch.set_num_threads(threads)
-        self._model: Any = SentenceTransformer(location, device="cpu")
+        try:
+            self._model: Any = SentenceTransformer(location, device="cpu")
+        except OSError as e:  # not installed here, and no model hub that has it within reach
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InstallError(f"model {spec!r} could not be loaded: {first}") from None
         self.batch_size = batch_size
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)

@@ -123,7 +123,8 @@ Fetch = Callable[[Sequence[Part], Path], None]
 
 
 class InstallError(RuntimeError):
-    """Installing failed; the message is one line for the user. Nothing is left in the models folder."""
+    """Installing or loading a model failed; the message is one line for the user. An install leaves
+    nothing in the models folder."""
 
 
 def installed_path(name: str, models_dir: Path) -> Path | None:

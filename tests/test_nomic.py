@@ -155,3 +155,23 @@ def test_each_reranker_brings_its_measured_weight() -> None:
 
     assert weight("nomic-embed-text-v1.5") == NOMIC.rerank_weight == 1.5
     assert weight("all-mpnet-base-v2") == weight(None) == 1.0
+
+
+def test_a_reranker_not_installed_is_one_line_at_the_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from fakes import HashingEmbedder
+
+    from newsqa.cli import main
+
+    embedder = HashingEmbedder()
+    args = ["--data-dir", str(tmp_path / "data"), "--models-dir", str(tmp_path / "models")]
+    result = CliRunner().invoke(
+        main,
+        [*args, "--rerank-model", "nomic-embed-text-v1.5", "ask", "Which airbase was targeted?"],
+        obj={"embedder_factory": lambda: embedder},
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: nomic-embed-text-v1.5 is not installed:"
+        " run `newsqa model install nomic-embed-text-v1.5` first"
+    )

@@ -44,3 +44,13 @@ def test_it_reproduces_the_reference_runtime(nomic) -> None:  # type: ignore[no-
     assert np.allclose(d[:, :6], PASSAGE_HEADS, atol=1e-3)
     assert np.allclose(d @ q, COSINES, atol=1e-3)
     assert nomic.dim == 768 and nomic.name == "nomic-ai/nomic-embed-text-v1.5"
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Neither installed nor on a reachable hub: the user reads one line, not a traceback."""
+    from newsqa.index.modelparts import InstallError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the same answer as an unreachable hub, at once
+    with pytest.raises(InstallError, match=r"^model 'newsqa-test/no-such-model' could not be loaded: ") as e:
+        reranker_embedder("newsqa-test/no-such-model", tmp_path)
+    assert "\n" not in str(e.value)
