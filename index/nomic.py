@@ -73,16 +73,12 @@ class NomicEmbedder:
             t.name: torch.from_numpy(t.data.astype("float32").reshape([int(n) for n in reversed(t.shape)]))
             for t in reader.tensors
         }
-        special = {
-            t: i for i, t in enumerate(_strings(reader, "tokenizer.ggml.tokens")) if t in ("[CLS]", "[SEP]")
-        }
-        tok = Tokenizer(
-            models.WordPiece(wordpiece_vocab(_strings(reader, "tokenizer.ggml.tokens")), unk_token="[UNK]")
-        )
+        vocab = wordpiece_vocab(_strings(reader, "tokenizer.ggml.tokens"))
+        tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=None)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", special["[CLS]"]), ("[SEP]", special["[SEP]"])]
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
         )
         tok.enable_truncation(MAX_TOKENS)
         tok.enable_padding(pad_id=int(_field(reader, "tokenizer.ggml.padding_token_id")))

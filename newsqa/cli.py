@@ -46,7 +46,7 @@ class NewsqaGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (IndexProblem, InstallError) as exc:  # InstallError: a --rerank-model not installed
+        except (IndexProblem, InstallError) as exc:  # InstallError: a model not installed or not loadable
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(str(storage_problem(exc, _data_dir(ctx)))) from None
