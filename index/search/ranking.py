@@ -16,6 +16,7 @@ from .answer import Citation, Outlet, Passage, excerpt_span
 from .cues import Expects, expected_kind, holds, not_an_answer
 from .fusion import Scored, Weights, fuse
 from .lexical import coverage, lexical_trust, query_terms, within_budget
+from .places import asked_place, names_place
 from .redundancy import redundancy_lifts
 from .rerank import Reranker
 from .timerank import QueryTime, TimeWeights, time_lifts
@@ -41,6 +42,7 @@ class SearchOptions:
     rerank_weight: float = 1.0  # with --rerank-model: its cosine's weight, in place of the dense one
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
+    place_weight: float = 0.05  # the same for a place of the kind asked ("Which country ..."; places.py)
     form_weight: float = 0.1  # taken off a question or heading, which never states an answer (cues.py)
     vote_weight: float = 0.1  # for a name question: lift for the name the best sentences repeat most
     vote_depth: int = 10  # how many of the best sentences vote (redundancy.py)
@@ -95,16 +97,19 @@ def _boost_focus(
 def _boost_cues(
     fused: list[Scored], texts: Mapping[int, str], question: str, kind: Expects | None, opts: SearchOptions
 ) -> list[Scored]:
-    """Lift sentences holding the kind of answer the question asks for (a number, a date, a name), and
-    lower those without the form of an answer (a question, a heading)."""
+    """Lift sentences holding the kind of answer the question asks for (a number, a date, a name, a
+    place of the kind asked), and lower those without the form of an answer (a question, a heading)."""
     weight = 0.0 if kind is None else opts.name_weight if kind is Expects.NAME else opts.cue_weight
+    place = asked_place(question) if opts.place_weight else None
     form = opts.form_weight
-    if not weight and not form:
+    if not weight and not form and place is None:
         return fused
 
     def bonus(s: Scored) -> float:
         text = texts.get(s.id, "")
         lift = weight if kind is not None and weight and holds(kind, text, question) else 0.0
+        if place is not None and names_place(place, text, question):
+            lift += opts.place_weight
         return lift - form if form and not_an_answer(text) else lift
 
     return _lift(fused, bonus)
