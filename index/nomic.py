@@ -59,7 +59,7 @@ class NomicEmbedder:
         from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
         reader = GGUFReader(str(gguf_path))
-        arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+        arch = _strings(reader, "general.architecture")[0]
         if arch != "nomic-bert":
             raise ValueError(f"{gguf_path.name}: a {arch!r} model, not nomic-bert")
         self.name = name

@@ -95,7 +95,7 @@ def _names(names: list[str]) -> dict[str, tuple[tuple[tuple[str, ...], str], ...
     """First word -> the names starting with it (as words, and as written), longest first: matched
     greedily."""
     out: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    for name in names:
+    for name in dict.fromkeys(names):  # a name in two lists (Georgia, Washington) is tried once
         words = tuple(_WORD.findall(name))
         out.setdefault(words[0], []).append((words, name.lower()))
     return {first: tuple(sorted(found, key=lambda f: -len(f[0]))) for first, found in out.items()}
