@@ -25,8 +25,10 @@ from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.modelparts import DEFAULT_MODELS_DIR, InstallError
+from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
+from newsqa.training.config import TrainConfig
 from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -101,6 +103,15 @@ def _data_dir(ctx: click.Context) -> Path:
     " on a small CPU; see docs/quality.md) [env NEWSQA_RERANK_MODEL].",
 )
 @click.option(
+    "--question-model",
+    envvar="NEWSQA_QUESTION_MODEL",
+    default=SHIPPED_QUESTION_MODEL,
+    show_default=True,
+    help="The model that embeds questions against the default index model: newsqa's own, trained to put"
+    " a question next to the sentences that answer it (docs/model.md); 'none': the index model"
+    " [env NEWSQA_QUESTION_MODEL].",
+)
+@click.option(
     "--models-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="NEWSQA_MODELS_DIR",
@@ -125,6 +136,7 @@ def main(
     store: str | None,
     model: str,
     rerank_model: str | None,
+    question_model: str,
     models_dir: Path,
     batch_size: int,
     min_confidence: float | None,
@@ -143,6 +155,7 @@ def main(
         store=store,
         model=model,
         rerank_model=rerank_model or None,
+        question_model=None if question_model.lower() in ("", "none", "off") else question_model,
         models_dir=models_dir,
         batch_size=batch_size,
         min_confidence=min_confidence,
@@ -188,6 +201,115 @@ def model_list(ctx: Wiring) -> None:
     for model in dict.fromkeys(KNOWN.values()):
         where = installed_path(model.name, ctx.settings.models_dir)
         click.echo(f"{model.name}\t{where or 'not installed'}\t{model.licence}")
+
+
+TRAIN_DEFAULTS = TrainConfig()
+
+
+@model_group.command("train")
+@click.option(
+    "--reqa",
+    "reqa_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A ReQA SQuAD pool (questions.jsonl, sentences.jsonl); only its tuning half is read.",
+)
+@click.option(
+    "--realtimeqa",
+    "realtimeqa_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="RealTime QA training weeks (questions.jsonl, articles.jsonl.gz).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the model goes [default: WORK/model]; index/models/weights replaces the shipped one.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/tmp/newsqa-train"),
+    show_default=True,
+    help="Cached vectors and train.log (one JSON line per epoch).",
+)
+@click.option("--epochs", type=click.IntRange(1, 50), default=TRAIN_DEFAULTS.epochs, show_default=True)
+@click.option(
+    "--batch-size",
+    "train_batch",
+    type=click.IntRange(2, 1024),
+    default=TRAIN_DEFAULTS.batch_size,
+    show_default=True,
+)
+@click.option("--learning-rate", type=float, default=TRAIN_DEFAULTS.learning_rate, show_default=True)
+@click.option(
+    "--anchor-weight",
+    type=float,
+    default=TRAIN_DEFAULTS.anchor_weight,
+    show_default=True,
+    help="Pull toward the index model's question vectors.",
+)
+@click.option(
+    "--max-minutes",
+    type=float,
+    default=TRAIN_DEFAULTS.max_minutes,
+    show_default=True,
+    help="Stop training past this, keeping the best epoch.",
+)
+@click.option(
+    "--news-repeat",
+    type=click.IntRange(1, 20),
+    default=TRAIN_DEFAULTS.news_repeat,
+    show_default=True,
+    help="Times each RealTime QA question is seen per epoch.",
+)
+@click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=TRAIN_DEFAULTS.threads, show_default=True)
+@click.pass_obj
+def model_train(
+    ctx: Wiring,
+    reqa_dir: Path,
+    realtimeqa_dir: Path,
+    out: Path | None,
+    work: Path,
+    epochs: int,
+    train_batch: int,
+    learning_rate: float,
+    anchor_weight: float,
+    max_minutes: float,
+    news_repeat: int,
+    seed: int,
+    threads: int,
+) -> None:
+    """Train newsqa's question model from open data on this machine's CPU (docs/model.md).
+
+    Reads the tuning half of ReQA SQuAD dev and RealTime QA's training weeks (never 2023 Q1), mines hard
+    negatives with the index model, trains, and writes the epoch best on held-out pools with its sha256.
+    Evaluate it with `newsqa --question-model OUT/newsqa-question-minilm.json eval ...` before shipping.
+    """
+    from newsqa.training.command import run_training
+
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=train_batch,
+        learning_rate=learning_rate,
+        anchor_weight=anchor_weight,
+        max_minutes=max_minutes,
+        news_repeat=news_repeat,
+        seed=seed,
+        threads=threads,
+    )
+    weights = run_training(
+        reqa_dir,
+        realtimeqa_dir,
+        out or work / "model",
+        work,
+        config,
+        name=SHIPPED_QUESTION_MODEL,
+        say=lambda line: click.echo(line, err=True),
+    )
+    click.echo(str(weights.with_suffix(".json")))
 
 
 # ---- index ------------------------------------------------------------------------------------------

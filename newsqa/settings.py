@@ -10,6 +10,7 @@ from pathlib import Path
 
 from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.modelparts import DEFAULT_MODELS_DIR
+from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~/.local/share/newsqa"))
@@ -32,6 +33,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     # a second, stronger model re-ordering each question's first candidates (index/search/rerank.py)
     rerank_model: str | None = None
+    # the model that embeds questions against an all-MiniLM-L6-v2 index (index/models/question_encoder.py);
+    # None: questions are embedded by the index model itself
+    question_model: str | None = SHIPPED_QUESTION_MODEL
     models_dir: Path = DEFAULT_MODELS_DIR  # where `newsqa model install` puts models (index/modelparts.py)
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS

@@ -35,6 +35,8 @@ class Wiring:
     injected_embedder: Callable[[], Embedder] | None = None
     # the --rerank-model once loaded: every searcher shares it (one model in memory, one cache of vectors)
     _rerankers: dict[str, Reranker] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # the --question-model once loaded, shared the same way
+    _questions: dict[str, Embedder] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def allowing(self, hosts: AllowList) -> Wiring:
         """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
@@ -66,11 +68,29 @@ class Wiring:
             self._rerankers[spec] = Reranker(reranker_embedder(spec, self.settings.models_dir))
         return self._rerankers[spec]
 
+    def question_encoder(self) -> Embedder | None:
+        """The --question-model, loaded on first use and then shared; None where questions are embedded by
+        the index model: none asked for, a test's injected embedder, or an index of another model (the
+        question model was trained against all-MiniLM-L6-v2's sentence vectors and fits no others)."""
+        from newsqa.index.models.question_encoder import PAIRS_WITH
+
+        spec = self.settings.question_model
+        if not spec or self.injected_embedder is not None or self.model_name() != PAIRS_WITH:
+            return None
+        if spec not in self._questions:
+            from newsqa.index.models.question_encoder import QuestionEncoder
+
+            self._questions[spec] = QuestionEncoder(spec)
+        return self._questions[spec]
+
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
-        """The search every front end uses: the measured options (or `options`), the reranker if asked."""
+        """The search every front end uses: the measured options (or `options`), the question model and
+        the reranker where they apply."""
         from newsqa.index.search.ranking import Searcher
 
-        return Searcher(lib, options or self.search_options(), reranker=self.reranker())
+        return Searcher(
+            lib, options or self.search_options(), reranker=self.reranker(), questions=self.question_encoder()
+        )
 
     def model_name(self) -> str:
         """The model's name as an index records it (without loading the model)."""

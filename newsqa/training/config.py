@@ -1,0 +1,24 @@
+"""What a training run does (`newsqa model train` flags); no heavy imports, so `newsqa --help` stays fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """What a run does; the defaults made the shipped model (docs/model.md)."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    warmup: float = 0.1  # share of the steps with a rising learning rate
+    scale: float = 20.0  # cosine -> logit (the temperature's inverse)
+    bank: int = 2048  # random pool sentences added as negatives at each step
+    anchor_weight: float = 0.0  # pull toward the index model's question vector
+    max_length: int = 64  # question tokens
+    seed: int = 13
+    threads: int = 2
+    max_minutes: float = 85.0  # stop (keeping the best epoch so far) past this
+    news_repeat: int = 1  # each RealTime QA question seen this many times an epoch (news in people's words)
+    heldout_every: int = 10  # one pool (quiz day, Wikipedia article) in this many is held out
