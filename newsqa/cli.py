@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from newsqa import exits
 from newsqa.benchmark.command import bench
 from newsqa.bot.command import serve
 from newsqa.durations import parse_every
@@ -196,7 +197,8 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
+def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> int:
+    """Index `paths`; returns how many inputs were skipped (each already reported in one line)."""
     from tqdm import tqdm
 
     from newsqa.index.storage.datadir import IndexProblem
@@ -216,7 +218,11 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
                 articles += n
                 bar.set_postfix_str(f"{articles} articles")
 
-            report = lib.ingest(_reported(paths, bar, ctx), progress=articles_done, on_embedded=bar.update)
+            shown: set[int] = set()
+            report = lib.ingest(
+                _reported(paths, bar, ctx, shown), progress=articles_done, on_embedded=bar.update
+            )
+            _report_rest(report.skipped, shown, bar)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
@@ -224,6 +230,30 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     finally:
         lib.close()
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
+    return len(report.skipped)
+
+
+def _report_rest(skipped: list[Any], shown: set[int], bar: Any) -> None:
+    """The problems found while indexing (an article with no text), printed as the loaders' ones are."""
+    from newsqa.terminal import terminal_safe
+
+    for problem in skipped:
+        if id(problem) not in shown:
+            bar.write(f"skipped {terminal_safe(str(problem))}", file=sys.stderr)
+
+
+def _skip_bad_option(f: Any) -> Any:
+    return click.option(
+        "--skip-bad",
+        is_flag=True,
+        help=f"Exit 0 even when some input was skipped (default: exit {exits.SKIPPED}, for scripts).",
+    )(f)
+
+
+def _exit_for(skipped: int, skip_bad: bool) -> None:
+    """Exit non-zero when something asked for was not indexed, unless the user said that is fine."""
+    if skipped and not skip_bad:
+        sys.exit(exits.SKIPPED)
 
 
 def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
@@ -249,8 +279,11 @@ def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
     help="Store the FAISS vectors as float16 / 8-bit codes (2-4x smaller, see docs/bench.md), or back as "
     "float32. Once chosen it sticks; default: keep what the index has.",
 )
+@_skip_bad_option
 @click.pass_obj
-def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
+def index_build(
+    ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None, skip_bad: bool
+) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
 
     With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
@@ -258,12 +291,13 @@ def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: 
     """
     sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        _rebuild(ctx, sources, compressed=compressed)
+        skipped = _rebuild(ctx, sources, compressed=compressed)
     else:
-        _ingest(ctx, sources, compressed=compressed)
+        skipped = _ingest(ctx, sources, compressed=compressed)
+    _exit_for(skipped, skip_bad)
 
 
-def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
+def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
     from tqdm import tqdm
 
     from newsqa.index.storage.rebuild import rebuild
@@ -276,35 +310,47 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
             "(createdb, then `newsqa --store NEW index build PATHS`) and point the processes at it"
         )
     with tqdm(unit=" articles", desc="rebuilding") as bar:
+        shown: set[int] = set()
         report = rebuild(
             ctx.settings.data_dir,
             ctx.embedder_factory(),
-            _reported(paths, bar, ctx),
+            _reported(paths, bar, ctx, shown),
             model_name=ctx.model_name(),
             vector_policy=IndexPolicy(compressed=compressed),
             progress=bar.update,
             notice=lambda line: bar.write(line, file=sys.stderr),
         )
+        _report_rest(report.skipped, shown, bar)
     click.echo(terminal_safe(report.summary()))
+    return len(report.skipped)
 
 
-def _reported(paths: list[str], bar: Any, ctx: Wiring) -> Iterator[Any]:
-    """The articles of `paths`, each problem written above the progress bar as it is met."""
+def _reported(paths: list[str], bar: Any, ctx: Wiring, shown: set[int]) -> Iterator[Any]:
+    """The articles of `paths`, each problem written above the progress bar as it is met.
+
+    tqdm's `write` clears the bar's line first and redraws it after, so a problem is never overwritten by
+    the bar's carriage-return redraw. `shown` collects the problems printed.
+    """
     from newsqa.terminal import terminal_safe
 
     for item in _sources(paths, ctx):
         if not hasattr(item, "text"):
             bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
+            shown.add(id(item))
         yield item
 
 
 @index_group.command("add")
 @click.argument("paths", nargs=-1, required=True)
 @allow_host_option
+@_skip_bad_option
 @click.pass_obj
-def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
-    """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
-    _ingest(ctx.allowing(allow_hosts), list(paths))
+def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList, skip_bad: bool) -> None:
+    """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding.
+
+    Exits 3 when any of them could not be indexed (each is named on stderr), unless --skip-bad.
+    """
+    _exit_for(_ingest(ctx.allowing(allow_hosts), list(paths)), skip_bad)
 
 
 @index_group.command("remove")

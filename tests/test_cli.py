@@ -72,8 +72,8 @@ def test_build_add_remove_stats(run, tmp_path: Path) -> None:  # type: ignore[no
     extra.mkdir()
     (extra / "zoo.txt").write_text("Zoo news\nThree zebras escaped from the city zoo on Friday.\n")
     (extra / "broken.json").write_text("{not json")
-    result = run("index", "add", str(extra))
-    assert "1 added" in result.stdout and "1 skipped" in result.stdout
+    result = run("index", "add", str(extra), ok=False)
+    assert result.exit_code == 3 and "1 added" in result.stdout and "1 skipped" in result.stdout
     assert "broken.json" in result.stderr
     stats = json.loads(run("index", "stats", "--json", "--list").stdout)
     assert stats["articles"] == 2 and stats["model"] == "test/hashing-256"
