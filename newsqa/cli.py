@@ -572,6 +572,12 @@ def _print(answer: Any, as_json: bool, text: Callable[..., str]) -> None:
     click.echo(json_line(answer.to_dict()) if as_json else text(answer, color=sys.stdout.isatty()))
 
 
+def _require_text(value: str, what: str) -> None:
+    """Refuse an empty question at once: there is nothing to search, so no model is worth loading."""
+    if not value.strip():
+        raise click.UsageError(f"the {what} is empty: there is nothing to search for")
+
+
 def today() -> dt.date:
     """The moment of asking in the terminal: the local calendar day."""
     return dt.date.today()
@@ -587,6 +593,7 @@ def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None
     """Answer QUESTION with cited sentences from the articles."""
     from newsqa.terminal import format_answer
 
+    _require_text(question, "question")
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
@@ -603,6 +610,7 @@ def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | No
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
     from newsqa.terminal import format_timeline
 
+    _require_text(topic, "topic")
     lib = _ready_library(ctx)
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()

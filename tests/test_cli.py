@@ -150,3 +150,18 @@ def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # 
     assert json.loads(run("ask", AIRBASE, "--json").stdout)["passages"][0]["sentence"] == AIN
     run("index", "build", "--float32")
     assert layout() == "exact"
+
+
+@pytest.mark.parametrize("command", [["ask"], ["timeline"], ["ask", "--json"]])
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
+def test_an_empty_question_is_refused_before_anything_loads(tmp_path: Path, command, empty: str) -> None:  # type: ignore[no-untyped-def]
+    def no_model() -> HashingEmbedder:
+        raise AssertionError("the model was loaded for an empty question")
+
+    data = tmp_path / "data"
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(data), *command, empty], obj={"embedder_factory": no_model}
+    )
+    assert result.exit_code == 2 and "is empty: there is nothing to search for" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not data.exists()  # no index was built from the seeds either
