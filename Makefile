@@ -23,7 +23,7 @@ demo: setup  ## build the index of seeds/ and answer two questions (one it can, 
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) index build seeds
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) ask "Which airbase was targeted by drones shortly after midnight on Sunday?"
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) ask "What is the capital of France?"
-	@echo; echo "Ask your own: $(BIN)/newsqa --data-dir $(DEMO_DATA) chat"
+	@echo; echo "Ask your own (the index of $(DEMO_DATA), the one the README tour uses): NEWSQA_DATA_DIR=$(DEMO_DATA) $(BIN)/newsqa chat"
 
 chat: setup
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) chat

@@ -37,7 +37,15 @@ log = logging.getLogger("newsqa")
 
 
 class NewsqaGroup(click.Group):
-    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1."""
+    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1.
+
+    Its options may also follow the subcommand (newsqa/globalopts.py).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from newsqa.globalopts import hoist
+
+        return super().parse_args(ctx, hoist(self, ctx, args))
 
     def invoke(self, ctx: click.Context) -> Any:
         import sqlite3
@@ -131,7 +139,10 @@ def main(
     min_confidence: float | None,
     verbose: int,
 ) -> None:
-    """newsqa: ask questions of your news articles and get cited sentences back."""
+    """newsqa: ask questions of your news articles and get cited sentences back.
+
+    The options below may also be given after the command (`newsqa ask QUESTION --data-dir DIR`).
+    """
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
