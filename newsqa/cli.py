@@ -21,7 +21,7 @@ import click
 from newsqa import exits
 from newsqa.benchmark.command import bench
 from newsqa.bot.command import serve
-from newsqa.durations import parse_every
+from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
@@ -395,65 +395,80 @@ def _open_existing(ctx: Wiring) -> Library:
 
 
 @index_group.command("stats")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts), the same facts.")
 @click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
 @click.pass_obj
 def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
-    """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
+    """What the index holds: articles, sentences, newest date and size first, then the internals (model,
+    snapshot). Counts come from the database, the source of truth."""
     from newsqa.index.storage.datadir import DataDir
     from newsqa.index.storage.store import Store
     from newsqa.terminal import terminal_safe
 
     home = ctx.home()
-    if not isinstance(home, DataDir):  # a PostgreSQL store: no manifest, the database has it all
-        if not home.exists():
-            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
-        lib = ctx.library(create=False)
-        try:
-            with lib.store.read_transaction():
-                articles, sentences = lib.store.counts()
-                ids = lib.store.article_ids() if list_articles else None
-                model, dim = lib.store.get_meta("model"), lib.store.get_meta("dim")
-                size = lib.store.size_bytes()
-        finally:
-            lib.close()
-        info: dict[str, Any] = {
-            "model": model,
-            "dim": int(dim or 0),
-            "articles": articles,
-            "sentences": sentences,
-            "store": home.root,
-            "bytes_in_database": size,
-        }
-    else:
+    internals: dict[str, Any]
+    if isinstance(home, DataDir):
         manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
         if manifest is None or not home.exists():
             raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
         store = Store(home.db_path, readonly=True)
-        try:
-            # the manifest's counts lag after a crash; the database's are what a question searches
-            with store.read_transaction():
-                articles, sentences = store.counts()
-                ids = store.article_ids() if list_articles else None
-        finally:
-            store.close()
-        info = {
-            **dataclasses.asdict(manifest),
-            "articles": articles,
-            "sentences": sentences,
-            "data_dir": str(home.root),
-            "bytes_on_disk": sum(p.stat().st_size for p in home.root.iterdir() if p.is_file()),
-        }
-    if ids is not None:
-        info["article_ids"] = ids
+        close = store.close
+        where: dict[str, Any] = {"data_dir": str(home.root)}
+        size = sum(p.stat().st_size for p in home.root.iterdir() if p.is_file())
+        internals = dataclasses.asdict(manifest)
+        # the manifest's counts lag after a crash; the database's are what a question searches
+        internals = {k: v for k, v in internals.items() if k not in ("articles", "sentences")}
+    else:  # a PostgreSQL store: no manifest, the database has it all
+        if not home.exists():
+            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        lib = ctx.library(create=False)
+        store, close = lib.store, lib.close
+        where = {"store": home.root}
+        size = 0
+    try:
+        with store.read_transaction():
+            articles, sentences = store.counts()
+            newest = store.newest_day()
+            listed = store.article_headlines() if list_articles else None
+            if not isinstance(home, DataDir):
+                size = store.size_bytes()
+                internals = {"model": store.get_meta("model"), "dim": int(store.get_meta("dim") or 0)}
+    finally:
+        close()
+    info: dict[str, Any] = {
+        "articles": articles,
+        "sentences": sentences,
+        "newest": newest,
+        **where,
+        "bytes_on_disk" if isinstance(home, DataDir) else "bytes_in_database": size,
+        **internals,
+    }
+    if listed is not None:
+        info["article_ids"] = [aid for aid, _, _ in listed]
+        info["article_list"] = [{"id": a, "title": t, "published": d} for a, t, d in listed]
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    for key, value in info.items():
-        if key != "article_ids":
-            click.echo(f"{key:>15}: {value}")
-    for aid in info.get("article_ids", []):
-        click.echo(terminal_safe(aid))
+    shown = {
+        "articles": articles,
+        "sentences": sentences,
+        "newest": newest or "no dated article",
+        "size": _human_size(size),
+        **where,
+        **internals,
+    }
+    for key, value in shown.items():
+        click.echo(f"{key:>16}: {value}")
+    for aid, title, day in listed or []:
+        click.echo(terminal_safe(f"{aid}\t{day or 'undated'}\t{title}"))
+
+
+def _human_size(n: int) -> str:
+    """Bytes as people read them: 377 kB, 1.2 MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 @index_group.command("repair")
@@ -479,7 +494,12 @@ def index_repair(ctx: Wiring) -> None:
     envvar="NEWSQA_FEEDS",
     help="RSS/Atom feed URL (repeatable) [env NEWSQA_FEEDS, space-separated].",
 )
-@click.option("--every", default="5m", show_default=True, help="Time between rounds: 30s, 10m, 1h.")
+@click.option(
+    "--every",
+    default=DEFAULT_EVERY,
+    show_default=True,
+    help="Time between rounds: 30s, 10m, 1h (the same default as `serve --every`).",
+)
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @allow_host_option
 @click.pass_obj
@@ -517,7 +537,8 @@ def index_watch(
     what = [str(folder)] if folder else []
     if feed_urls:
         what.append(f"{len(feed_urls)} feed(s)")
-    click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
+    if not once:
+        click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
 
     async def feed_round() -> str:
         assert state is not None
@@ -531,6 +552,13 @@ def index_watch(
                     report = watcher.scan()
                 if report:
                     click.echo(str(report))
+                if report.waiting:
+                    later = "run again to index them" if once else "the next round takes them"
+                    click.echo(
+                        f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
+                        f"perhaps still being written: left for now ({later})",
+                        err=True,
+                    )
             if state is not None and lease is not None and not lease.held():
                 click.echo("feeds: another process polls them (a bot or watcher on this database)")
             elif state is not None:
