@@ -117,7 +117,15 @@ def _data_dir(ctx: click.Context) -> Path:
     show_default=True,
     help="Where `newsqa model install` puts models [env NEWSQA_MODELS_DIR].",
 )
-@click.option("--batch-size", type=int, default=64, show_default=True, envvar="NEWSQA_BATCH_SIZE")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    envvar="NEWSQA_BATCH_SIZE",
+    help="Sentences the model embeds at a time while indexing; smaller uses less memory"
+    " [env NEWSQA_BATCH_SIZE].",
+)
 @click.option(
     "--min-confidence",
     type=float,
@@ -624,7 +632,7 @@ def today() -> dt.date:
 
 @main.command()
 @click.argument("question")
-@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to return.")
+@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages per answer.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (see README for the fields).")
 @_as_of_option
 @click.pass_obj
@@ -657,7 +665,7 @@ def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | No
 
 
 @main.command()
-@click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True, help="Passages per answer.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (for scripts).")
 @_as_of_option
 @click.pass_obj
