@@ -8,13 +8,14 @@ DEMO_DATA ?= data/demo
 
 .PHONY: setup demo chat test test-fast lint typecheck clean wheel-check
 
-$(BIN)/newsqa: pyproject.toml
+$(BIN)/newsqa: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in): wheel-check
 	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=70.1'
-	# torch first, pinned: it resolves to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# torch first, pinned by constraints.txt to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build);
+	# the package itself asks only torch>=2.1, so `pip install newsqa` elsewhere resolves normally
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/newsqa

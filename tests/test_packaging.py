@@ -63,3 +63,18 @@ def test_the_seed_articles_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
     seeds = {p.name for p in (ROOT / "seeds").iterdir() if p.suffix in (".txt", ".md", ".html", ".json")}
     assert seeds
     assert seeds <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/seeds/")}
+
+
+def _requires(wheel: zipfile.ZipFile) -> list[str]:
+    (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    lines = wheel.read(metadata).decode().splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+
+
+def test_the_wheel_pins_no_build_of_torch(wheel: zipfile.ZipFile) -> None:
+    """This machine's CPU build is pinned where the Makefile installs (constraints.txt), not for users."""
+    (torch,) = [r for r in _requires(wheel) if r.startswith("torch")]
+    assert "==" not in torch and ">=" in torch
+    assert "torch==" in (ROOT / "constraints.txt").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.count("-c constraints.txt") >= 2 and "torch==" not in makefile
