@@ -10,8 +10,9 @@ DEMO_DATA ?= data/demo
 
 $(BIN)/newsqa: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in): wheel-check
-	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=70.1'
+	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in, 70.1) and to
+	# read pyproject's SPDX license string (77): wheel-check
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
 	# torch first, pinned by constraints.txt to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build);
 	# the package itself asks only torch>=2.1, so `pip install newsqa` elsewhere resolves normally
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch
