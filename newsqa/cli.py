@@ -32,6 +32,7 @@ from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
     from newsqa.index.storage.library import Library
+    from newsqa.loading import ModelLoad
 
 log = logging.getLogger("newsqa")
 
@@ -223,6 +224,7 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     from newsqa.index.storage.datadir import IndexProblem
     from newsqa.terminal import terminal_safe
 
+    ctx, load = _loading(ctx, show=not quiet and _on_terminal())
     try:
         lib = ctx.library(compressed=compressed)
     except IndexProblem as exc:
@@ -230,6 +232,7 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     try:
         # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
         with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
+            _bar_around(load, bar)
             articles = 0
 
             def articles_done(n: int) -> None:
@@ -250,6 +253,37 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
         lib.close()
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
     return len(report.skipped)
+
+
+def _loading(ctx: Wiring, *, show: bool, start: bool = False) -> tuple[Wiring, ModelLoad | None]:
+    """`ctx` making its embedder through a ModelLoad (newsqa/loading.py): the spinner while the model
+    loads (`show`: on a terminal, not for --json), in the background from now on with `start`. None: the
+    embedder was already wrapped by the command that called this one (`ask` indexing the seeds)."""
+    from newsqa.loading import ModelLoad
+
+    if isinstance(getattr(ctx.injected_embedder, "__self__", None), ModelLoad):
+        return ctx, None
+    load = ModelLoad(ctx.embedder_factory(), ctx.model_name(), show=show)
+    if start:
+        load.start()
+    return dataclasses.replace(ctx, injected_embedder=load.pending), load
+
+
+def _on_terminal() -> bool:
+    """Whether a person watches stderr: the spinner is for them, never for a log file or a pipe."""
+    return sys.stderr.isatty()
+
+
+def _bar_around(load: ModelLoad | None, bar: Any) -> None:
+    """The progress bar steps aside while the model loads and starts afresh after it, so its rate counts
+    the work, not the load."""
+
+    def restart() -> None:
+        bar.reset()
+        bar.refresh()
+
+    if load is not None:
+        load.before, load.after = bar.clear, restart
 
 
 def _report_rest(skipped: list[Any], shown: set[int], bar: Any) -> None:
@@ -328,7 +362,9 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
             "--rebuild works on a data directory; with --store, build into a new database "
             "(createdb, then `newsqa --store NEW index build PATHS`) and point the processes at it"
         )
+    ctx, load = _loading(ctx, show=_on_terminal())
     with tqdm(unit=" articles", desc="rebuilding") as bar:
+        _bar_around(load, bar)
         shown: set[int] = set()
         report = rebuild(
             ctx.settings.data_dir,
@@ -585,11 +621,15 @@ def index_watch(
 
 
 # ---- asking -----------------------------------------------------------------------------------------
-def _ready_library(ctx: Wiring) -> Library:
-    """The index, built from the seed articles first when there is none yet."""
+def _ready_library(ctx: Wiring, *, show: bool) -> Library:
+    """The index, built from the seed articles first when there is none yet; the model starts loading
+    at once, in the background, behind a spinner when `show` (a person watches, no --json)."""
     home = ctx.home()
-    if not home.exists():
+    missing = not home.exists()
+    if missing:
         click.echo(f"No index in {home.root} yet: indexing the seed articles first.", err=True)
+    ctx, _ = _loading(ctx, show=show, start=True)
+    if missing:
         _ingest(ctx, [str(ctx.settings.seeds)], quiet=True)
     return _open_existing(ctx)
 
@@ -641,7 +681,7 @@ def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None
     from newsqa.terminal import format_answer
 
     _require_text(question, "question")
-    lib = _ready_library(ctx)
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
     _print(answer, as_json, format_answer)
@@ -658,7 +698,7 @@ def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | No
     from newsqa.terminal import format_timeline
 
     _require_text(topic, "topic")
-    lib = _ready_library(ctx)
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()
     _print(answer, as_json, format_timeline)
@@ -680,7 +720,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
 
     _tolerate_undecodable_input()
     interactive = sys.stdin.isatty()
-    lib = _ready_library(ctx)
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     qa = ctx.answerer(lib, k)
     conversation = Conversation()
     if interactive:
