@@ -8,13 +8,15 @@ DEMO_DATA ?= data/demo
 
 .PHONY: setup demo chat test test-fast lint typecheck clean wheel-check
 
-$(BIN)/newsqa: pyproject.toml
+$(BIN)/newsqa: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in): wheel-check
-	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=70.1'
-	# torch first, pinned: it resolves to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# setuptools new enough to build a wheel without build isolation (bdist_wheel built in, 70.1) and to
+	# read pyproject's SPDX license string (77): wheel-check
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
+	# torch first, pinned by constraints.txt to the CPU build (an unpinned torch pulls a 5.9 GB CUDA build);
+	# the package itself asks only torch>=2.1, so `pip install newsqa` elsewhere resolves normally
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/newsqa
@@ -23,7 +25,7 @@ demo: setup  ## build the index of seeds/ and answer two questions (one it can, 
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) index build seeds
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) ask "Which airbase was targeted by drones shortly after midnight on Sunday?"
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) ask "What is the capital of France?"
-	@echo; echo "Ask your own: $(BIN)/newsqa --data-dir $(DEMO_DATA) chat"
+	@echo; echo "Ask your own (the index of $(DEMO_DATA), the one the README tour uses): NEWSQA_DATA_DIR=$(DEMO_DATA) $(BIN)/newsqa chat"
 
 chat: setup
 	$(BIN)/newsqa --data-dir $(DEMO_DATA) chat

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from newsqa.durations import parse_every
+from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.hostflag import allow_host_option
 from newsqa.index.web.netguard import AllowList
 
@@ -102,7 +102,7 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
 @click.option(
     "--every",
     envvar="NEWSQA_FEED_EVERY",
-    default="10m",
+    default=DEFAULT_EVERY,
     show_default=True,
     callback=_every,
     help="Time between feed polls: 30s, 10m, 1h [env NEWSQA_FEED_EVERY].",

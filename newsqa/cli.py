@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import click
 
+from newsqa import exits
 from newsqa.benchmark.command import bench
 from newsqa.bot.command import serve
-from newsqa.durations import parse_every
+from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
@@ -33,12 +34,21 @@ from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
     from newsqa.index.storage.library import Library
+    from newsqa.loading import ModelLoad
 
 log = logging.getLogger("newsqa")
 
 
 class NewsqaGroup(click.Group):
-    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1."""
+    """Every command's error path: an index problem, a damaged file or a full disk is one line, exit 1.
+
+    Its options may also follow the subcommand (newsqa/globalopts.py).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from newsqa.globalopts import hoist
+
+        return super().parse_args(ctx, hoist(self, ctx, args))
 
     def invoke(self, ctx: click.Context) -> Any:
         import sqlite3
@@ -119,7 +129,15 @@ def _data_dir(ctx: click.Context) -> Path:
     show_default=True,
     help="Where `newsqa model install` puts models [env NEWSQA_MODELS_DIR].",
 )
-@click.option("--batch-size", type=int, default=64, show_default=True, envvar="NEWSQA_BATCH_SIZE")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    envvar="NEWSQA_BATCH_SIZE",
+    help="Sentences the model embeds at a time while indexing; smaller uses less memory"
+    " [env NEWSQA_BATCH_SIZE].",
+)
 @click.option(
     "--min-confidence",
     type=float,
@@ -142,7 +160,10 @@ def main(
     min_confidence: float | None,
     verbose: int,
 ) -> None:
-    """newsqa: ask questions of your news articles and get cited sentences back."""
+    """newsqa: ask questions of your news articles and get cited sentences back.
+
+    The options below may also be given after the command (`newsqa ask QUESTION --data-dir DIR`).
+    """
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -318,12 +339,14 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
+def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> int:
+    """Index `paths`; returns how many inputs were skipped (each already reported in one line)."""
     from tqdm import tqdm
 
     from newsqa.index.storage.datadir import IndexProblem
     from newsqa.terminal import terminal_safe
 
+    ctx, load = _loading(ctx, show=not quiet and _on_terminal())
     try:
         lib = ctx.library(compressed=compressed)
     except IndexProblem as exc:
@@ -331,6 +354,7 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     try:
         # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
         with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
+            _bar_around(load, bar)
             articles = 0
 
             def articles_done(n: int) -> None:
@@ -338,7 +362,11 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
                 articles += n
                 bar.set_postfix_str(f"{articles} articles")
 
-            report = lib.ingest(_reported(paths, bar, ctx), progress=articles_done, on_embedded=bar.update)
+            shown: set[int] = set()
+            report = lib.ingest(
+                _reported(paths, bar, ctx, shown), progress=articles_done, on_embedded=bar.update
+            )
+            _report_rest(report.skipped, shown, bar)
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
@@ -346,6 +374,61 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     finally:
         lib.close()
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
+    return len(report.skipped)
+
+
+def _loading(ctx: Wiring, *, show: bool, start: bool = False) -> tuple[Wiring, ModelLoad | None]:
+    """`ctx` making its embedder through a ModelLoad (newsqa/loading.py): the spinner while the model
+    loads (`show`: on a terminal, not for --json), in the background from now on with `start`. None: the
+    embedder was already wrapped by the command that called this one (`ask` indexing the seeds)."""
+    from newsqa.loading import ModelLoad
+
+    if isinstance(getattr(ctx.injected_embedder, "__self__", None), ModelLoad):
+        return ctx, None
+    load = ModelLoad(ctx.embedder_factory(), ctx.model_name(), show=show)
+    if start:
+        load.start()
+    return dataclasses.replace(ctx, injected_embedder=load.pending), load
+
+
+def _on_terminal() -> bool:
+    """Whether a person watches stderr: the spinner is for them, never for a log file or a pipe."""
+    return sys.stderr.isatty()
+
+
+def _bar_around(load: ModelLoad | None, bar: Any) -> None:
+    """The progress bar steps aside while the model loads and starts afresh after it, so its rate counts
+    the work, not the load."""
+
+    def restart() -> None:
+        bar.reset()
+        bar.refresh()
+
+    if load is not None:
+        load.before, load.after = bar.clear, restart
+
+
+def _report_rest(skipped: list[Any], shown: set[int], bar: Any) -> None:
+    """The problems found while indexing (an article with no text), printed as the loaders' ones are."""
+    from newsqa.terminal import terminal_safe
+
+    for problem in skipped:
+        if id(problem) not in shown:
+            bar.write(f"skipped {terminal_safe(str(problem))}", file=sys.stderr)
+
+
+def _skip_bad_option(f: Any) -> Any:
+    return click.option(
+        "--skip-bad",
+        is_flag=True,
+        help=f"Exit 0 even when some input was skipped (default: exit {exits.SKIPPED}, for scripts).",
+    )(f)
+
+
+def _exit_for(skipped: int, skip_bad: bool) -> None:
+    """Exit non-zero when something asked for was not indexed, unless the user said that is fine."""
+    if skipped and not skip_bad:
+        sys.exit(exits.SKIPPED)
 
 
 def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
@@ -371,8 +454,11 @@ def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
     help="Store the FAISS vectors as float16 / 8-bit codes (2-4x smaller, see docs/bench.md), or back as "
     "float32. Once chosen it sticks; default: keep what the index has.",
 )
+@_skip_bad_option
 @click.pass_obj
-def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
+def index_build(
+    ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None, skip_bad: bool
+) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
 
     With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
@@ -380,12 +466,13 @@ def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: 
     """
     sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        _rebuild(ctx, sources, compressed=compressed)
+        skipped = _rebuild(ctx, sources, compressed=compressed)
     else:
-        _ingest(ctx, sources, compressed=compressed)
+        skipped = _ingest(ctx, sources, compressed=compressed)
+    _exit_for(skipped, skip_bad)
 
 
-def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
+def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
     from tqdm import tqdm
 
     from newsqa.index.storage.rebuild import rebuild
@@ -397,36 +484,50 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
             "--rebuild works on a data directory; with --store, build into a new database "
             "(createdb, then `newsqa --store NEW index build PATHS`) and point the processes at it"
         )
+    ctx, load = _loading(ctx, show=_on_terminal())
     with tqdm(unit=" articles", desc="rebuilding") as bar:
+        _bar_around(load, bar)
+        shown: set[int] = set()
         report = rebuild(
             ctx.settings.data_dir,
             ctx.embedder_factory(),
-            _reported(paths, bar, ctx),
+            _reported(paths, bar, ctx, shown),
             model_name=ctx.model_name(),
             vector_policy=IndexPolicy(compressed=compressed),
             progress=bar.update,
             notice=lambda line: bar.write(line, file=sys.stderr),
         )
+        _report_rest(report.skipped, shown, bar)
     click.echo(terminal_safe(report.summary()))
+    return len(report.skipped)
 
 
-def _reported(paths: list[str], bar: Any, ctx: Wiring) -> Iterator[Any]:
-    """The articles of `paths`, each problem written above the progress bar as it is met."""
+def _reported(paths: list[str], bar: Any, ctx: Wiring, shown: set[int]) -> Iterator[Any]:
+    """The articles of `paths`, each problem written above the progress bar as it is met.
+
+    tqdm's `write` clears the bar's line first and redraws it after, so a problem is never overwritten by
+    the bar's carriage-return redraw. `shown` collects the problems printed.
+    """
     from newsqa.terminal import terminal_safe
 
     for item in _sources(paths, ctx):
         if not hasattr(item, "text"):
             bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
+            shown.add(id(item))
         yield item
 
 
 @index_group.command("add")
 @click.argument("paths", nargs=-1, required=True)
 @allow_host_option
+@_skip_bad_option
 @click.pass_obj
-def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
-    """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
-    _ingest(ctx.allowing(allow_hosts), list(paths))
+def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList, skip_bad: bool) -> None:
+    """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding.
+
+    Exits 3 when any of them could not be indexed (each is named on stderr), unless --skip-bad.
+    """
+    _exit_for(_ingest(ctx.allowing(allow_hosts), list(paths)), skip_bad)
 
 
 @index_group.command("remove")
@@ -460,65 +561,80 @@ def _open_existing(ctx: Wiring) -> Library:
 
 
 @index_group.command("stats")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts), the same facts.")
 @click.option("--list", "list_articles", is_flag=True, help="Also list the articles (id and headline).")
 @click.pass_obj
 def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
-    """What the index holds: model, counts (from newsqa.sqlite, the source of truth), size on disk."""
+    """What the index holds: articles, sentences, newest date and size first, then the internals (model,
+    snapshot). Counts come from the database, the source of truth."""
     from newsqa.index.storage.datadir import DataDir
     from newsqa.index.storage.store import Store
     from newsqa.terminal import terminal_safe
 
     home = ctx.home()
-    if not isinstance(home, DataDir):  # a PostgreSQL store: no manifest, the database has it all
-        if not home.exists():
-            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
-        lib = ctx.library(create=False)
-        try:
-            with lib.store.read_transaction():
-                articles, sentences = lib.store.counts()
-                ids = lib.store.article_ids() if list_articles else None
-                model, dim = lib.store.get_meta("model"), lib.store.get_meta("dim")
-                size = lib.store.size_bytes()
-        finally:
-            lib.close()
-        info: dict[str, Any] = {
-            "model": model,
-            "dim": int(dim or 0),
-            "articles": articles,
-            "sentences": sentences,
-            "store": home.root,
-            "bytes_in_database": size,
-        }
-    else:
+    internals: dict[str, Any]
+    if isinstance(home, DataDir):
         manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
         if manifest is None or not home.exists():
             raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
         store = Store(home.db_path, readonly=True)
-        try:
-            # the manifest's counts lag after a crash; the database's are what a question searches
-            with store.read_transaction():
-                articles, sentences = store.counts()
-                ids = store.article_ids() if list_articles else None
-        finally:
-            store.close()
-        info = {
-            **dataclasses.asdict(manifest),
-            "articles": articles,
-            "sentences": sentences,
-            "data_dir": str(home.root),
-            "bytes_on_disk": sum(p.stat().st_size for p in home.root.iterdir() if p.is_file()),
-        }
-    if ids is not None:
-        info["article_ids"] = ids
+        close = store.close
+        where: dict[str, Any] = {"data_dir": str(home.root)}
+        size = sum(p.stat().st_size for p in home.root.iterdir() if p.is_file())
+        internals = dataclasses.asdict(manifest)
+        # the manifest's counts lag after a crash; the database's are what a question searches
+        internals = {k: v for k, v in internals.items() if k not in ("articles", "sentences")}
+    else:  # a PostgreSQL store: no manifest, the database has it all
+        if not home.exists():
+            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        lib = ctx.library(create=False)
+        store, close = lib.store, lib.close
+        where = {"store": home.root}
+        size = 0
+    try:
+        with store.read_transaction():
+            articles, sentences = store.counts()
+            newest = store.newest_day()
+            listed = store.article_headlines() if list_articles else None
+            if not isinstance(home, DataDir):
+                size = store.size_bytes()
+                internals = {"model": store.get_meta("model"), "dim": int(store.get_meta("dim") or 0)}
+    finally:
+        close()
+    info: dict[str, Any] = {
+        "articles": articles,
+        "sentences": sentences,
+        "newest": newest,
+        **where,
+        "bytes_on_disk" if isinstance(home, DataDir) else "bytes_in_database": size,
+        **internals,
+    }
+    if listed is not None:
+        info["article_ids"] = [aid for aid, _, _ in listed]
+        info["article_list"] = [{"id": a, "title": t, "published": d} for a, t, d in listed]
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    for key, value in info.items():
-        if key != "article_ids":
-            click.echo(f"{key:>15}: {value}")
-    for aid in info.get("article_ids", []):
-        click.echo(terminal_safe(aid))
+    shown = {
+        "articles": articles,
+        "sentences": sentences,
+        "newest": newest or "no dated article",
+        "size": _human_size(size),
+        **where,
+        **internals,
+    }
+    for key, value in shown.items():
+        click.echo(f"{key:>16}: {value}")
+    for aid, title, day in listed or []:
+        click.echo(terminal_safe(f"{aid}\t{day or 'undated'}\t{title}"))
+
+
+def _human_size(n: int) -> str:
+    """Bytes as people read them: 377 kB, 1.2 MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 @index_group.command("repair")
@@ -544,7 +660,12 @@ def index_repair(ctx: Wiring) -> None:
     envvar="NEWSQA_FEEDS",
     help="RSS/Atom feed URL (repeatable) [env NEWSQA_FEEDS, space-separated].",
 )
-@click.option("--every", default="5m", show_default=True, help="Time between rounds: 30s, 10m, 1h.")
+@click.option(
+    "--every",
+    default=DEFAULT_EVERY,
+    show_default=True,
+    help="Time between rounds: 30s, 10m, 1h (the same default as `serve --every`).",
+)
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @allow_host_option
 @click.pass_obj
@@ -582,7 +703,8 @@ def index_watch(
     what = [str(folder)] if folder else []
     if feed_urls:
         what.append(f"{len(feed_urls)} feed(s)")
-    click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
+    if not once:
+        click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
 
     async def feed_round() -> str:
         assert state is not None
@@ -596,6 +718,13 @@ def index_watch(
                     report = watcher.scan()
                 if report:
                     click.echo(str(report))
+                if report.waiting:
+                    later = "run again to index them" if once else "the next round takes them"
+                    click.echo(
+                        f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
+                        f"perhaps still being written: left for now ({later})",
+                        err=True,
+                    )
             if state is not None and lease is not None and not lease.held():
                 click.echo("feeds: another process polls them (a bot or watcher on this database)")
             elif state is not None:
@@ -614,11 +743,15 @@ def index_watch(
 
 
 # ---- asking -----------------------------------------------------------------------------------------
-def _ready_library(ctx: Wiring) -> Library:
-    """The index, built from the seed articles first when there is none yet."""
+def _ready_library(ctx: Wiring, *, show: bool) -> Library:
+    """The index, built from the seed articles first when there is none yet; the model starts loading
+    at once, in the background, behind a spinner when `show` (a person watches, no --json)."""
     home = ctx.home()
-    if not home.exists():
+    missing = not home.exists()
+    if missing:
         click.echo(f"No index in {home.root} yet: indexing the seed articles first.", err=True)
+    ctx, _ = _loading(ctx, show=show, start=True)
+    if missing:
         _ingest(ctx, [str(ctx.settings.seeds)], quiet=True)
     return _open_existing(ctx)
 
@@ -648,6 +781,12 @@ def _print(answer: Any, as_json: bool, text: Callable[..., str]) -> None:
     click.echo(json_line(answer.to_dict()) if as_json else text(answer, color=sys.stdout.isatty()))
 
 
+def _require_text(value: str, what: str) -> None:
+    """Refuse an empty question at once: there is nothing to search, so no model is worth loading."""
+    if not value.strip():
+        raise click.UsageError(f"the {what} is empty: there is nothing to search for")
+
+
 def today() -> dt.date:
     """The moment of asking in the terminal: the local calendar day."""
     return dt.date.today()
@@ -655,7 +794,7 @@ def today() -> dt.date:
 
 @main.command()
 @click.argument("question")
-@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to return.")
+@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages per answer.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (see README for the fields).")
 @_as_of_option
 @click.pass_obj
@@ -663,7 +802,8 @@ def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None
     """Answer QUESTION with cited sentences from the articles."""
     from newsqa.terminal import format_answer
 
-    lib = _ready_library(ctx)
+    _require_text(question, "question")
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
     lib.close()
     _print(answer, as_json, format_answer)
@@ -679,14 +819,15 @@ def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | No
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
     from newsqa.terminal import format_timeline
 
-    lib = _ready_library(ctx)
+    _require_text(topic, "topic")
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()
     _print(answer, as_json, format_timeline)
 
 
 @main.command()
-@click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("-k", type=click.IntRange(1, 50), default=3, show_default=True, help="Passages per answer.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (for scripts).")
 @_as_of_option
 @click.pass_obj
@@ -701,7 +842,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
 
     _tolerate_undecodable_input()
     interactive = sys.stdin.isatty()
-    lib = _ready_library(ctx)
+    lib = _ready_library(ctx, show=not as_json and _on_terminal())
     qa = ctx.answerer(lib, k)
     conversation = Conversation()
     if interactive:

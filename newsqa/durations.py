@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 UNITS = {"s": 1, "m": 60, "h": 3600}
+#: Between rounds of `index watch` and feed polls of `serve`: one default, so the two never disagree.
+DEFAULT_EVERY = "10m"
 
 
 def parse_every(value: str) -> float:

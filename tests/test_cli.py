@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import SEEDS
@@ -72,8 +75,8 @@ def test_build_add_remove_stats(run, tmp_path: Path) -> None:  # type: ignore[no
     extra.mkdir()
     (extra / "zoo.txt").write_text("Zoo news\nThree zebras escaped from the city zoo on Friday.\n")
     (extra / "broken.json").write_text("{not json")
-    result = run("index", "add", str(extra))
-    assert "1 added" in result.stdout and "1 skipped" in result.stdout
+    result = run("index", "add", str(extra), ok=False)
+    assert result.exit_code == 3 and "1 added" in result.stdout and "1 skipped" in result.stdout
     assert "broken.json" in result.stderr
     stats = json.loads(run("index", "stats", "--json", "--list").stdout)
     assert stats["articles"] == 2 and stats["model"] == "test/hashing-256"
@@ -150,3 +153,75 @@ def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # 
     assert json.loads(run("ask", AIRBASE, "--json").stdout)["passages"][0]["sentence"] == AIN
     run("index", "build", "--float32")
     assert layout() == "exact"
+
+
+@pytest.mark.parametrize("command", [["ask"], ["timeline"], ["ask", "--json"]])
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
+def test_an_empty_question_is_refused_before_anything_loads(tmp_path: Path, command, empty: str) -> None:  # type: ignore[no-untyped-def]
+    def no_model() -> HashingEmbedder:
+        raise AssertionError("the model was loaded for an empty question")
+
+    data = tmp_path / "data"
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(data), *command, empty], obj={"embedder_factory": no_model}
+    )
+    assert result.exit_code == 2 and "is empty: there is nothing to search for" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not data.exists()  # no index was built from the seeds either
+
+
+def test_stats_says_what_a_user_wants_first_and_lists_headlines(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dated = tmp_path / "dated.json"
+    dated.write_text(
+        json.dumps(
+            {
+                "id": "zoo-1",
+                "title": "Zebras escape",
+                "text": "Three zebras escaped.",
+                "published": "2024-03-05",
+            }
+        )
+    )
+    run("index", "build")
+    run("index", "add", str(dated))
+    lines = run("index", "stats", "--list").stdout.splitlines()
+    keys = [line.split(":", 1)[0].strip() for line in lines[:4]]
+    assert keys == ["articles", "sentences", "newest", "size"], lines
+    assert lines[0].endswith(": 2") and lines[2].endswith(": 2024-03-05")
+    assert "zoo-1\t2024-03-05\tZebras escape" in lines
+    assert any(
+        line.endswith("\tundated\tArmed groups use of drones in Iraq 'concerning’: US commander")
+        for line in lines
+    )
+    stats = json.loads(run("index", "stats", "--json", "--list").stdout)
+    assert list(stats)[:3] == ["articles", "sentences", "newest"] and stats["newest"] == "2024-03-05"
+    assert {"id": "zoo-1", "title": "Zebras escape", "published": "2024-03-05"} in stats["article_list"]
+
+
+def test_watch_once_says_one_round_and_names_a_file_too_young(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "zoo.txt").write_text("Zoo news\nThree zebras escaped from the city zoo on Friday.\n")
+    young = time.time() + 30  # still "being written" however slowly the test runs
+    os.utime(folder / "zoo.txt", (young, young))
+    result = run("index", "watch", str(folder), "--once")
+    assert "watching" not in result.output and "Ctrl-C" not in result.output
+    assert "1 file(s) changed less than 1 s ago" in result.stderr and "run again" in result.stderr
+    old = time.time() - 60
+    os.utime(folder / "zoo.txt", (old, old))
+    result = run("index", "watch", str(folder), "--once")
+    assert "1 added" in result.stdout and "changed less than" not in result.stderr
+
+
+def test_watch_and_serve_poll_as_often_by_default() -> None:
+    from newsqa.bot.command import serve
+    from newsqa.bot.settings import BotSettings
+    from newsqa.cli import index_watch
+    from newsqa.durations import parse_every
+
+    def every(command: click.Command) -> str:
+        return next(p.default for p in command.params if p.name == "every")  # type: ignore[return-value]
+
+    assert every(index_watch) == every(serve)
+    bot_default = next(f.default for f in dataclasses.fields(BotSettings) if f.name == "feed_every")
+    assert parse_every(every(index_watch)) == bot_default

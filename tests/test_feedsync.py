@@ -25,14 +25,14 @@ def web() -> Iterator[WebServer]:
 def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     embedder = HashingEmbedder()
 
-    def invoke(*args: str, env: dict[str, str | None] | None = None) -> str:
+    def invoke(*args: str, env: dict[str, str | None] | None = None, code: int = 0) -> str:
         result = CliRunner().invoke(
             main,
             ["--data-dir", str(tmp_path / "data"), *args],
             obj={"embedder_factory": lambda: embedder},
             env={"NEWSQA_ALLOW_HOSTS": None, **(env or {})},
         )
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == code, result.output
         return result.output
 
     return invoke
@@ -89,14 +89,15 @@ def test_broken_feed_is_reported_and_others_go_on(web: WebServer, run) -> None: 
 def test_index_add_url(web: WebServer, run) -> None:  # type: ignore[no-untyped-def]
     web.set_route("/zoo", html_page("Zebras escape", ZOO, site="City Paper"))
     assert "1 added" in run("index", "add", "--allow-host", "127.0.0.1", web.url("/zoo"))
-    out = run("index", "add", "--allow-host", "127.0.0.1", web.url("/missing"))
+    out = run("index", "add", "--allow-host", "127.0.0.1", web.url("/missing"), code=3)
     assert "1 skipped" in out
+    assert "1 skipped" in run("index", "add", "--skip-bad", "--allow-host", "127.0.0.1", web.url("/missing"))
 
 
 def test_internal_addresses_are_refused_unless_allowed(web: WebServer, run) -> None:  # type: ignore[no-untyped-def]
     web.set_route("/zoo", html_page("Zebras escape", ZOO, site="City Paper"))
     web.set_route("/feed.xml", rss_feed("City Paper", [{"title": "Z", "link": web.url("/zoo"), "guid": "z"}]))
-    out = run("index", "add", web.url("/zoo"))
+    out = run("index", "add", web.url("/zoo"), code=3)
     refusal = (
         "refused: 127.0.0.1 is a loopback address "
         "(only public addresses are fetched, others with --allow-host)"
@@ -112,7 +113,7 @@ def test_internal_addresses_are_refused_unless_allowed(web: WebServer, run) -> N
 
 @pytest.mark.parametrize("address", ["file:///etc/passwd", "file:/etc/passwd", "ftp://127.0.0.1/story.html"])
 def test_only_http_and_https_addresses_are_read(run, address: str) -> None:  # type: ignore[no-untyped-def]
-    out = run("index", "add", address)
+    out = run("index", "add", address, code=3)
     assert f"skipped {address}: not a web address (only http and https are fetched)" in out
     assert "1 skipped" in out and "added" not in out.replace("0 added", "")
 

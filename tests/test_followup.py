@@ -78,3 +78,19 @@ def test_the_conversation_keeps_only_recent_turns() -> None:
     for i in range(20):
         conversation.add(f"q{i}", f"r{i}")
     assert len(conversation.turns) == conversation.max_turns and conversation.last_query == "r19"
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "query"),
+    [
+        ("what about May?", "Which airbase was targeted by drones in May?"),
+        ("And May?", "Which airbase was targeted by drones in May?"),
+        ("What about Monday?", "Which airbase was targeted by drones on Monday?"),
+        ("and 2022?", "Which airbase was targeted by drones in 2022?"),
+        ("What about May 5?", "Which airbase was targeted by drones on May 5?"),
+        ("And at noon?", "Which airbase was targeted by drones at noon?"),
+        ("And last week?", "Which airbase was targeted by drones last week?"),
+    ],
+)
+def test_a_time_named_alone_gets_the_preposition_it_needs(follow_up: str, query: str) -> None:
+    assert resolve(follow_up, AIRBASE) == query

@@ -21,21 +21,28 @@ def roots() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """Built from a copy of the sources (a checkout's stale build/ folder would hide a missing package)."""
+def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[zipfile.ZipFile, str]:
+    """The wheel and the build's output, built from a copy of the sources (a checkout's stale build/
+    folder would hide a missing package)."""
     source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source)
     for folder in roots().values():
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-    subprocess.run(
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--verbose", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
         [*pip_wheel, "-w", out, source],
         check=True,
         capture_output=True,
+        text=True,
     )
     (built,) = out.glob("newsqa-*.whl")
-    return zipfile.ZipFile(built)
+    return zipfile.ZipFile(built), done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(build: tuple[zipfile.ZipFile, str]) -> zipfile.ZipFile:
+    return build[0]
 
 
 def package_folders() -> dict[str, Path]:
@@ -70,3 +77,28 @@ def test_the_question_model_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
     shipped = {p.name for p in (ROOT / "index" / "models" / "weights").iterdir()}
     assert {n for n in shipped if n.endswith(".safetensors")} and {n for n in shipped if n.endswith(".json")}
     assert shipped <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/index/models/weights/")}
+
+
+def _requires(wheel: zipfile.ZipFile) -> list[str]:
+    (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    lines = wheel.read(metadata).decode().splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+
+
+def test_the_wheel_pins_no_build_of_torch(wheel: zipfile.ZipFile) -> None:
+    """This machine's CPU build is pinned where the Makefile installs (constraints.txt), not for users."""
+    (torch,) = [r for r in _requires(wheel) if r.startswith("torch")]
+    assert "==" not in torch and ">=" in torch
+    assert "torch==" in (ROOT / "constraints.txt").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.count("-c constraints.txt") >= 2 and "torch==" not in makefile
+
+
+def test_the_licence_is_an_spdx_expression_and_builds_without_deprecation(
+    build: tuple[zipfile.ZipFile, str],
+) -> None:
+    wheel, log = build
+    (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    assert "License-Expression: Apache-2.0" in wheel.read(metadata).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel.namelist())
+    assert "SetuptoolsDeprecationWarning" not in log and "project.license" not in log, log

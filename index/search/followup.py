@@ -26,6 +26,12 @@ _TIME_PHRASE = re.compile(
     rf"(?:\bthe\s+)?(?:\b(?:early|late)\s+)?\b{_TIME_WORD}\b(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?",
     re.IGNORECASE,
 )
+# A time named alone ("May", "Sunday", "2023", "May 5"), without the preposition its sentence needs.
+_BARE_TIME = re.compile(
+    rf"(?P<month>(?:{_MONTHS})(?P<day>\s+\d{{1,2}}(?:st|nd|rd|th)?)?|(?:19|20)\d\d)"
+    rf"|(?P<weekday>{_DAYS})|(?P<clock>midnight|noon)",
+    re.IGNORECASE,
+)
 _PLACE_PHRASE = re.compile(r"\b(?:in|at|near|from)\s+(?:the\s+)?(?:[A-Z][\w'’-]+)(?:\s+[A-Z][\w'’-]+)*")
 _OPENERS = re.compile(
     r"^\s*(?:and|but|also|so|then|ok(?:ay)?|what\s+about|how\s+about|and\s+what\s+about|what\s+of|or)\b[\s,]*",
@@ -121,10 +127,22 @@ def resolve(question: str, previous_query: str | None) -> str:
         if swapped is not None:
             return _capped(f"{swapped}?")
     base = re.sub(r"\s{2,}", " ", base).strip()
+    rest = _with_preposition(rest)
     if _PRONOUNS.search(rest) and not _OPENERS.match(question):
         # "What did he say?" : the new question leads; the old one supplies who "he" is.
         return _capped(f"{rest}? {base}", keep_head=False)
     return _capped(f"{base} {rest}?")
+
+
+def _with_preposition(rest: str) -> str:
+    """ "May" -> "in May", "Sunday" -> "on Sunday": the time that replaced the old one reads as it did
+    ("... targeted by drones in May?"), and the time rules (text/timeexpr.py) read a period from it."""
+    m = _BARE_TIME.fullmatch(rest.strip())
+    if m is None:
+        return rest
+    if m.group("clock"):
+        return f"at {rest}"
+    return f"on {rest}" if m.group("weekday") or m.group("day") else f"in {rest}"
 
 
 def _is_name_only(rest: str) -> bool:

@@ -432,6 +432,17 @@ class Store:
     def article_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY rowid")]
 
+    def article_headlines(self) -> list[tuple[str, str, str | None]]:
+        """(id, headline, publish day or None) of every article, in the order they were indexed."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute("SELECT id, title, day FROM articles ORDER BY rowid")
+        ]
+
+    def newest_day(self) -> str | None:
+        """The newest publish day (YYYY-MM-DD) of the dated articles; None when none is dated."""
+        return self.conn.execute("SELECT MAX(day) FROM articles").fetchone()[0]
+
     def get_article(self, rowid: int) -> StoredArticle | None:
         row = self.conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE rowid=?", (rowid,)).fetchone()
         return StoredArticle(*row) if row else None
