@@ -406,10 +406,12 @@ def index_repair(ctx: Wiring) -> None:
     lib = _open_existing(ctx)
     try:
         with lib.dir.writer_lock(timeout=60):
-            lib.repair()
+            mended = lib.repair()
             articles, sentences = lib.counts()
     finally:
         lib.close()
+    for line in mended:
+        click.echo(f"mended: {line}")
     click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
 
 
