@@ -58,8 +58,11 @@ class NewsqaGroup(click.Group):
         except Exception as exc:
             if not type(exc).__module__.startswith("psycopg"):
                 raise
+            from newsqa.index.storage.pgconn import scrubbed
+
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise click.ClickException(f"PostgreSQL: {first}") from None
+            store = ctx.obj.settings.store if isinstance(ctx.obj, Wiring) else None
+            raise click.ClickException(f"PostgreSQL: {scrubbed(first, store)}") from None
 
 
 def _data_dir(ctx: click.Context) -> Path:
@@ -136,8 +139,14 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
-    if store is not None and urlsplit(store).scheme not in ("postgresql", "postgres"):
-        raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
+    if store is not None:
+        from newsqa.index.storage.pgconn import url_problem
+
+        problem = url_problem(store)  # says nothing of the password
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="--store")
+        if urlsplit(store).scheme not in ("postgresql", "postgres"):
+            raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
     settings = Settings(
         data_dir=data_dir,
         store=store,
