@@ -515,10 +515,16 @@ def _ready_library(ctx: Wiring) -> Library:
 def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from newsqa.index.search.timerank import as_of_problem
+
     try:
-        return dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2023-03-12") from None
+    problem = as_of_problem(day)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return day
 
 
 def _as_of_option(f: Any) -> Any:
