@@ -461,7 +461,7 @@ def index_watch(
     try:
         pause = parse_every(every)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--every") from None
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
