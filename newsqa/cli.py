@@ -379,8 +379,12 @@ def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
         }
     else:
         manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
-        if manifest is None or not home.exists():
+        if not home.exists():
             raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        if manifest is None:  # the database is there (and `ask` answers from it): say what is missing
+            from newsqa.index.storage.datadir import repair_hint
+
+            raise click.ClickException(f"{home.manifest_path} is missing; {repair_hint(home.root)}")
         store = Store(home.db_path, readonly=True)
         try:
             # the manifest's counts lag after a crash; the database's are what a question searches
