@@ -205,7 +205,14 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> None:
+def _ingest(
+    ctx: Wiring,
+    paths: list[str],
+    *,
+    quiet: bool = False,
+    compressed: bool | None = None,
+    follow_links: bool = False,
+) -> None:
     from tqdm import tqdm
 
     from newsqa.index.storage.datadir import IndexProblem
@@ -225,7 +232,11 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
                 articles += n
                 bar.set_postfix_str(f"{articles} articles")
 
-            report = lib.ingest(_reported(paths, bar, ctx), progress=articles_done, on_embedded=bar.update)
+            report = lib.ingest(
+                _reported(paths, bar, ctx, follow_links=follow_links),
+                progress=articles_done,
+                on_embedded=bar.update,
+            )
             if compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
     except IndexProblem as exc:
@@ -235,23 +246,35 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
 
 
-def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
+def _sources(args: list[str], ctx: Wiring, *, follow_links: bool = False) -> Iterator[Any]:
     """Articles from files, folders and web pages (fetched and extracted), in argument order.
 
     Anything written as an address is fetched or refused (only http and https), never read as a path.
+    A link in a folder to a file outside it is skipped unless `follow_links` (loaders.walk_files).
     """
     from newsqa.index.ingest.loaders import iter_articles
     from newsqa.index.web.fetch import fetch_article_sync, looks_like_url
 
     for arg in args:
         yield from (
-            [fetch_article_sync(arg, ctx.fetch_options())] if looks_like_url(arg) else iter_articles([arg])
+            [fetch_article_sync(arg, ctx.fetch_options())]
+            if looks_like_url(arg)
+            else iter_articles([arg], follow_links=follow_links)
         )
+
+
+def _follow_links_option(f: Any) -> Any:
+    return click.option(
+        "--follow-links",
+        is_flag=True,
+        help="Also index files that links in a folder lead to outside it (by default they are skipped).",
+    )(f)
 
 
 @index_group.command("build")
 @click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after changing --model).")
+@_follow_links_option
 @click.option(
     "--compressed/--float32",
     default=None,
@@ -259,7 +282,9 @@ def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
     "float32. Once chosen it sticks; default: keep what the index has.",
 )
 @click.pass_obj
-def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None) -> None:
+def index_build(
+    ctx: Wiring, paths: tuple[str, ...], rebuild: bool, follow_links: bool, compressed: bool | None
+) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
 
     With --rebuild the new index is built beside the old one, which keeps answering until it is swapped in
@@ -267,12 +292,12 @@ def index_build(ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: 
     """
     sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        _rebuild(ctx, sources, compressed=compressed)
+        _rebuild(ctx, sources, compressed=compressed, follow_links=follow_links)
     else:
-        _ingest(ctx, sources, compressed=compressed)
+        _ingest(ctx, sources, compressed=compressed, follow_links=follow_links)
 
 
-def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
+def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None, follow_links: bool = False) -> None:
     from tqdm import tqdm
 
     from newsqa.index.storage.rebuild import rebuild
@@ -288,7 +313,7 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
         report = rebuild(
             ctx.settings.data_dir,
             ctx.embedder_factory(),
-            _reported(paths, bar, ctx),
+            _reported(paths, bar, ctx, follow_links=follow_links),
             model_name=ctx.model_name(),
             vector_policy=IndexPolicy(compressed=compressed),
             progress=bar.update,
@@ -297,11 +322,11 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> None:
     click.echo(terminal_safe(report.summary()))
 
 
-def _reported(paths: list[str], bar: Any, ctx: Wiring) -> Iterator[Any]:
+def _reported(paths: list[str], bar: Any, ctx: Wiring, *, follow_links: bool = False) -> Iterator[Any]:
     """The articles of `paths`, each problem written above the progress bar as it is met."""
     from newsqa.terminal import terminal_safe
 
-    for item in _sources(paths, ctx):
+    for item in _sources(paths, ctx, follow_links=follow_links):
         if not hasattr(item, "text"):
             bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
         yield item
@@ -310,10 +335,11 @@ def _reported(paths: list[str], bar: Any, ctx: Wiring) -> Iterator[Any]:
 @index_group.command("add")
 @click.argument("paths", nargs=-1, required=True)
 @allow_host_option
+@_follow_links_option
 @click.pass_obj
-def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList) -> None:
+def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList, follow_links: bool) -> None:
     """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding."""
-    _ingest(ctx.allowing(allow_hosts), list(paths))
+    _ingest(ctx.allowing(allow_hosts), list(paths), follow_links=follow_links)
 
 
 @index_group.command("remove")
@@ -440,9 +466,16 @@ def index_repair(ctx: Wiring) -> None:
 @click.option("--every", default="5m", show_default=True, help="Time between rounds: 30s, 10m, 1h.")
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @allow_host_option
+@_follow_links_option
 @click.pass_obj
 def index_watch(
-    ctx: Wiring, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool, allow_hosts: AllowList
+    ctx: Wiring,
+    folder: Path | None,
+    feeds: tuple[str, ...],
+    every: str,
+    once: bool,
+    allow_hosts: AllowList,
+    follow_links: bool,
 ) -> None:
     """Index files as they land in FOLDER and new stories from --feed URLs, until stopped.
 
@@ -469,7 +502,7 @@ def index_watch(
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
-    watcher = FolderWatcher(lib, folder) if folder else None
+    watcher = FolderWatcher(lib, folder, follow_links=follow_links) if folder else None
     state = FeedStateStore(lib.store) if feed_urls else None
     lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
     what = [str(folder)] if folder else []
