@@ -195,8 +195,11 @@ def model_list(ctx: Wiring) -> None:
     from newsqa.index.modelparts import KNOWN, installed_path
 
     for model in dict.fromkeys(KNOWN.values()):
-        where = installed_path(model.name, ctx.settings.models_dir)
-        click.echo(f"{model.name}\t{where or 'not installed'}\t{model.licence}")
+        try:
+            where = str(installed_path(model.name, ctx.settings.models_dir) or "not installed")
+        except InstallError:
+            where = f"damaged: run `newsqa model install {model.name}`"
+        click.echo(f"{model.name}\t{where}\t{model.licence}")
 
 
 # ---- index ------------------------------------------------------------------------------------------
