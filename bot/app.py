@@ -41,6 +41,7 @@ from .handlers import QuestionHandlers
 from .retry import RetryingRateLimiter
 from .services import Services
 from .settings import BotSettings
+from .webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ async def _serve(
     services = Services.create(settings, backend)
     app = build_application(settings, services)
     feeds: FeedJob | None = None
+    webhook: WebhookServer | None = None
     # articles other processes add (an ingest worker, another replica's /add) become answerable here
     # while idle, not on the next question: NOTIFY on PostgreSQL, polling on a data directory
     follower = ChangeFollower(library, poll_seconds=settings.follow_seconds).start()
@@ -193,16 +195,16 @@ async def _serve(
             await app.post_init(app)
         updater = app.updater
         assert updater is not None
-        if settings.webhook_url:
-            await updater.start_webhook(
-                listen=settings.listen,
-                port=settings.port,
-                url_path=settings.webhook_path,
-                webhook_url=settings.webhook_url,
+        if settings.webhook_url:  # our own server: the secret is checked before a body is read
+            webhook = WebhookServer(
+                app.bot, app.update_queue, path=settings.webhook_path, secret=settings.secret_token
+            )
+            webhook.start(settings.listen, settings.port)
+            await app.bot.set_webhook(  # retried on network errors by the rate limiter (retry.py)
+                url=settings.webhook_url,
                 secret_token=settings.secret_token,
                 allowed_updates=ALLOWED_UPDATES,
                 drop_pending_updates=settings.drop_pending_updates,
-                bootstrap_retries=settings.retries,
             )
         else:
             await updater.start_polling(
@@ -225,6 +227,8 @@ async def _serve(
     finally:
         if feeds is not None:
             await feeds.stop()
+        if webhook is not None:
+            await webhook.stop()
         await _shut_down(app, settings.shutdown_grace)
         await asyncio.to_thread(follower.stop)
         if feeds is not None:

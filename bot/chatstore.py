@@ -15,11 +15,12 @@ question past the limit) is decided by the database, not by a replica's memory.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from newsqa.index.storage import pgconn
+from newsqa.index.storage import badrows, pgconn
 from newsqa.index.storage.migrations import Migration, TrackVersion, check_track, migrate
 from newsqa.index.storage.store import Store
 
@@ -268,7 +269,14 @@ class ChatStore:
         ).fetchone()
         if row is None:
             return QuestionTimes((), 0)
-        return QuestionTimes(tuple(float(t) for t in row[0].split()), int(row[1]))
+        try:
+            times = tuple(float(t) for t in str(row[0]).split())
+            if not all(math.isfinite(t) for t in times):
+                raise ValueError("a time that is not finite")
+        except ValueError as exc:  # a malformed row (the store is shared): the next question rewrites it
+            badrows.skipped("question_limits", f"who {who}", str(exc)[:80])
+            times = ()
+        return QuestionTimes(times, int(row[1]))
 
     def swap_question_times(self, who: str, seen: QuestionTimes, times: tuple[float, ...]) -> bool:
         """Store `times` for `who` if its row is still as `seen` read it (one atomic upsert); False when

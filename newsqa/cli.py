@@ -70,8 +70,11 @@ class NewsqaGroup(click.Group):
         except Exception as exc:
             if not type(exc).__module__.startswith("psycopg"):
                 raise
+            from newsqa.index.storage.pgconn import scrubbed
+
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise click.ClickException(f"PostgreSQL: {first}") from None
+            store = ctx.obj.settings.store if isinstance(ctx.obj, Wiring) else None
+            raise click.ClickException(f"PostgreSQL: {scrubbed(first, store)}") from None
 
 
 def _data_dir(ctx: click.Context) -> Path:
@@ -169,8 +172,14 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
-    if store is not None and urlsplit(store).scheme not in ("postgresql", "postgres"):
-        raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
+    if store is not None:
+        from newsqa.index.storage.pgconn import url_problem
+
+        problem = url_problem(store)  # says nothing of the password
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="--store")
+        if urlsplit(store).scheme not in ("postgresql", "postgres"):
+            raise click.BadParameter("takes a postgresql://user@host/database URL", param_hint="--store")
     settings = Settings(
         data_dir=data_dir,
         store=store,
@@ -220,8 +229,11 @@ def model_list(ctx: Wiring) -> None:
     from newsqa.index.modelparts import KNOWN, installed_path
 
     for model in dict.fromkeys(KNOWN.values()):
-        where = installed_path(model.name, ctx.settings.models_dir)
-        click.echo(f"{model.name}\t{where or 'not installed'}\t{model.licence}")
+        try:
+            where = str(installed_path(model.name, ctx.settings.models_dir) or "not installed")
+        except InstallError:
+            where = f"damaged: run `newsqa model install {model.name}`"
+        click.echo(f"{model.name}\t{where}\t{model.licence}")
 
 
 TRAIN_DEFAULTS = TrainConfig()
@@ -339,7 +351,14 @@ def index_group() -> None:
     """Build and maintain the index of articles."""
 
 
-def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: bool | None = None) -> int:
+def _ingest(
+    ctx: Wiring,
+    paths: list[str],
+    *,
+    quiet: bool = False,
+    compressed: bool | None = None,
+    follow_links: bool = False,
+) -> int:
     """Index `paths`; returns how many inputs were skipped (each already reported in one line)."""
     from tqdm import tqdm
 
@@ -364,7 +383,9 @@ def _ingest(ctx: Wiring, paths: list[str], *, quiet: bool = False, compressed: b
 
             shown: set[int] = set()
             report = lib.ingest(
-                _reported(paths, bar, ctx, shown), progress=articles_done, on_embedded=bar.update
+                _reported(paths, bar, ctx, shown, follow_links=follow_links),
+                progress=articles_done,
+                on_embedded=bar.update,
             )
             _report_rest(report.skipped, shown, bar)
             if compressed is not None:
@@ -431,23 +452,35 @@ def _exit_for(skipped: int, skip_bad: bool) -> None:
         sys.exit(exits.SKIPPED)
 
 
-def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
+def _sources(args: list[str], ctx: Wiring, *, follow_links: bool = False) -> Iterator[Any]:
     """Articles from files, folders and web pages (fetched and extracted), in argument order.
 
     Anything written as an address is fetched or refused (only http and https), never read as a path.
+    A link in a folder to a file outside it is skipped unless `follow_links` (loaders.walk_files).
     """
     from newsqa.index.ingest.loaders import iter_articles
     from newsqa.index.web.fetch import fetch_article_sync, looks_like_url
 
     for arg in args:
         yield from (
-            [fetch_article_sync(arg, ctx.fetch_options())] if looks_like_url(arg) else iter_articles([arg])
+            [fetch_article_sync(arg, ctx.fetch_options())]
+            if looks_like_url(arg)
+            else iter_articles([arg], follow_links=follow_links)
         )
+
+
+def _follow_links_option(f: Any) -> Any:
+    return click.option(
+        "--follow-links",
+        is_flag=True,
+        help="Also index files that links in a folder lead to outside it (by default they are skipped).",
+    )(f)
 
 
 @index_group.command("build")
 @click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after changing --model).")
+@_follow_links_option
 @click.option(
     "--compressed/--float32",
     default=None,
@@ -457,7 +490,12 @@ def _sources(args: list[str], ctx: Wiring) -> Iterator[Any]:
 @_skip_bad_option
 @click.pass_obj
 def index_build(
-    ctx: Wiring, paths: tuple[str, ...], rebuild: bool, compressed: bool | None, skip_bad: bool
+    ctx: Wiring,
+    paths: tuple[str, ...],
+    rebuild: bool,
+    follow_links: bool,
+    compressed: bool | None,
+    skip_bad: bool,
 ) -> None:
     """Index PATHS (files or folders; default: the seed articles). Unchanged articles are skipped.
 
@@ -466,13 +504,13 @@ def index_build(
     """
     sources = list(paths) or [str(ctx.settings.seeds)]
     if rebuild:
-        skipped = _rebuild(ctx, sources, compressed=compressed)
+        skipped = _rebuild(ctx, sources, compressed=compressed, follow_links=follow_links)
     else:
-        skipped = _ingest(ctx, sources, compressed=compressed)
+        skipped = _ingest(ctx, sources, compressed=compressed, follow_links=follow_links)
     _exit_for(skipped, skip_bad)
 
 
-def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
+def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None, follow_links: bool = False) -> int:
     from tqdm import tqdm
 
     from newsqa.index.storage.rebuild import rebuild
@@ -491,7 +529,7 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
         report = rebuild(
             ctx.settings.data_dir,
             ctx.embedder_factory(),
-            _reported(paths, bar, ctx, shown),
+            _reported(paths, bar, ctx, shown, follow_links=follow_links),
             model_name=ctx.model_name(),
             vector_policy=IndexPolicy(compressed=compressed),
             progress=bar.update,
@@ -502,7 +540,9 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None) -> int:
     return len(report.skipped)
 
 
-def _reported(paths: list[str], bar: Any, ctx: Wiring, shown: set[int]) -> Iterator[Any]:
+def _reported(
+    paths: list[str], bar: Any, ctx: Wiring, shown: set[int], *, follow_links: bool = False
+) -> Iterator[Any]:
     """The articles of `paths`, each problem written above the progress bar as it is met.
 
     tqdm's `write` clears the bar's line first and redraws it after, so a problem is never overwritten by
@@ -510,7 +550,7 @@ def _reported(paths: list[str], bar: Any, ctx: Wiring, shown: set[int]) -> Itera
     """
     from newsqa.terminal import terminal_safe
 
-    for item in _sources(paths, ctx):
+    for item in _sources(paths, ctx, follow_links=follow_links):
         if not hasattr(item, "text"):
             bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
             shown.add(id(item))
@@ -521,13 +561,16 @@ def _reported(paths: list[str], bar: Any, ctx: Wiring, shown: set[int]) -> Itera
 @click.argument("paths", nargs=-1, required=True)
 @allow_host_option
 @_skip_bad_option
+@_follow_links_option
 @click.pass_obj
-def index_add(ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList, skip_bad: bool) -> None:
+def index_add(
+    ctx: Wiring, paths: tuple[str, ...], allow_hosts: AllowList, skip_bad: bool, follow_links: bool
+) -> None:
     """Add or update articles from PATHS (files, folders or https:// pages) without rebuilding.
 
     Exits 3 when any of them could not be indexed (each is named on stderr), unless --skip-bad.
     """
-    _exit_for(_ingest(ctx.allowing(allow_hosts), list(paths)), skip_bad)
+    _exit_for(_ingest(ctx.allowing(allow_hosts), list(paths), follow_links=follow_links), skip_bad)
 
 
 @index_group.command("remove")
@@ -575,8 +618,12 @@ def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
     internals: dict[str, Any]
     if isinstance(home, DataDir):
         manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
-        if manifest is None or not home.exists():
+        if not home.exists():
             raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
+        if manifest is None:  # the database is there (and `ask` answers from it): say what is missing
+            from newsqa.index.storage.datadir import repair_hint
+
+            raise click.ClickException(f"{home.manifest_path} is missing; {repair_hint(home.root)}")
         store = Store(home.db_path, readonly=True)
         close = store.close
         where: dict[str, Any] = {"data_dir": str(home.root)}
@@ -644,10 +691,12 @@ def index_repair(ctx: Wiring) -> None:
     lib = _open_existing(ctx)
     try:
         with lib.dir.writer_lock(timeout=60):
-            lib.repair()
+            mended = lib.repair()
             articles, sentences = lib.counts()
     finally:
         lib.close()
+    for line in mended:
+        click.echo(f"mended: {line}")
     click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
 
 
@@ -668,9 +717,16 @@ def index_repair(ctx: Wiring) -> None:
 )
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @allow_host_option
+@_follow_links_option
 @click.pass_obj
 def index_watch(
-    ctx: Wiring, folder: Path | None, feeds: tuple[str, ...], every: str, once: bool, allow_hosts: AllowList
+    ctx: Wiring,
+    folder: Path | None,
+    feeds: tuple[str, ...],
+    every: str,
+    once: bool,
+    allow_hosts: AllowList,
+    follow_links: bool,
 ) -> None:
     """Index files as they land in FOLDER and new stories from --feed URLs, until stopped.
 
@@ -693,11 +749,11 @@ def index_watch(
     try:
         pause = parse_every(every)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--every") from None
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
     lib = ctx.library()
-    watcher = FolderWatcher(lib, folder) if folder else None
+    watcher = FolderWatcher(lib, folder, follow_links=follow_links) if folder else None
     state = FeedStateStore(lib.store) if feed_urls else None
     lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
     what = [str(folder)] if folder else []
@@ -759,10 +815,16 @@ def _ready_library(ctx: Wiring, *, show: bool) -> Library:
 def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from newsqa.index.search.timerank import as_of_problem
+
     try:
-        return dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2023-03-12") from None
+    problem = as_of_problem(day)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return day
 
 
 def _as_of_option(f: Any) -> Any:

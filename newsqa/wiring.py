@@ -71,11 +71,12 @@ class Wiring:
     def question_encoder(self) -> Embedder | None:
         """The --question-model, loaded on first use and then shared; None where questions are embedded by
         the index model: none asked for, a test's injected embedder, or an index of another model (the
-        question model was trained against all-MiniLM-L6-v2's sentence vectors and fits no others)."""
+        question model was trained against all-MiniLM-L6-v2's sentence vectors and fits no others).
+        An injected embedder counts by its name: the terminal's loading spinner wraps the real model."""
         from newsqa.index.models.question_encoder import PAIRS_WITH
 
         spec = self.settings.question_model
-        if not spec or self.injected_embedder is not None or self.model_name() != PAIRS_WITH:
+        if not spec or self.model_name() != PAIRS_WITH:
             return None
         if spec not in self._questions:
             from newsqa.index.models.question_encoder import QuestionEncoder

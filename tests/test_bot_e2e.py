@@ -493,6 +493,26 @@ async def test_webhook_mode_checks_the_secret_token(h: Harness) -> None:
     assert bold(answer)[0] == AIN
 
 
+async def test_webhook_mode_refuses_a_wrong_secret_before_reading_the_body(h: Harness) -> None:
+    """A 90 MB POST with a wrong secret gets its 403 on the headers alone; the path is no pattern."""
+    port = _free_port()
+    await h.start(webhook_url="https://bot.example/ho(ok.*", listen="127.0.0.1", port=port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /ho(ok.* HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"X-Telegram-Bot-Api-Secret-Token: guess\r\nContent-Length: 94371840\r\n\r\n"
+    )
+    await writer.drain()
+    try:
+        head = await asyncio.wait_for(reader.read(100), 3.0)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 403")
+    async with httpx.AsyncClient() as client:
+        other = await client.post(f"http://127.0.0.1:{port}/ho(okANYTHING/else", json={})
+    assert other.status_code == 404
+
+
 async def test_unparsable_html_is_resent_as_plain_text() -> None:
     with BotApiStub() as stub:
         stub.push_message(USER, "/start")

@@ -98,6 +98,17 @@ def test_a_damaged_manifest_is_one_line_and_the_index_still_answers(run, tmp_pat
     answers_airbase(run)
 
 
+def test_a_deleted_manifest_is_named_with_the_repair_not_called_no_index(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("index", "build", str(SEEDS)).exit_code == 0
+    (tmp_path / "data" / "manifest.json").unlink()
+    line = one_line_error(run("index", "stats"), "manifest.json is missing", "index repair")
+    assert "no index" not in line
+    answers_airbase(run)
+    assert run("index", "repair").exit_code == 0
+    stats = run("index", "stats", "--json")
+    assert stats.exit_code == 0 and json.loads(stats.stdout)["articles"] > 0
+
+
 # -- the snapshot -------------------------------------------------------------------------------------
 def many_articles(n: int) -> list[Article]:
     return [

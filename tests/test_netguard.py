@@ -36,6 +36,8 @@ POLICY = AddressPolicy()
         ("::", "::", "unspecified"),
         ("fd12:3456::1", "fd12:3456::1", "private"),  # unique local
         ("fe80::1", "fe80::1", "link-local"),
+        ("fec0::1", "fec0::1", "site-local"),
+        ("[feff:ffff::1]", "feff:ffff::1", "site-local"),  # the top of fec0::/10
         ("::ffff:127.0.0.1", "::ffff:127.0.0.1", "loopback"),  # v4-mapped
         ("[::ffff:7f00:1]", "::ffff:127.0.0.1", "loopback"),
         ("::ffff:169.254.169.254", "::ffff:169.254.169.254", "link-local"),

@@ -131,7 +131,13 @@ def test_another_architecture_is_refused(tmp_path: Path) -> None:
         NomicEmbedder(path)
 
 
-def test_the_reranker_needs_it_installed_and_the_index_cannot_use_it(tmp_path: Path) -> None:
+def test_the_reranker_needs_it_installed_and_the_index_cannot_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import hashlib
+
+    from newsqa.index import modelparts
     from newsqa.index.embedder import SentenceTransformerEmbedder
 
     with pytest.raises(InstallError, match=r"newsqa model install nomic-embed-text-v1\.5"):
@@ -142,6 +148,13 @@ def test_the_reranker_needs_it_installed_and_the_index_cannot_use_it(tmp_path: P
     folder = tmp_path / NOMIC.name
     folder.mkdir()
     tiny_gguf(folder / NOMIC.weights)
+    with pytest.raises(InstallError, match=r"is damaged .*`newsqa model install nomic-embed-text-v1\.5`"):
+        reranker_embedder("nomic-ai/nomic-embed-text-v1.5", tmp_path)  # not the recorded weights
+    tiny = dataclasses.replace(
+        NOMIC, weights_sha256=hashlib.sha256((folder / NOMIC.weights).read_bytes()).hexdigest()
+    )
+    monkeypatch.setitem(modelparts.KNOWN, NOMIC.name, tiny)
+    monkeypatch.setitem(modelparts.KNOWN, NOMIC.hub_name, tiny)
     found = reranker_embedder("nomic-ai/nomic-embed-text-v1.5", tmp_path)
     assert isinstance(found, NomicEmbedder) and found.name == "nomic-ai/nomic-embed-text-v1.5"
 

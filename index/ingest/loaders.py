@@ -100,11 +100,12 @@ codecs.register_error("newsqa-cp1252", _cp1252_fallback)
 
 
 def iter_articles(
-    paths: Iterable[str | Path], *, max_file_bytes: int = MAX_FILE_BYTES
+    paths: Iterable[str | Path], *, max_file_bytes: int = MAX_FILE_BYTES, follow_links: bool = False
 ) -> Iterator[Article | LoadProblem]:
     """Every article in `paths` (files or folders), in order, with a LoadProblem for each bad input.
 
-    Files larger than `max_file_bytes` are refused before they are read.
+    Files larger than `max_file_bytes` are refused before they are read. In a folder, a link to a file
+    outside it is a LoadProblem unless `follow_links` (see `walk_files`).
     """
     for arg in paths:
         path = Path(arg)
@@ -117,7 +118,7 @@ def iter_articles(
             yield LoadProblem(str(path), _os_reason(e))
             continue
         if stat.S_ISDIR(st.st_mode):
-            for item in walk_files(path):
+            for item in walk_files(path, follow_links=follow_links):
                 if isinstance(item, LoadProblem):
                     yield item
                 else:
@@ -141,8 +142,16 @@ def headline_from_text(text: str, limit: int = TITLE_CHARS) -> str:
     return headline[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
 
 
-def walk_files(folder: Path) -> Iterator[Path | LoadProblem]:
-    """Loadable files under `folder`, depth first in name order; unreadable folders are problems."""
+def walk_files(
+    folder: Path, *, follow_links: bool = False, _root: Path | None = None
+) -> Iterator[Path | LoadProblem]:
+    """Loadable files under `folder`, depth first in name order; unreadable folders are problems.
+
+    Links to folders are never walked (no loops). A link to a file is taken when it stays inside the
+    folder; one that leaves it is a problem unless `follow_links`: a link dropped into a shared or watched
+    folder must not index (and quote) a file its owner never put there.
+    """
+    root = _root or folder.resolve()
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -159,9 +168,20 @@ def walk_files(folder: Path) -> Iterator[Path | LoadProblem]:
             yield LoadProblem(str(path), _os_reason(e))
             continue
         if is_dir:
-            yield from walk_files(path)
+            yield from walk_files(path, follow_links=follow_links, _root=root)
         elif path.suffix.lower() in SUFFIXES:
+            if not follow_links and entry.is_symlink() and not _inside(path, root):
+                yield LoadProblem(str(path), "a link to a file outside the folder; not followed")
+                continue
             yield path
+
+
+def _inside(link: Path, root: Path) -> bool:
+    """Whether `link` leads (through every link on the way) to a place inside `root`."""
+    try:
+        return link.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of links, or unreadable
+        return False
 
 
 def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadProblem]:

@@ -41,9 +41,12 @@ class ScanReport:
 class FolderWatcher:
     """Remembers which articles each file produced, so a deleted or shrunk file removes its articles."""
 
-    def __init__(self, library: Library, folder: Path, *, settle_seconds: float = 1.0) -> None:
+    def __init__(
+        self, library: Library, folder: Path, *, settle_seconds: float = 1.0, follow_links: bool = False
+    ) -> None:
         self.library = library
         self.folder = folder
+        self.follow_links = follow_links  # links to files outside the folder (loaders.walk_files)
         self.settle_seconds = settle_seconds
         self._seen: dict[Path, tuple[int, int]] = {}  # path -> (mtime_ns, size) when last indexed
         self._ids: dict[Path, set[str]] = {}
@@ -53,7 +56,7 @@ class FolderWatcher:
         now = time.time() if now is None else now
         report = ScanReport()
         current: dict[Path, tuple[int, int]] = {}
-        for item in walk_files(self.folder):
+        for item in walk_files(self.folder, follow_links=self.follow_links):
             if isinstance(item, LoadProblem):
                 continue
             try:
@@ -78,7 +81,7 @@ class FolderWatcher:
 
             def items() -> Iterator[Article | LoadProblem]:
                 for path in ready:
-                    for item in iter_articles([path]):
+                    for item in iter_articles([path], follow_links=self.follow_links):
                         if isinstance(item, Article):
                             produced[path].add(item.id)
                         yield item

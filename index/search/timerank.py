@@ -20,6 +20,18 @@ from ..text.timeexpr import Period, asks_about_now, find_times
 #: An article reports an event up to this many days after it happened.
 REPORTING_LAG_DAYS = 3
 
+#: The days a question may be asked on: "last week", "in December" and the staleness note step a year or
+#: more either way from it, which Python's calendar (years 1 to 9999) cannot do at its very ends.
+AS_OF_RANGE = (dt.date(1000, 1, 1), dt.date(9000, 12, 31))
+
+
+def as_of_problem(day: dt.date) -> str | None:
+    """Why a question cannot be asked as of `day` (one line), or None when it can."""
+    first, last = AS_OF_RANGE
+    if first <= day <= last:
+        return None
+    return f"{day.isoformat()} is outside the days a question may be asked on ({first} to {last})"
+
 
 @dataclass(frozen=True, slots=True)
 class QueryTime:

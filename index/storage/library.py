@@ -226,7 +226,7 @@ class Library:
         """
         assert self._vectors is not None
         _, sentences = self.store.counts()
-        if len(self._vectors) != sentences:
+        if len(self._vectors) != sentences and not self._short_by_malformed(sentences):
             log.warning(
                 "the vectors (%d) disagree with newsqa.sqlite (%d sentences); rebuilding them from it",
                 len(self._vectors),
@@ -234,6 +234,13 @@ class Library:
             )
             self._rebuild_vectors()
             self._snapshot_stale = True
+
+    def _short_by_malformed(self, sentences: int) -> bool:
+        """The vectors lack exactly the sentences whose stored vector is malformed (skipped, badrows.py):
+        rebuilding would skip them again, so the loaded vectors stand until `index repair`."""
+        assert self._vectors is not None
+        missing = self.store.sentences_with_malformed_vectors(self.dim)
+        return missing > 0 and len(self._vectors) + missing == sentences
 
     def _replay(self, changes: list[tuple[int, int, int]]) -> None:
         """Apply committed changes in order; an id added then removed within the window ends up absent."""
@@ -616,8 +623,9 @@ class Library:
             tmp.unlink(missing_ok=True)
         return wrote
 
-    def repair(self) -> None:
-        """Check the database, then rebuild the vectors from it and write a new snapshot and manifest.
+    def repair(self) -> list[str]:
+        """Check the database, mend its malformed rows, then rebuild the vectors from it and write a new
+        snapshot and manifest. Returns what was mended, one line each (empty: nothing was malformed).
 
         The caller holds the writer lock. A damaged database cannot be repaired from here: IndexDamaged.
         """
@@ -627,11 +635,48 @@ class Library:
                 f"{self.describe()} is damaged ({'; '.join(problems)[:200]}): restore it from a backup, or "
                 f"rebuild the index with `newsqa --data-dir {self.dir.root} index build --rebuild PATHS`"
             )
+        mended = self._mend_rows()
         self.refresh()
         with self._refresh_lock, self.store.read_transaction():
             self._rebuild_vectors()
         self.checkpoint(force=True)
         log.info("vectors rebuilt from %s", self.describe())
+        return mended
+
+    def _mend_rows(self) -> list[str]:
+        """Rows a reader skips (badrows.py): malformed vectors are embedded again from their sentences,
+        days that are not days are dropped (sentence_times) or cleared (an article's day)."""
+        mended: list[str] = []
+        with self.store.transaction():
+            if self.store.get_meta("dim") is None:
+                return mended
+            bad_vectors = self.store.malformed_vectors(self.dim)
+            self.store.drop_embeddings(bad_vectors)
+            bad_times = self.store.malformed_times()
+            self.store.drop_times(bad_times)
+            bad_days = self.store.malformed_days()
+            self.store.clear_days(bad_days)
+            todo: dict[str, str] = {}
+            for h, title, text, bare in self.store.texts_without_vectors():
+                todo.setdefault(h, embedding_text(title, text))
+                if bare:
+                    todo.setdefault(bare, text)
+            known = self.store.known_hashes(todo)
+            todo = {h: t for h, t in todo.items() if h not in known}
+            for i in range(0, len(todo), self.embed_chunk):
+                part = list(todo.items())[i : i + self.embed_chunk]
+                self.store.put_embeddings([h for h, _ in part], self.embedder.embed([t for _, t in part]))
+        if bad_vectors:
+            mended.append(f"{len(bad_vectors)} malformed vectors dropped")
+        if todo:
+            mended.append(f"{len(todo)} sentence texts without a vector embedded again")
+        if bad_times:
+            mended.append(f"{len(bad_times)} sentence days that were not days dropped")
+        if bad_days:
+            mended.append(f"{len(bad_days)} article days that were not days cleared")
+        for line in mended:
+            log.info("repair: %s", line)
+        return mended
 
     def describe(self) -> str:
         """Where the articles are kept, for messages: the SQLite file, or the database URL."""

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .migrations import Migration
 
@@ -40,16 +40,68 @@ def is_postgres(store: str | None) -> bool:
     return bool(store) and urlsplit(store or "").scheme in ("postgresql", "postgres")
 
 
+#: query parameters of a PostgreSQL URL that hold a secret, or say where one is kept
+_SECRET_PARAMS = ("password", "passfile", "sslpassword")
+MASK = "***"
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a PostgreSQL URL (no password in it), or None when it parses."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    return None
+
+
+def _secret_param(piece: str) -> bool:
+    return unquote(piece.split("=", 1)[0]).strip().lower() in _SECRET_PARAMS
+
+
 def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its secrets (the password in user:password@, and password=, passfile=,
+    sslpassword= in the query), for messages, logs and the admin's /stats. A URL that does not parse is
+    not shown at all: where its password starts cannot be told."""
+    if url_problem(url) is not None:
+        return "(a malformed PostgreSQL URL)"
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
+    query = "&".join(
+        f"{piece.split('=', 1)[0]}={MASK}" if _secret_param(piece) else piece
+        for piece in parts.query.split("&")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_of(url: str) -> list[str]:
+    """The secret values in `url`, as written and decoded (to take out of a message that echoes them)."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    netloc = parts.netloc if parts else url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in netloc:
+        userinfo = netloc.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    query = parts.query if parts else url.partition("?")[2]
+    found += [piece.split("=", 1)[1] for piece in query.split("&") if "=" in piece and _secret_param(piece)]
+    found = [v for v in found if v]
+    return sorted({*found, *(unquote(v) for v in found)}, key=len, reverse=True)
+
+
+def scrubbed(message: str, url: str | None) -> str:
+    """`message` (a server's or libpq's error, which may quote the connection string) without the
+    secrets of `url`."""
+    for secret in secrets_of(url or ""):  # whole words only: a password "p" leaves "PostgreSQL" be
+        message = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", MASK, message)
+    return message
 
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")

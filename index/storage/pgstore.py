@@ -140,6 +140,23 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX paragraph_postings_paragraph ON paragraph_postings(paragraph);
     """,
     ),
+    # a day column read as a date without failing on a row that is not a day: one such row (the store is
+    # shared, anyone may write it) must not make every question naming a day fail (badrows.py)
+    Migration(
+        3,
+        "tolerant_day",
+        """
+    CREATE FUNCTION newsqa_day(t TEXT) RETURNS DATE LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+    BEGIN
+        IF t !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+            RETURN NULL;
+        END IF;
+        RETURN t::date;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END $$;
+    """,
+    ),
 )
 check_track(PG_MIGRATIONS)
 
@@ -200,7 +217,7 @@ def _tsquery(terms: Sequence[tuple[str, ...]]) -> str:
 class PgStore(Store):
     """`Store` on PostgreSQL; one connection per thread, as on SQLite."""
 
-    SPAN_DAYS = '"end"::date - start::date'
+    SPAN_DAYS = 'newsqa_day("end") - newsqa_day(start)'
     dialect = "postgresql"
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 from ..text.article import Article
 from ..text.sentences import Sentence
 from ..text.timeexpr import Period, find_times, parse_day
+from . import badrows
 from .migrations import Migration, UserVersion, check_track
 from .migrations import migrate as run_migrations
 
@@ -479,7 +480,9 @@ class Store:
             for rowid, day in self.conn.execute(
                 f"SELECT rowid, day FROM articles WHERE rowid IN ({marks})", chunk
             ):
-                out[int(rowid)] = dt.date.fromisoformat(day) if day else None
+                out[int(rowid)] = badrows.parse_day(day) if day else None
+                if day and out[int(rowid)] is None:
+                    badrows.skipped("articles", f"rowid {rowid}", f"day {str(day)[:40]!r} is not a day")
         return out
 
     def article_titles(self, rowids: Iterable[int]) -> dict[int, str]:
@@ -509,9 +512,13 @@ class Store:
             for sid, start, end in self.conn.execute(
                 f'SELECT sentence, start, "end" FROM sentence_times WHERE sentence IN ({marks})', chunk
             ):
-                out.setdefault(int(sid), []).append(
-                    Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-                )
+                first, last = badrows.parse_day(start), badrows.parse_day(end)
+                if first is None or last is None:
+                    badrows.skipped(
+                        "sentence_times", f"sentence {sid}", f"{str(start)[:40]!r}..{str(end)[:40]!r}"
+                    )
+                    continue
+                out.setdefault(int(sid), []).append(Period(first, last))
         return out
 
     def article_sentences(self, article_rowid: int) -> list[StoredSentence]:
@@ -554,23 +561,24 @@ class Store:
             )
 
     def vectors_for_sentences(self, ids: Sequence[int], dim: int) -> np.ndarray:
-        """Vectors in the order of `ids`, which must all be live sentences."""
-        found = {sid: blob for sid, blob in self._vector_rows(ids, "text_hash")}
-        return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), dim)
+        """Vectors in the order of `ids`, which must all be live sentences (a malformed one is zeros)."""
+        found_ids, vecs = badrows.decode_vectors(self._vector_rows(ids, "text_hash"), dim)
+        found = dict(zip(found_ids.tolist(), vecs, strict=True))
+        out = np.zeros((len(ids), dim), dtype=np.float32)
+        for row, sid in enumerate(ids):
+            if sid in found:
+                out[row] = found[sid]
+        return out
 
     def bare_vectors_for(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         """The sentence-alone vectors of those of `ids` that have one."""
-        return {
-            int(sid): np.frombuffer(blob, dtype=np.float32)
-            for sid, blob in self._vector_rows(ids, "bare_hash")
-        }
+        found_ids, vecs = badrows.decode_vectors(self._vector_rows(ids, "bare_hash"), dim)
+        return dict(zip(found_ids.tolist(), vecs, strict=True))
 
     def live_vectors(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of those of `ids` that are live sentences: a change log entry naming a sentence
         that does not exist must not put an uninitialised vector into the index."""
-        rows = list(self._vector_rows(ids, "text_hash"))
-        vecs = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), dim)
-        return np.asarray([sid for sid, _ in rows], dtype=np.int64), vecs
+        return badrows.decode_vectors(self._vector_rows(ids, "text_hash"), dim)
 
     def iter_all_vectors(self, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live sentence, in batches: used to rebuild a snapshot from scratch."""
@@ -583,10 +591,10 @@ class Store:
             ).fetchall()
             if not rows:
                 return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-            yield ids, vecs
-            last = int(ids[-1])
+            ids, vecs = badrows.decode_vectors(rows, dim)
+            if len(ids):
+                yield ids, vecs
+            last = int(rows[-1][0])
 
     def prune_embeddings(self) -> int:
         """Forget vectors no sentence uses any more (after removals), so the file does not only grow."""
@@ -728,6 +736,61 @@ class Store:
         """The database file's size (pages in use), without its WAL."""
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
         return int(pages) * int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+
+    def malformed_vectors(self, dim: int) -> list[str]:
+        """Text hashes whose stored vector is not `dim` float32s (badrows.py)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT text_hash FROM embeddings WHERE vector IS NULL OR length(vector) != ?", (4 * dim,)
+            )
+        ]
+
+    def sentences_with_malformed_vectors(self, dim: int) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM sentences s JOIN embeddings e ON e.text_hash = s.text_hash"
+            " WHERE e.vector IS NULL OR length(e.vector) != ?",
+            (4 * dim,),
+        ).fetchone()
+        return int(row[0])
+
+    def drop_embeddings(self, hashes: Sequence[str]) -> None:
+        self.conn.executemany("DELETE FROM embeddings WHERE text_hash=?", ((h,) for h in hashes))
+
+    def texts_without_vectors(self) -> list[tuple[str, str, str, str | None]]:
+        """(hash, headline, sentence, bare hash) of each sentence whose headline-prefixed or bare text
+        hash has no stored vector: what must be embedded again (context.py)."""
+        rows = self.conn.execute(
+            "SELECT s.text_hash, a.title, s.text, s.bare_hash FROM sentences s"
+            " JOIN articles a ON a.rowid = s.article"
+            " WHERE s.text_hash NOT IN (SELECT text_hash FROM embeddings)"
+            " OR (s.bare_hash IS NOT NULL AND s.bare_hash NOT IN (SELECT text_hash FROM embeddings))"
+        ).fetchall()
+        return [(h, title, text, bare) for h, title, text, bare in rows]
+
+    def malformed_times(self) -> list[tuple[int, str, str]]:
+        """(sentence, start, end) rows of sentence_times that are not two days (badrows.py)."""
+        return [
+            (int(sid), start, end)
+            for sid, start, end in self.conn.execute('SELECT sentence, start, "end" FROM sentence_times')
+            if badrows.parse_day(start) is None or badrows.parse_day(end) is None
+        ]
+
+    def drop_times(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        self.conn.executemany(
+            'DELETE FROM sentence_times WHERE sentence=? AND start=? AND "end"=?', (tuple(r) for r in rows)
+        )
+
+    def malformed_days(self) -> list[int]:
+        """Rowids of articles whose day is set but is not a day; such a day is cleared (undated)."""
+        return [
+            int(rowid)
+            for rowid, day in self.conn.execute("SELECT rowid, day FROM articles WHERE day IS NOT NULL")
+            if badrows.parse_day(day) is None
+        ]
+
+    def clear_days(self, rowids: Sequence[int]) -> None:
+        self.conn.executemany("UPDATE articles SET day=NULL WHERE rowid=?", ((r,) for r in rowids))
 
     def quick_check(self, limit: int) -> list[str]:
         """SQLite's quick_check: ["ok"], or up to `limit` problems found."""

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import io
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,11 +155,29 @@ def _item_published(entry: Any) -> str | None:
     return normalize_published(entry.get("published") or entry.get("updated"))
 
 
+#: A numeric character reference; `_no_character` tells which name no character Python can hold.
+_CHAR_REF = re.compile(rb"&#(?:[xX](?P<hex>[0-9a-fA-F]{1,12})|(?P<dec>[0-9]{1,20}));")
+#: What such a reference becomes: a Unicode noncharacter (reserved for a program's internal use), so the
+#: item holding it can be told apart and skipped.
+_BROKEN = "\ufdd0"
+
+
+def _no_character(m: re.Match[bytes]) -> bytes:
+    """`&#xD800;` (half a surrogate pair) or past U+10FFFF: feedparser's fallback parser fails on the
+    whole document for one of them, so the feed's good items were lost too; it becomes the marker."""
+    value = int(m["hex"], 16) if m["hex"] else int(m["dec"])
+    if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
+        return b"&#xFDD0;"
+    return m.group(0)
+
+
 def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> list[FeedItem]:
     """The items of an RSS or Atom document, in feed order; FeedError when it is not a feed.
 
-    A feed with recoverable syntax errors still yields the entries feedparser could read.
+    A feed with recoverable syntax errors still yields the entries feedparser could read; an item holding
+    a reference to no character (`&#xD800;`) is skipped, the others kept.
     """
+    body = _CHAR_REF.sub(_no_character, body)
     headers = {"content-location": feed_url}  # the base for relative links
     if content_type:
         headers["content-type"] = content_type
@@ -173,16 +192,22 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> l
         if parsed.get("bozo") and not isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
             raise FeedError(f"malformed feed ({' '.join(str(problem or 'unreadable').split())})")
         return []
-    source = html_to_text(parsed.get("feed", {}).get("title", "")) or None
+    source = html_to_text(parsed.get("feed", {}).get("title", "")).replace(_BROKEN, "\ufffd") or None
     items = []
+    skipped = 0
     for entry in entries:
         link = (entry.get("link") or "").strip()
         title = html_to_text(entry.get("title", ""))
         summary = html_to_text(entry.get("summary", ""))
         guid = (entry.get("id") or "").strip() or link
+        if any(_BROKEN in text for text in (link, title, summary, guid)):
+            skipped += 1
+            continue
         if not guid:
             guid = "sha256:" + hashlib.sha256(f"{title}\x1f{summary}".encode()).hexdigest()[:32]
         items.append(FeedItem(feed_url, link, title, summary, _item_published(entry), guid, source))
+    if skipped:
+        log.warning("feed %s: %d items skipped (a character reference to no character)", feed_url, skipped)
     return items
 
 

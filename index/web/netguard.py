@@ -71,6 +71,7 @@ def address_kind(ip: IPAddress) -> str | None:
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),
+        (isinstance(ip, IPv6Address) and ip.is_site_local, "site-local"),  # fec0::/10, deprecated, not global
         (ip.is_multicast, "multicast"),
         (isinstance(ip, IPv4Address) and ip in _SHARED, "shared (carrier-grade NAT)"),
         (ip.is_private, "private"),
