@@ -40,6 +40,8 @@ class SearchOptions:
     bare_weight: float = 0.0  # share of the sentence-alone cosine in the dense signal (context.py)
     lexical_trust: float = 1.5  # both BM25 weights times (best BM25 match's share of the question's words)
     # ** this: a question sharing few words with every sentence leans on meaning (lexical.py; 0: off)
+    question_mix: float = 0.5  # with a question model: its share of the question's vector, the index
+    # model's the rest (an even blend, fixed before measuring: docs/model.md)
     rerank_weight: float = 1.0  # with --rerank-model: its cosine's weight, in place of the dense one
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
@@ -255,7 +257,8 @@ class Searcher:
         """
         opts = self.options
         lib = self.library
-        qvec = self.question_vector(query)
+        judge = self._index_vector(query) if self.questions is not None else None
+        qvec = self.question_vector(query, judge)
         dense, read = self._dense(qvec, when)
         terms = query_terms(query)
         if 0 < opts.lexical_budget < len(lib.vectors) and len(terms) > 1:
@@ -317,7 +320,7 @@ class Searcher:
         # first five distinct sentences (before a reranker or the name vote re-order them) and, when BM25
         # was discounted, BM25's best matches (docs/quality.md).
         first = _distinct(fused, sentences, limit=5)
-        evidence = self._judged_cosines(query, [s.id for s in first] + list(covered), dense)
+        evidence = self._judged_cosines(judge, [s.id for s in first] + list(covered), dense)
         if self.reranker is not None:
             fused = self._rerank(self.reranker, query, fused, sentences)
         hits = _distinct(fused, sentences, per_article=opts.per_article)
@@ -337,25 +340,39 @@ class Searcher:
             return Ranking(query, [], confidence)
         return Ranking(query, hits, confidence, {h.id: sentences[h.id] for h in hits})
 
-    def _judged_cosines(self, query: str, ids: list[int], dense: Mapping[int, float]) -> dict[int, float]:
+    def _index_vector(self, text: str) -> np.ndarray:
+        return embed_queries(self.library.embedder, [text])[0]
+
+    def _judged_cosines(
+        self, judge: np.ndarray | None, ids: list[int], dense: Mapping[int, float]
+    ) -> dict[int, float]:
         """The cosines the abstain threshold was measured on: the index model's, for the first candidates.
 
         Where a question model ranked, its cosines are on another scale (trained to separate answers from
-        near misses, not to say how near): the index model judges the few sentences that decide abstaining
-        (docs/model.md measures both)."""
+        near misses, not to say how near): the index model's question vector (`judge`) judges the few
+        sentences that decide abstaining (docs/model.md measures both)."""
         ids = list(dict.fromkeys(ids))
-        if self.questions is None or not ids:
+        if judge is None or not ids:
             return {i: dense[i] for i in ids}
         lib = self.library
-        q = embed_queries(lib.embedder, [query])[0]
         found, vecs = lib.store.live_vectors(ids, lib.dim)
-        judged = {int(i): float(c) for i, c in zip(found.tolist(), vecs @ q, strict=True)}
+        judged = {int(i): float(c) for i, c in zip(found.tolist(), vecs @ judge, strict=True)}
         return {i: judged.get(i, dense[i]) for i in ids}
 
-    def question_vector(self, text: str) -> np.ndarray:
-        """`text` as a question, in the index's vector space: by the question model where there is one
-        (trained to land next to the sentences that answer), else by the index's own model."""
-        return embed_queries(self.questions or self.library.embedder, [text])[0]
+    def question_vector(self, text: str, index_vector: np.ndarray | None = None) -> np.ndarray:
+        """`text` as a question, in the index's vector space. With a question model (trained to land next
+        to the sentences that answer), its vector blended with the index model's (`question_mix`), else
+        the index model's alone. `index_vector`: the index model's, when the caller has it already."""
+        if self.questions is None:
+            return self._index_vector(text)
+        own = embed_queries(self.questions, [text])[0]
+        mix = self.options.question_mix
+        if mix >= 1.0:
+            return own
+        base = self._index_vector(text) if index_vector is None else index_vector
+        blended = mix * own + (1.0 - mix) * base
+        norm = float(np.linalg.norm(blended))
+        return blended / norm if norm > 0 else base
 
     def _rerank(
         self, reranker: Reranker, query: str, fused: list[Scored], sentences: Mapping[int, StoredSentence]

@@ -212,6 +212,7 @@ def squad(
 @click.argument("articles", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-k", type=int, default=5, show_default=True, help="Hit when the answer is in the top k.")
 @_work_option
+@_set_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")
 @click.pass_obj
@@ -221,6 +222,7 @@ def followups(
     articles: tuple[Path, ...],
     k: int,
     work: Path,
+    overrides: tuple[str, ...],
     as_json: bool,
     rebuild: bool,
 ) -> None:
@@ -245,7 +247,7 @@ def followups(
         work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
     )
     try:
-        searcher = searcher_for(ctx, lib, ())
+        searcher = searcher_for(ctx, lib, overrides)
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), dialogues_list, k=k)
     finally:
         lib.close()
