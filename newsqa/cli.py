@@ -267,15 +267,28 @@ TRAIN_DEFAULTS = TrainConfig()
     show_default=True,
     help="Cached vectors and train.log (one JSON line per epoch).",
 )
-@click.option("--epochs", type=click.IntRange(1, 50), default=TRAIN_DEFAULTS.epochs, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 50),
+    default=TRAIN_DEFAULTS.epochs,
+    show_default=True,
+    help="Passes over the training questions; the best on the held-out pools is kept.",
+)
 @click.option(
     "--batch-size",
     "train_batch",
     type=click.IntRange(2, 1024),
     default=TRAIN_DEFAULTS.batch_size,
     show_default=True,
+    help="Questions per training step (each scored against every candidate of the batch).",
 )
-@click.option("--learning-rate", type=float, default=TRAIN_DEFAULTS.learning_rate, show_default=True)
+@click.option(
+    "--learning-rate",
+    type=float,
+    default=TRAIN_DEFAULTS.learning_rate,
+    show_default=True,
+    help="AdamW's peak rate (10% warm-up, then linear decay).",
+)
 @click.option(
     "--anchor-weight",
     type=float,
@@ -297,8 +310,16 @@ TRAIN_DEFAULTS = TrainConfig()
     show_default=True,
     help="Times each RealTime QA question is seen per epoch.",
 )
-@click.option("--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=TRAIN_DEFAULTS.threads, show_default=True)
+@click.option(
+    "--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Shuffling, banks and weights."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=TRAIN_DEFAULTS.threads,
+    show_default=True,
+    help="torch threads (the machine's cores).",
+)
 @click.pass_obj
 def model_train(
     ctx: Wiring,

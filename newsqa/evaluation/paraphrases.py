@@ -15,10 +15,10 @@ question may be taken for a follow-up of the one before and rewritten (`followup
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from newsqa.index.search.answer import Answer
 from newsqa.index.search.followup import Conversation
@@ -113,20 +113,36 @@ def _row(raw: str, where: str) -> Paraphrase:
     )
 
 
-def load_paraphrases(path: Path) -> list[Paraphrase]:
-    """The set's questions in file order; a malformed line raises SetError naming file and line."""
-    out: list[Paraphrase] = []
+class _Line(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def where(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Line)
+
+
+def read_set(path: Path, parse: Callable[[str, str], L]) -> list[L]:
+    """A hand-written set's lines in file order, each parsed by `parse(line, "file:line")`; a malformed
+    line or a repeated id raises SetError naming file and line (the paraphrases, the unanswerable)."""
+    out: list[L] = []
     seen: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            p = _row(line, f"{path}:{number}")
-            if p.id in seen:
-                raise SetError(f"{p.where}: id {p.id!r} already used at {seen[p.id]}")
-            seen[p.id] = p.where
-            out.append(p)
+            item = parse(line, f"{path}:{number}")
+            if item.id in seen:
+                raise SetError(f"{item.where}: id {item.id!r} already used at {seen[item.id]}")
+            seen[item.id] = item.where
+            out.append(item)
     return out
+
+
+def load_paraphrases(path: Path) -> list[Paraphrase]:
+    """The set's questions in file order; a malformed line raises SetError naming file and line."""
+    return read_set(path, _row)
 
 
 def resolve_gold(lib: Library, items: Sequence[Paraphrase]) -> dict[str, Gold]:

@@ -22,7 +22,7 @@ from typing import Any
 from newsqa.index.search.followup import Conversation
 from newsqa.index.search.qa import QuestionAnswerer
 
-from .paraphrases import SetError
+from .paraphrases import SetError, read_set
 
 KINDS = ("near", "off")
 
@@ -81,18 +81,7 @@ def _row(raw: str, where: str) -> Unanswerable:
 
 def load_unanswerable(path: Path) -> list[Unanswerable]:
     """The set's questions in file order; a malformed line or a repeated id raises SetError naming it."""
-    out: list[Unanswerable] = []
-    seen: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            q = _row(line, f"{path}:{number}")
-            if q.id in seen:
-                raise SetError(f"{q.where}: id {q.id!r} already used at {seen[q.id]}")
-            seen[q.id] = q.where
-            out.append(q)
-    return out
+    return read_set(path, _row)
 
 
 def evaluate(qa: QuestionAnswerer, items: Sequence[Unanswerable], *, k: int = 5) -> list[Outcome]:
