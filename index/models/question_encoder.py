@@ -10,7 +10,6 @@ sha256 is checked at load: a damaged copy is one line naming the fix, never a si
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..modelparts import InstallError
+from ..modelparts import InstallError, file_sha256
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,14 +61,6 @@ def card(name: str = SHIPPED, folder: Path = WEIGHTS_DIR) -> QuestionModelCard:
         index_model=meta["index_model"],
         max_length=int(meta.get("max_length", 64)),
     )
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_trained_state(meta: QuestionModelCard) -> dict[str, Any]:
