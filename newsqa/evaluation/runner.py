@@ -82,6 +82,7 @@ def never_abstaining(searcher: Searcher) -> QuestionAnswerer:
             dataclasses.replace(searcher.options, min_confidence=-math.inf),
             reranker=searcher.reranker,
             questions=searcher.questions,
+            answers=searcher.answers,
         )
     )
 

