@@ -335,11 +335,11 @@ async def test_photos_are_uploaded_images_within_telegrams_limits(stub: BotApiSt
     for photo, error in refusals:
         with pytest.raises(BadRequest, match="(?i)" + error):
             await bot.send_photo(CHAT, photo)
-    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await bot.send_photo(CHAT, _png(10, 10), caption="x" * 1025)
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_photo(CHAT, _png(10, 10), caption="<b>open", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)wrong file identifier"):
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
         await bot.send_photo(CHAT, "no-such-file-id")
     assert [r.method for r in stub.sent(CHAT)] == ["sendPhoto", "sendPhoto"]
     assert [e.method for e in stub.errors] == ["sendPhoto"] * 6  # each refusal recorded, as for any call

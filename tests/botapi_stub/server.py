@@ -545,7 +545,7 @@ class BotApiStub:
                 self._cond.wait(remaining)
 
     def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> list[Outgoing]:
-        """Block until the bot has sent ``count`` new messages (sendMessage/sendDocument) to ``chat_id``."""
+        """Block until the bot has sent ``count`` new messages (SEND_METHODS) to ``chat_id``."""
         return self.wait_for(
             lambda: self._sends_if(chat_id, count), timeout, what=f"{count} message(s) to chat {chat_id}"
         )
