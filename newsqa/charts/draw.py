@@ -90,10 +90,10 @@ def bar_figure(chart: BarChart) -> Figure:
     if chart.empty:
         raise PlotError("nothing to plot: the table has no measured figures")
     figure_class, _, _ = _matplotlib()
-    widest = max(len(p.groups) * (1 if p.lines else len(p.series)) for p in chart.panels)
-    fig = figure_class(
-        figsize=(max(8.0, 2.5 + 0.32 * widest), 3.4 * len(chart.panels)), dpi=DPI, layout="constrained"
-    )
+    bars = max(len(p.groups) * (1 if p.lines else len(p.series)) for p in chart.panels)
+    groups = max(0 if p.lines else len(p.groups) for p in chart.panels)
+    width = max(8.0, 2.5 + 0.32 * bars, 2.5 + 1.5 * groups)  # room for every bar and group label
+    fig = figure_class(figsize=(width, 3.4 * len(chart.panels)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(chart.panels), 1, squeeze=False)[:, 0]
     for ax, bars in zip(axes, chart.panels, strict=True):
         (_curves if bars.lines else _grouped_bars)(ax, bars)
@@ -116,7 +116,7 @@ def _grouped_bars(ax: Axes, bars: Bars) -> None:
         drawn = ax.bar(xs, [v for _, v in measured], width, label=name)
         labels = [_value_text(v, bars.unit) for _, v in measured]
         ax.bar_label(drawn, labels=labels, fontsize=7, padding=2, rotation=90 if count > 3 else 0)
-    ax.set_xticks(range(len(bars.groups)), [textwrap.fill(g, 24) for g in bars.groups], fontsize=8)
+    ax.set_xticks(range(len(bars.groups)), [textwrap.fill(g, 18) for g in bars.groups], fontsize=8)
     ax.margins(y=0.25)
 
 
