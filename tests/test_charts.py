@@ -137,6 +137,8 @@ def test_timeline_png_is_a_real_png_of_a_sensible_size() -> None:
 def test_nothing_dated_is_a_plot_error_not_an_empty_picture() -> None:
     with pytest.raises(PlotError, match="none of the timeline's articles is dated"):
         timeline_figure(timeline_plot(timeline_answer(passage(None, "A", "x"))))
+    with pytest.raises(PlotError, match="the timeline found no articles"):
+        timeline_figure(timeline_plot(timeline_answer()))
 
 
 def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,8 @@ def timeline_figure(plot: TimelinePlot) -> Figure:
     """Above, one row per dated article (its label on the left, a marker at its day), oldest at the top
     as the text reads; below, how many articles each day, week or month has."""
     if not plot.entries:
-        raise PlotError("nothing to plot: none of the timeline's articles is dated")
+        why = "none of the timeline's articles is dated" if plot.undated else "the timeline found no articles"
+        raise PlotError(f"nothing to plot: {why}")
     figure_class, dates, ticker = _matplotlib()
     n = len(plot.entries)
     fig = figure_class(figsize=(10, 2.6 + 0.32 * max(n, 3)), dpi=DPI, layout="constrained")
@@ -90,9 +91,9 @@ def bar_figure(chart: BarChart) -> Figure:
     if chart.empty:
         raise PlotError("nothing to plot: the table has no measured figures")
     figure_class, _, _ = _matplotlib()
-    bars = max(len(p.groups) * (1 if p.lines else len(p.series)) for p in chart.panels)
-    groups = max(0 if p.lines else len(p.groups) for p in chart.panels)
-    width = max(8.0, 2.5 + 0.32 * bars, 2.5 + 1.5 * groups)  # room for every bar and group label
+    n_bars = max(len(p.groups) * (1 if p.lines else len(p.series)) for p in chart.panels)
+    n_groups = max(0 if p.lines else len(p.groups) for p in chart.panels)
+    width = max(8.0, 2.5 + 0.32 * n_bars, 2.5 + 1.5 * n_groups)  # room for every bar and group label
     fig = figure_class(figsize=(width, 3.4 * len(chart.panels)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(chart.panels), 1, squeeze=False)[:, 0]
     for ax, bars in zip(axes, chart.panels, strict=True):
