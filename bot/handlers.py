@@ -21,6 +21,7 @@ from .buttons import More, answer_keyboard
 from .formatting import Span
 from .sending import Replier
 from .services import Services, chat_key, replier_for
+from .timeline_chart import send_timeline_chart
 from .views import answer_messages, sources_blocks, timeline_blocks
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class QuestionHandlers:
                 self.s.backend.timeline, topic, asked_on(update), TIMELINE_ENTRIES
             )
         await replier.say(timeline_blocks(answer))
+        await send_timeline_chart(replier, answer)
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -21,6 +21,7 @@ import click
 from newsqa import exits
 from newsqa.benchmark.command import bench
 from newsqa.bot.command import serve
+from newsqa.charts.output import plot_option
 from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
@@ -1043,8 +1044,11 @@ def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None
 @click.option("-n", type=click.IntRange(1, 50), default=10, show_default=True, help="Articles at most.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (the answer format, oldest first).")
 @_as_of_option
+@plot_option("the timeline (a marker per dated article, counts per day or week)")
 @click.pass_obj
-def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | None) -> None:
+def timeline(
+    ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | None, plot: Path | None
+) -> None:
     """How a story developed: TOPIC's matching sentences in date order (date, outlet, quote)."""
     from newsqa.terminal import format_timeline
 
@@ -1053,6 +1057,10 @@ def timeline(ctx: Wiring, topic: str, n: int, as_json: bool, as_of: dt.date | No
     answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
     lib.close()
     _print(answer, as_json, format_timeline)
+    if plot is not None:
+        from newsqa.charts.output import save_timeline
+
+        save_timeline(answer, plot)
 
 
 @main.command()

@@ -26,6 +26,8 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
             str(tmp_path / "work"),
             "--json",
             str(out),
+            "--plot",
+            str(tmp_path / "latency.png"),
         ],
         obj={"embedder_factory": lambda: embedder},
         catch_exceptions=False,
@@ -33,6 +35,9 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     print(result.output)
     rows = json.loads(out.read_text())["rows"]
+    timed = [name for r in rows for name, _, _ in r["latency"]]  # what --plot draws (tests/test_charts.py)
+    assert sum(name.startswith("answer, ") for name in timed) == 2, timed  # the small and the large index
+    assert (tmp_path / "latency.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     metrics = " ".join(r["section"] + ": " + r["metric"] for r in rows)
     for expected in (
         "Build: end to end",

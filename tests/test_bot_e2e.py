@@ -582,5 +582,7 @@ async def test_the_message_date_is_the_moment_of_asking(h: Harness) -> None:
     assert line.parse_mode == "HTML" and "Timeline" in line.text
     order = [line.text.index(d) for d in ("2022-11-20", "2023-03-01")]
     assert order == sorted(order) and "2023-06-30" not in line.text
+    # then its chart (test_bot_timeline_chart.py); the first one imports matplotlib: slow on a busy machine
+    await h.stub.await_for(lambda: h.stub.sent(USER, methods=("sendPhoto",)), timeout=60, what="the chart")
     (usage,) = await h.say(USER, "/timeline")
     assert "/timeline drone attacks in Iraq" in usage.text

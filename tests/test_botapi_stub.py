@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -309,6 +310,39 @@ async def test_pushed_documents_download_and_big_files_are_refused(stub: BotApiS
     assert sent.document is not None and sent.document.file_name == "answers.csv" and sent.caption == "csv"
     (record,) = stub.sent(CHAT)
     assert (record.method, record.content) == ("sendDocument", b"a,b\n1,2\n")
+
+
+def _png(width: int, height: int) -> bytes:
+    """A PNG header as far as the stub reads it (signature and IHDR): enough to check the limits."""
+    ihdr = struct.pack(">II", width, height) + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\0" * 4 + b"IEND"
+
+
+async def test_photos_are_uploaded_images_within_telegrams_limits(stub: BotApiStub, bot: Bot) -> None:
+    sent = await bot.send_photo(CHAT, _png(800, 600), caption="<b>chart</b> of it", parse_mode="HTML")
+    (size,) = sent.photo
+    assert (size.width, size.height) == (800, 600) and sent.caption == "chart of it"
+    (record,) = stub.sent(CHAT)
+    assert record.method == "sendPhoto" and record.content == _png(800, 600)
+    assert record.entities == [{"type": "bold", "offset": 0, "length": 5}]
+    again = await bot.send_photo(CHAT, size.file_id)  # a photo sent before, by its file_id
+    assert again.photo[0].file_id == size.file_id
+    refusals = [
+        (b"not an image at all", "IMAGE_PROCESS_FAILED"),
+        (_png(9000, 1500), "PHOTO_INVALID_DIMENSIONS"),  # width + height over 10000
+        (_png(2100, 100), "PHOTO_INVALID_DIMENSIONS"),  # ratio over 20
+    ]
+    for photo, error in refusals:
+        with pytest.raises(BadRequest, match="(?i)" + error):
+            await bot.send_photo(CHAT, photo)
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+        await bot.send_photo(CHAT, _png(10, 10), caption="x" * 1025)
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_photo(CHAT, _png(10, 10), caption="<b>open", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
+        await bot.send_photo(CHAT, "no-such-file-id")
+    assert [r.method for r in stub.sent(CHAT)] == ["sendPhoto", "sendPhoto"]
+    assert [e.method for e in stub.errors] == ["sendPhoto"] * 6  # each refusal recorded, as for any call
 
 
 # ---------------------------------------------------------------- the pattern for end-to-end tests

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsqa.charts.output import plot_option
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -45,6 +47,7 @@ QUICK_EXACT_BELOW = 1_000
 @click.option("--exact-below", type=int, default=None, help="Override the exact-search threshold.")
 @click.option("--quick", is_flag=True, help="A tiny generated corpus and scale: checks the bench works.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
+@plot_option("the latency rows (p50 and p95 per configuration)")
 @click.pass_obj
 def bench(
     ctx: Wiring,
@@ -57,6 +60,7 @@ def bench(
     exact_below: int | None,
     quick: bool,
     json_path: Path | None,
+    plot: Path | None,
 ) -> None:
     """Measure build speed, answer latency, memory, disk, one-article adds and recall on ARTICLES.
 
@@ -78,7 +82,7 @@ def bench(
         compressed=compressed, **({"exact_below": exact_below} if exact_below is not None else {})
     )
     if ctx.settings.store is not None:  # `newsqa --store URL bench`: both stores, side by side
-        _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path)
+        _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path, plot=plot)
         return
     run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
     rows = run.all(scale, queries)
@@ -87,6 +91,18 @@ def bench(
     if json_path:
         payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
         json_path.write_text(json.dumps(payload, indent=2))
+    _plot(plot, {"": rows})
+
+
+def _plot(path: Path | None, columns: dict[str, list[Row]]) -> None:
+    """--plot: the rows' latencies as a bar chart (newsqa.charts)."""
+    if path is not None:
+        from newsqa.charts.draw import chart_png
+        from newsqa.charts.output import save_chart
+        from newsqa.charts.tables import bench_chart
+
+        title = f"newsqa bench, {time.strftime('%Y-%m-%d %H:%M')}: answer latency"
+        save_chart(path, lambda: chart_png(bench_chart(columns, title)))
 
 
 def _header(title: str, load_at_start: float, model: str) -> str:
@@ -106,6 +122,7 @@ def _compare_stores(
     *,
     reuse: bool,
     json_path: Path | None,
+    plot: Path | None = None,
 ) -> None:
     """The comparison table: the same rows on a data directory under --work and on the --store database.
 
@@ -145,6 +162,7 @@ def _compare_stores(
             "stores": {n: [r.as_dict() for r in rows] for n, rows in columns.items()},
         }
         json_path.write_text(json.dumps(payload, indent=2))
+    _plot(plot, columns)
 
 
 class _Run:
@@ -269,6 +287,7 @@ class _Run:
             f"{ms(lat.p50)} / {ms(lat.p95)} / {ms(lat.p99)}",
             f"p50 <= {goal_s * 1000:.0f} ms",
             lat.p50 <= goal_s,
+            latency=((f"answer, {n:,} sentences", lat.p50, lat.p95),),
         )
         ratio = lat.p50 / without_time.p50 if without_time.p50 else float("nan")
         self.add(
@@ -277,6 +296,7 @@ class _Run:
             f"{ms(without_time.p50)} / {ms(without_time.p95)} / {ms(without_time.p99)}; {ratio:.2f}",
             "ratio <= 1.10",
             ratio <= 1.10,
+            latency=((f"answer without time handling, {n:,}", without_time.p50, without_time.p95),),
         )
         self.model_rows(lib, searcher, questions)
         if self.cold_ask:
@@ -322,6 +342,7 @@ class _Run:
                 )
             )
         for label, with_, without in pairs:
+            short = label.split(" (")[0]
             a, b = paired_latency(with_, without, questions)
             ratio = a.p50 / b.p50 if b.p50 else float("nan")
             self.add(
@@ -330,6 +351,7 @@ class _Run:
                 f"{ms(a.p50)} / {ms(a.p95)} against {ms(b.p50)} / {ms(b.p95)}; {ratio:.2f}",
                 "ratio <= 1.50",
                 ratio <= 1.50,
+                latency=((f"{short} on, {n:,}", a.p50, a.p95), (f"{short} off, {n:,}", b.p50, b.p95)),
             )
 
     def query_vectors(self, lib: Library, questions: list[str]) -> np.ndarray:

@@ -13,6 +13,8 @@ class Row:
     value: str
     goal: str = ""
     met: bool | None = None  # None: no goal, or not measured in this run
+    # the configurations this row timed, as numbers for --plot: (name, p50 s, p95 s)
+    latency: tuple[tuple[str, float, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,11 +9,15 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from newsqa.charts import tables as chart_data
+from newsqa.charts.output import plot_option
 
 if TYPE_CHECKING:
     from newsqa.index.search.ranking import Searcher
@@ -35,6 +39,7 @@ def _work_option(f: Any) -> Any:
 
 
 def _common(f: Any) -> Any:
+    f = _plot_option(f)
     f = click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")(f)
     f = click.option("--limit", type=int, default=None, help="Only N questions, evenly spread (quick).")(f)
     f = click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")(f)
@@ -49,6 +54,18 @@ def _set_option(f: Any) -> Any:
         metavar="NAME=VALUE",
         help="Override a SearchOptions field for this run, e.g. --set per_article=3 (repeatable).",
     )(f)
+
+
+_plot_option = plot_option("the table")
+
+
+def _plot(path: Path | None, chart: Callable[[], Any]) -> None:
+    """--plot: the table just printed, drawn by newsqa.charts (`chart` builds its data)."""
+    if path is not None:
+        from newsqa.charts.draw import chart_png
+        from newsqa.charts.output import save_chart
+
+        save_chart(path, lambda: chart_png(chart()))
 
 
 @click.group("eval")
@@ -80,6 +97,7 @@ def _ask_and_report(
     tuning_docs: Collection[str],
     overrides: tuple[str, ...],
     as_json: bool,
+    plot: Path | None = None,
 ) -> None:
     """Ask `asked` (items with qid, question, doc) through the bot's answer path; print the split figures."""
     from .report import split_figures
@@ -88,7 +106,13 @@ def _ask_and_report(
     searcher = searcher_for(ctx, lib, overrides)
     outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
     tuning = {q.qid for q in asked if q.doc in tuning_docs}
-    _emit(ctx, what, searcher, split_figures(outcomes, tuning), as_json)
+    figures = split_figures(outcomes, tuning)
+    _emit(ctx, what, searcher, figures, as_json)
+    _plot(plot, lambda: chart_data.retrieval_chart(figures, _chart_title(ctx, what)))
+
+
+def _chart_title(ctx: Wiring, what: str) -> str:
+    return f"newsqa eval {what}: model {ctx.model_name()}"
 
 
 def _header(ctx: Wiring, what: str, searcher: Searcher) -> str:
@@ -124,6 +148,7 @@ def reqa(
     as_json: bool,
     rebuild: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
 ) -> None:
     """ReQA: every question of POOL (a folder like ../shared/data/reqa-squad-dev) against its sentences.
 
@@ -153,7 +178,7 @@ def reqa(
         asked = spread(questions, limit)
         gold = {q.qid: {s for pid in q.gold for s in from_pool.get(pid, [])} for q in asked}
         _ask_and_report(
-            ctx, f"reqa {pool}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json
+            ctx, f"reqa {pool}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json, plot
         )
     finally:
         lib.close()
@@ -171,6 +196,7 @@ def squad(
     as_json: bool,
     rebuild: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
 ) -> None:
     """SQuAD: paragraphs of PATH (e.g. ../shared/data/squad/dev-v1.1.json) as articles, our own splitter.
 
@@ -201,7 +227,7 @@ def squad(
             for q in asked
         }
         _ask_and_report(
-            ctx, f"squad {path}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json
+            ctx, f"squad {path}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json, plot
         )
     finally:
         lib.close()
@@ -215,6 +241,7 @@ def squad(
 @_set_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @click.option("--rebuild", is_flag=True, help="Index again from scratch (vectors stay cached).")
+@_plot_option
 @click.pass_obj
 def followups(
     ctx: Wiring,
@@ -225,6 +252,7 @@ def followups(
     overrides: tuple[str, ...],
     as_json: bool,
     rebuild: bool,
+    plot: Path | None,
 ) -> None:
     """Follow-ups: hit@1 and hit@k of each DIALOGUES second turn, with and without the first turn as context.
 
@@ -253,11 +281,13 @@ def followups(
         lib.close()
     rows = by_kind(outcomes, k)
     header = _header(ctx, f"followups {dialogues}", searcher)
+    chart = partial(chart_data.followups_chart, rows, _chart_title(ctx, f"followups {dialogues}"))
     if as_json:
         payload = {"header": header} | rows["all"].to_dict()
         payload["by_kind"] = {kind: f.to_dict() for kind, f in rows.items() if kind != "all"}
         payload["each"] = [dataclasses.asdict(o) for o in outcomes]
         click.echo(json.dumps(payload, indent=2))
+        _plot(plot, chart)
         return
     click.echo(header + "\n")
     click.echo("| dialogue | with context | alone | follow-up resolved to |\n|---|---|---|---|")
@@ -269,6 +299,7 @@ def followups(
         f" copy) among the first 1 or {k} passages; an abstention is a miss.\n"
     )
     click.echo(render_table(rows))
+    _plot(plot, chart)
 
 
 def _mark(rank: int | None) -> str:
@@ -292,6 +323,7 @@ def paraphrases(
     as_json: bool,
     rebuild: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
 ) -> None:
     """Paraphrases: QUESTIONS in people's own words, each alone and all in one chat, in file order.
 
@@ -327,16 +359,19 @@ def paraphrases(
         lib.close()
     results = {mode: figures(o, k) for mode, o in outcomes.items()}
     header = _header(ctx, f"paraphrases {questions}", searcher)
+    chart = partial(chart_data.paraphrases_chart, results, _chart_title(ctx, f"paraphrases {questions}"))
     if as_json:
         payload: dict[str, Any] = {"header": header, "options": dataclasses.asdict(searcher.options)}
         payload |= {mode: f.to_dict() for mode, f in results.items()}
         payload["each"] = {mode: [dataclasses.asdict(x) for x in o] for mode, o in outcomes.items()}
         click.echo(json.dumps(payload, indent=2))
+        _plot(plot, chart)
         return
     click.echo(render(results, header))
     lines = changes(asked, outcomes, k)
     if lines:
         click.echo("\nRewritten in the chat, or a different result in the two modes:\n" + "\n".join(lines))
+    _plot(plot, chart)
 
 
 @eval_group.command("unanswerable")
@@ -355,6 +390,7 @@ def unanswerable(
     as_json: bool,
     rebuild: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
 ) -> None:
     """Unanswerable: QUESTIONS that no article answers, each asked alone; how often the bot abstains.
 
@@ -390,6 +426,9 @@ def unanswerable(
     current = searcher.options.min_confidence
     rows = by_kind(outcomes, sorted({*THRESHOLDS, current}))
     header = _header(ctx, f"unanswerable {questions}", searcher)
+    chart = partial(
+        chart_data.unanswerable_chart, rows, current, _chart_title(ctx, f"unanswerable {questions}")
+    )
     if as_json:
         payload: dict[str, Any] = {
             "header": header,
@@ -399,11 +438,13 @@ def unanswerable(
         payload |= {kind: f.to_dict() for kind, f in rows.items()}
         payload["each"] = [dataclasses.asdict(o) for o in outcomes]
         click.echo(json.dumps(payload, indent=2))
+        _plot(plot, chart)
         return
     click.echo(render(rows, current, header))
     lines = answered_lines(asked, outcomes)
     if lines:
         click.echo("\nAnswered (should have abstained):\n" + "\n".join(lines))
+    _plot(plot, chart)
 
 
 @eval_group.command("abstain")
@@ -413,6 +454,7 @@ def unanswerable(
 @_work_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @_set_option
+@_plot_option
 @click.pass_obj
 def abstain(
     ctx: Wiring,
@@ -422,6 +464,7 @@ def abstain(
     work: Path,
     as_json: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
 ) -> None:
     """Abstaining: POOL's questions with their article indexed (answer) and without it (abstain).
 
@@ -476,8 +519,10 @@ def abstain(
             "at_current": dataclasses.asdict(point(current, c["answerable"], c["unanswerable"])),
             "curve": [dataclasses.asdict(p) for p in curve(c["answerable"], c["unanswerable"], thresholds)],
         }
+    chart = partial(chart_data.abstain_chart, result, _chart_title(ctx, f"abstain {pool}"))
     if as_json:
         click.echo(json.dumps(result, indent=2))
+        _plot(plot, chart)
         return
     click.echo(f"newsqa eval abstain {pool}: model {ctx.model_name()}\n")
     click.echo("| threshold | tune: answered | tune: abstained | other: answered | other: abstained |")
@@ -492,6 +537,7 @@ def abstain(
         f"\nchosen on the tuning half to answer {answer_share:.0%} of the answerable: {chosen:.3f}"
         f" (current default {current})"
     )
+    _plot(plot, chart)
 
 
 @eval_group.command("realtimeqa")
@@ -515,6 +561,7 @@ def realtimeqa(
     as_json: bool,
     rebuild: bool,
     overrides: tuple[str, ...],
+    plot: Path | None,
     time_mode: str,
     k: int,
 ) -> None:
@@ -565,3 +612,4 @@ def realtimeqa(
         click.echo(json.dumps(payload, indent=2))
     else:
         click.echo(render(rows, header))
+    _plot(plot, lambda: chart_data.realtimeqa_chart(rows, _chart_title(ctx, f"realtimeqa {folder}")))

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -40,15 +41,21 @@ T = TypeVar("T")
 
 DEFAULT_TOKEN = "123456789:AAStub-token-for-newsqa-tests_0123456"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
-SEND_METHODS = ("sendMessage", "sendDocument")
+SEND_METHODS = ("sendMessage", "sendDocument", "sendPhoto")
 # What Telegram's per-group flood limit counts: messages posted or edited (not chat actions or reads).
-FLOOD_METHODS = frozenset({"sendMessage", "sendDocument", "editMessageText", "editMessageReplyMarkup"})
+FLOOD_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "sendPhoto", "editMessageText", "editMessageReplyMarkup"}
+)
+# sendPhoto's limits (Bot API docs): at most 10 MB, width + height at most 10000, aspect ratio at most 20
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10_000
+MAX_PHOTO_RATIO = 20
 GROUP_LIMIT = (20, 60.0)  # Telegram: "no more than 20 messages per minute in the same group"
 
 _METHOD_NAMES = (
     "getMe getUpdates deleteWebhook setWebhook getWebhookInfo setMyCommands getMyCommands deleteMyCommands "
     "setMyDescription setMyShortDescription setMyName sendMessage editMessageText editMessageReplyMarkup "
-    "deleteMessage answerCallbackQuery sendChatAction sendDocument getFile"
+    "deleteMessage answerCallbackQuery sendChatAction sendDocument sendPhoto getFile"
 ).split()
 CANONICAL_METHODS = {name.lower(): name for name in _METHOD_NAMES}
 
@@ -120,11 +127,12 @@ class Outgoing:
     method: str
     chat_id: int
     message_id: int
-    text: str  # plain text after entity parsing (the caption for sendDocument)
+    text: str  # plain text after entity parsing (the caption for sendDocument and sendPhoto)
     entities: list[dict[str, Any]]
     params: dict[str, Any]  # parameters as received (decoded), incl. parse_mode and reply_markup
     document: dict[str, Any] | None = None
     content: bytes | None = None
+    photo: list[dict[str, Any]] | None = None  # sendPhoto: the PhotoSize list Telegram answered
 
     @property
     def parse_mode(self) -> str | None:
@@ -184,6 +192,7 @@ class _StoredFile:
     content: bytes | None
     file_size: int
     file_path: str | None = None
+    size: tuple[int, int] | None = None  # (width, height) when it was sent as a photo
 
 
 @dataclass
@@ -536,7 +545,7 @@ class BotApiStub:
                 self._cond.wait(remaining)
 
     def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> list[Outgoing]:
-        """Block until the bot has sent ``count`` new messages (sendMessage/sendDocument) to ``chat_id``."""
+        """Block until the bot has sent ``count`` new messages (SEND_METHODS) to ``chat_id``."""
         return self.wait_for(
             lambda: self._sends_if(chat_id, count), timeout, what=f"{count} message(s) to chat {chat_id}"
         )
@@ -1112,6 +1121,76 @@ class BotApiStub:
             )
             return copy.deepcopy(message)
 
+    def _api_sendphoto(self, p: _Params, files: _Files, alive: _Alive) -> Any:
+        """A photo: an upload (multipart, as the bot sends one) that must be a readable PNG or JPEG within
+        Telegram's size, dimension and ratio limits, or a photo's file_id sent before; caption as
+        sendDocument's (at most 1024 units after entity parsing)."""
+        with self._cond:
+            chat_id = self._chat_id(p)
+            value = p.get("photo")
+            upload = None
+            if isinstance(value, str) and value.startswith("attach://"):
+                upload = files.get(value.removeprefix("attach://"))
+            elif value is None or value == "":
+                upload = files.get("photo")
+            if upload is not None:
+                if not upload.content:
+                    raise _bad("file must be non-empty")
+                if len(upload.content) > MAX_PHOTO_BYTES:
+                    raise _ApiFailure(413, "Request Entity Too Large")
+                size = _image_size(upload.content)
+                if size is None:
+                    raise _bad("IMAGE_PROCESS_FAILED")
+                short, long = sorted(size)
+                if short + long > MAX_PHOTO_SIDES or long > MAX_PHOTO_RATIO * short:
+                    raise _bad("PHOTO_INVALID_DIMENSIONS")
+                stored = self._store_file(upload.filename, upload.mime_type, upload.content, None)
+                stored.size = size
+                content: bytes | None = upload.content
+            elif isinstance(value, str) and value in self._files and self._files[value].size is not None:
+                stored = self._files[value]
+                content = stored.content
+            elif value is None or value == "":
+                raise _bad("there is no photo in the request")
+            else:
+                raise _bad("wrong file identifier/HTTP URL specified")
+            caption, entities = self._parsed(p, "caption", "caption_entities", MAX_CAPTION_UTF16)
+            markup = _validate_markup(p.get("reply_markup"), inline_only=False)
+            assert stored.size is not None
+            photo = [
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "file_size": stored.file_size,
+                    "width": stored.size[0],
+                    "height": stored.size[1],
+                }
+            ]
+            body: dict[str, Any] = {"photo": photo}
+            if caption:
+                body["caption"] = caption
+            if entities:
+                body["caption_entities"] = entities
+            replied = self._reply_to(chat_id, p)
+            if replied is not None:
+                body["reply_to_message"] = replied
+            if markup is not None and markup.get("inline_keyboard"):
+                body["reply_markup"] = markup
+            message = self._bot_message(chat_id, body)
+            self._record(
+                Outgoing(
+                    "sendPhoto",
+                    chat_id,
+                    message["message_id"],
+                    caption,
+                    entities,
+                    p,
+                    content=content,
+                    photo=copy.deepcopy(photo),
+                )
+            )
+            return copy.deepcopy(message)
+
     def _incoming_document(self, value: Any, files: dict[str, _Upload]) -> tuple[_StoredFile, bytes | None]:
         upload = None
         if isinstance(value, str) and value.startswith("attach://"):
@@ -1242,6 +1321,23 @@ def _auto_entities(text: str) -> list[dict[str, Any]]:
             offset = utf16_len(text[: match.start()])
             found.append({"type": kind, "offset": offset, "length": utf16_len(match.group(0))})
     return sorted(found, key=lambda e: e["offset"])
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or baseline/progressive JPEG; None for anything else (Telegram refuses
+    what it cannot decode)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return (width, height) if width and height else None
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return (width, height) if width and height else None
+            i += 2 + length
+    return None
 
 
 def _document_json(stored: _StoredFile) -> dict[str, Any]:
