@@ -93,7 +93,7 @@ def test_a_damaged_answer_model_is_one_line_naming_the_fix(tmp_path: Path) -> No
     (tmp_path / "m.safetensors").write_bytes(shipped.weights.read_bytes()[:1000])
     manifest = json.loads((shipped.weights.with_suffix(".json")).read_text())
     (tmp_path / "m.json").write_text(json.dumps({**manifest, "weights": "m.safetensors"}))
-    with pytest.raises(InstallError, match="damaged .*reinstall newsqa, or run with --answer-model none"):
+    with pytest.raises(InstallError, match=r"damaged .*reinstall newsqa, or run with --answer-model none"):
         AnswerModel(str(tmp_path / "m.json"))
     with pytest.raises(InstallError, match="cannot read"):
         AnswerModel(str(tmp_path / "missing.json"))
