@@ -87,6 +87,7 @@ class Backend:
         state = ChatState.from_json(self.chats.load_conversation(chat))
         self.library.refresh()
         answer = self.answerer.ask(question, state.conversation, k=self.k + 1, as_of=as_of)
+        state.conversation = state.conversation.then(answer.turn)
         self.questions += 1
         page, has_more = self._page(answer)
         number = state.remember(answer.query, answer.focus, as_of) if page.answered else 0

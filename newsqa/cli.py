@@ -1103,6 +1103,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
                 conversation = Conversation()
                 continue
             answer = qa.ask(question, conversation, as_of=as_of or today())
+            conversation = conversation.then(answer.turn)
             if as_json:
                 click.echo(json_line(answer.to_dict()))
             else:

@@ -62,11 +62,11 @@ def test_a_pronoun_question_leads_and_the_old_one_says_who() -> None:
 def test_the_query_never_grows_turn_after_turn() -> None:
     conversation = Conversation()
     query = resolve(AIRBASE, None)
-    conversation.add(AIRBASE, query)
+    conversation = conversation.then((AIRBASE, query))
     for i in range(60):
         question = f"And what was said about the rockets and the militias number {i} afterwards?"
         query = resolve(question, conversation.last_query)
-        conversation.add(question, query)
+        conversation = conversation.then((question, query))
     assert len(query.split()) <= MAX_QUERY_WORDS
     assert query.startswith("Which airbase was targeted")  # the subject stays
     assert "number 59" in query  # and the newest words are kept
@@ -76,7 +76,9 @@ def test_the_query_never_grows_turn_after_turn() -> None:
 def test_the_conversation_keeps_only_recent_turns() -> None:
     conversation = Conversation()
     for i in range(20):
-        conversation.add(f"q{i}", f"r{i}")
+        longer = conversation.then((f"q{i}", f"r{i}"))
+        assert longer is not conversation and len(conversation.turns) == min(i, conversation.max_turns)
+        conversation = longer
     assert len(conversation.turns) == conversation.max_turns and conversation.last_query == "r19"
 
 

@@ -54,12 +54,12 @@ def test_the_term_count_memory_stays_bounded(library: Library) -> None:
     from conftest import SEEDS
 
     from newsqa.index.ingest.loaders import iter_articles
-    from newsqa.index.search import ranking as search
+    from newsqa.index.search import memory
 
     library.ingest(iter_articles([SEEDS]))
     searcher = Searcher(library, SearchOptions(lexical_budget=1))
     searcher.rank("drones airbase targeted")  # counts taken for this index size
-    for i in range(search.MAX_COUNTED_TERMS + 50):
-        searcher._counts[f"word{i}"] = 0
+    for i in range(memory.MAX_COUNTED_TERMS + 50):
+        searcher.term_counts.known[f"word{i}"] = 0
     searcher.rank("drones airbase targeted")
-    assert len(searcher._counts) <= 10
+    assert len(searcher.term_counts.known) <= 10

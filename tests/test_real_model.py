@@ -59,6 +59,6 @@ def test_follow_up_in_april(qa: QuestionAnswerer) -> None:
     conversation = Conversation()
     first = qa.ask("Which airbase was targeted by drones shortly after midnight on Sunday?", conversation)
     assert first.passages[0].sentence == AIN
-    second = qa.ask("And in April?", conversation)
+    second = qa.ask("And in April?", conversation.then(first.turn))
     assert second.query == "Which airbase was targeted by drones in April?"
     assert second.passages[0].sentence.startswith("Erbil International Airport was also targeted")

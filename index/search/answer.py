@@ -96,6 +96,11 @@ class Answer:
         }
 
     @property
+    def turn(self) -> tuple[str, str]:
+        """(question, resolved query): what a conversation records of this answer (followup.py)."""
+        return self.question, self.query
+
+    @property
     def age_note(self) -> str | None:
         """'The latest I have on this is from 12 March 2023.' when the newest evidence is old news."""
         if not self.latest:

@@ -55,8 +55,10 @@ class Conversation:
     turns: list[tuple[str, str]] = field(default_factory=list)  # (question, resolved query)
     max_turns: int = 6
 
-    def add(self, question: str, query: str) -> None:
-        self.turns = [*self.turns, (question, query)][-self.max_turns :]
+    def then(self, turn: tuple[str, str]) -> Conversation:
+        """This conversation with `turn` (question, resolved query: `Answer.turn`) added, the oldest
+        forgotten past `max_turns`; this one is left as it was."""
+        return Conversation([*self.turns, turn][-self.max_turns :], self.max_turns)
 
     @property
     def last_query(self) -> str | None:

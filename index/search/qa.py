@@ -40,15 +40,14 @@ class QuestionAnswerer:
         offset: int = 0,
         as_of: dt.date | None = None,
     ) -> Answer:
-        """Answer `question`; with a conversation, resolve a follow-up against it and record the turn.
+        """Answer `question`; with a conversation, resolve a follow-up against it.
 
-        `as_of` is the moment of asking (None: time handling off, every article counts alike).
+        The conversation is left as it was: the answer's `turn` is what to add to it for the next
+        question (`Conversation.then`), so a caller keeping state decides when it changes. `as_of` is
+        the moment of asking (None: time handling off, every article counts alike).
         """
         question, query, focus = self._turn(question, conversation)
-        answer = self._answer(question, query, focus, as_of, offset=offset, k=k)
-        if conversation is not None:
-            conversation.add(question, query)
-        return answer
+        return self._answer(question, query, focus, as_of, offset=offset, k=k)
 
     def rank(
         self, question: str, conversation: Conversation | None = None, *, as_of: dt.date | None = None

@@ -85,7 +85,10 @@ def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searc
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
         kind = type(getattr(opts, name))
         opts = dataclasses.replace(opts, **{name: kind(raw)})
-    return ctx.searcher(lib, opts)
+    try:
+        return ctx.searcher(lib, opts)
+    except ValueError as exc:  # a stage in `skip` that is not one, or cannot be left out
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _ask_and_report(

@@ -131,9 +131,8 @@ def evaluate(qa: QuestionAnswerer, dialogues: Sequence[Dialogue], *, k: int = 5)
     """Each dialogue twice: the follow-up after its first turn, and the follow-up alone."""
     out: list[FollowupOutcome] = []
     for d in dialogues:
-        conversation = Conversation()
-        qa.ask(d.turns[0], conversation, k=k)
-        second = qa.ask(d.turns[1], conversation, k=k)
+        first = qa.ask(d.turns[0], k=k)
+        second = qa.ask(d.turns[1], Conversation().then(first.turn), k=k)
         alone = qa.ask(d.turns[1], k=k)
         with_context = answer_rank(second, d.articles, d.expect, k)
         without = answer_rank(alone, d.articles, d.expect, k)

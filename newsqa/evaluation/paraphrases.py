@@ -206,7 +206,11 @@ def evaluate(
     """Every question alone (a fresh conversation each) and all in one chat, in order."""
     alone = [_outcome(p, qa.ask(p.question, Conversation(), k=k), gold[p.id]) for p in items]
     chat = Conversation()
-    in_chat = [_outcome(p, qa.ask(p.question, chat, k=k), gold[p.id]) for p in items]
+    in_chat = []
+    for p in items:
+        answer = qa.ask(p.question, chat, k=k)
+        chat = chat.then(answer.turn)
+        in_chat.append(_outcome(p, answer, gold[p.id]))
     return {"alone": alone, "chat": in_chat}
 
 
