@@ -17,6 +17,7 @@ from newsqa.index.web.netguard import AllowList
 from .settings import MB, BotSettings, parse_ids
 
 if TYPE_CHECKING:
+    from newsqa.frontdoor import Newsqa
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.storage.library import Library
     from newsqa.wiring import Wiring
@@ -201,17 +202,19 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     bot_log = logging.getLogger("newsqa.bot")
     if bot_log.getEffectiveLevel() > logging.INFO:
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
+    from newsqa.frontdoor import Newsqa
+
     try:
-        library = ctx.library()
+        n = Newsqa(ctx, k=settings.k)
+        _ = n.library  # a damaged index or another model: one line now
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _index_if_empty(library, settings, ctx.settings.seeds)
-        answerer = ctx.answerer(library, settings.k)
+        _index_if_empty(n, settings, ctx.settings.seeds)
         click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
         if settings.allow_hosts:
             click.echo(f"fetching from public addresses and {settings.allow_hosts}", err=True)
-        asyncio.run(_until_signalled(settings, library, answerer))
+        asyncio.run(_until_signalled(settings, n.library, n.answerer))
     except InvalidToken:
         raise click.ClickException("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN") from None
     except NetworkError as exc:
@@ -220,19 +223,16 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        library.close()
+        n.close()
 
 
-def _index_if_empty(library: Library, settings: BotSettings, seeds: Path) -> None:
+def _index_if_empty(n: Newsqa, settings: BotSettings, seeds: Path) -> None:
     """A fresh data directory gets the configured folders (or the seed articles) before serving."""
-    if library.counts()[0]:
+    if n.counts()[0]:
         return
-    from newsqa.index.ingest.loaders import iter_articles
-
     paths = list(settings.folders) or [seeds]
     click.echo(f"The index is empty: indexing {', '.join(map(str, paths))} first.", err=True)
-    with library.dir.writer_lock(timeout=settings.lock_timeout):
-        report = library.ingest(iter_articles(paths))
+    report = n.add(paths, lock_timeout=settings.lock_timeout)
     click.echo(report.summary(), err=True)
 
 

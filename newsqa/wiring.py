@@ -8,8 +8,10 @@ of them needs another's command module. Heavy libraries (torch, faiss) load only
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsqa.index.embedder import model_name
@@ -29,14 +31,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Wiring:
-    """The settings, and an embedder to use instead of the model they name (tests inject a fake one)."""
+    """The settings, and an embedder to use instead of the model they name (tests inject a fake one).
+
+    A value: it holds nothing loaded. The models searches share are kept by `shared_reranker` and
+    `shared_question_encoder` below, one per spec in the process."""
 
     settings: Settings
     injected_embedder: Callable[[], Embedder] | None = None
-    # the --rerank-model once loaded: every searcher shares it (one model in memory, one cache of vectors)
-    _rerankers: dict[str, Reranker] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # the --question-model once loaded, shared the same way
-    _questions: dict[str, Embedder] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def allowing(self, hosts: AllowList) -> Wiring:
         """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
@@ -61,12 +62,7 @@ class Wiring:
         spec = self.settings.rerank_model
         if not spec:
             return None
-        if spec not in self._rerankers:
-            from newsqa.index.embedder import reranker_embedder
-            from newsqa.index.search.rerank import Reranker
-
-            self._rerankers[spec] = Reranker(reranker_embedder(spec, self.settings.models_dir))
-        return self._rerankers[spec]
+        return shared_reranker(spec, self.settings.models_dir)
 
     def question_encoder(self) -> Embedder | None:
         """The --question-model, loaded on first use and then shared; None where questions are embedded by
@@ -78,11 +74,7 @@ class Wiring:
         spec = self.settings.question_model
         if not spec or self.model_name() != PAIRS_WITH:
             return None
-        if spec not in self._questions:
-            from newsqa.index.models.question_encoder import QuestionEncoder
-
-            self._questions[spec] = QuestionEncoder(spec)
-        return self._questions[spec]
+        return shared_question_encoder(spec)
 
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
         """The search every front end uses: the measured options (or `options`), the question model and
@@ -109,9 +101,12 @@ class Wiring:
 
         return DataDir(self.settings.data_dir)
 
-    def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
-        """The index in the settings' home; `compressed` None keeps the vector layout it has."""
-        from newsqa.index.storage.library import Library
+    def library(
+        self, *, create: bool = True, compressed: bool | None = None, detect_copies: bool = True
+    ) -> Library:
+        """The index in the settings' home; `compressed` None keeps the vector layout it has;
+        `detect_copies` False indexes every article as given (an evaluation pool)."""
+        from newsqa.index.storage.library import COPY_THRESHOLD, Library
         from newsqa.index.storage.vectors import IndexPolicy
 
         return Library(
@@ -120,6 +115,7 @@ class Wiring:
             model_name=self.model_name(),
             readonly=not create,
             vector_policy=IndexPolicy(compressed=compressed),
+            copy_threshold=COPY_THRESHOLD if detect_copies else None,
         )
 
     def fetch_options(self) -> FetchOptions:
@@ -145,3 +141,21 @@ class Wiring:
         from newsqa.index.search.qa import QuestionAnswerer
 
         return QuestionAnswerer(self.searcher(lib), k=k)
+
+
+@functools.cache
+def shared_reranker(spec: str, models_dir: Path) -> Reranker:
+    """The --rerank-model, loaded once per process: every searcher shares it (one model in memory, one
+    cache of vectors: the evaluation's indexes, the bot's refreshes)."""
+    from newsqa.index.embedder import reranker_embedder
+    from newsqa.index.search.rerank import Reranker
+
+    return Reranker(reranker_embedder(spec, models_dir))
+
+
+@functools.cache
+def shared_question_encoder(spec: str) -> Embedder:
+    """The --question-model, loaded once per process and shared the same way."""
+    from newsqa.index.models.question_encoder import QuestionEncoder
+
+    return QuestionEncoder(spec)

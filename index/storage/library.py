@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: Rewrite the FAISS snapshot once this many changes piled up since the last one; below it, readers
 #: replay the (cheap) change log instead, which keeps a one-article add far under a second at any size.
 SNAPSHOT_EVERY = 20_000
+#: How alike two articles' texts must be to be one story told twice (stories/copies.py).
+COPY_THRESHOLD = 0.8
 #: Texts per embedder call. A 10 MB article is ~100k sentences: in calls of this size its vectors are
 #: committed and reported as they come (minutes of work survive a crash), and memory stays bounded.
 EMBED_CHUNK = 512
@@ -119,7 +121,7 @@ class Library:
         readonly: bool = False,
         snapshot_every: int = SNAPSHOT_EVERY,
         vector_policy: IndexPolicy | None = None,
-        copy_threshold: float | None = 0.8,
+        copy_threshold: float | None = COPY_THRESHOLD,
         bare_vectors: bool = False,
         embed_chunk: int = EMBED_CHUNK,
     ) -> None:
@@ -135,14 +137,7 @@ class Library:
         self.bare_vectors = bare_vectors
         if readonly and not self.dir.exists():
             raise FileNotFoundError(f"no index in {self.dir.root}: run `newsqa index build` first")
-        self.store: Store
-        if isinstance(self.dir, PgHome):
-            from .pgstore import PgStore  # psycopg loads only for a PostgreSQL store
-
-            self.store = PgStore(self.dir.url, readonly=readonly)
-        else:
-            self.dir.root.mkdir(parents=True, exist_ok=True)
-            self.store = Store(self.dir.db_path, readonly=readonly)
+        self.store: Store = self.dir.open_store(readonly=readonly)
         # None: index every article as it comes (an evaluation pool must stay exactly as given)
         self.stories = (
             Stories(self.store, threshold=copy_threshold) if copy_threshold and not readonly else None

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ..storage.library import IngestReport, Library
+from ..storage.pgconn import FEEDS_KEY
 from ..text.article import Article
 from .feeds import FeedStateStore, PollReport, poll_feeds
 from .fetch import Fetcher
@@ -50,3 +51,27 @@ async def sync_feeds(
         ingest = await asyncio.to_thread(ingest_locked, library, poll.articles, lock_timeout)
     poll.mark_indexed(state)  # every article handled: indexed, unchanged or recognised as a copy
     return FeedSync(poll, ingest)
+
+
+class FeedRounds:
+    """The feeds one process polls into one index: their state in the index's database and, where several
+    processes share it, the lease that lets one of them poll (the index's home decides: lease())."""
+
+    def __init__(self, library: Library, urls: list[str]) -> None:
+        self.library = library
+        self.urls = urls
+        self.state = FeedStateStore(library.store)
+        self.lease = library.dir.lease(FEEDS_KEY)
+
+    def ours(self) -> bool:
+        """Whether this process polls the feeds now (blocking: one short query on a shared database)."""
+        return self.lease is None or self.lease.held()
+
+    async def run(self, fetcher: Fetcher, *, lock_timeout: float = 120.0) -> FeedSync:
+        """One round: the due feeds polled, their new stories indexed, then marked seen."""
+        return await sync_feeds(self.library, self.state, fetcher, self.urls, lock_timeout=lock_timeout)
+
+    def close(self) -> None:
+        self.state.close()
+        if self.lease is not None:
+            self.lease.close()  # another process's next round takes the feeds over
