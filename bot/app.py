@@ -22,7 +22,6 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
-    filters,
 )
 
 from newsqa.index.search.qa import QuestionAnswerer
@@ -30,7 +29,7 @@ from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.follow import ChangeFollower
 from newsqa.index.storage.library import Library
 
-from . import redact, texts
+from . import redact, routing, texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
@@ -78,7 +77,6 @@ def build_application(settings: BotSettings, services: Services) -> App:
     questions = QuestionHandlers(services)
     admin = AdminHandlers(services)
     follows = FollowHandlers(services)
-    new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
     for name, callback in (
         ("start", questions.start),
         ("help", questions.help),
@@ -94,10 +92,13 @@ def build_application(settings: BotSettings, services: Services) -> App:
         ("reindex", admin.reindex),
         ("stats", admin.stats),
     ):
-        app.add_handler(CommandHandler(name, callback, filters=new))
-    app.add_handler(MessageHandler(new & filters.Document.ALL, admin.document))
-    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions.text))
-    app.add_handler(MessageHandler(new & filters.COMMAND, questions.unknown_command))
+        app.add_handler(CommandHandler(name, callback, filters=routing.NEW))
+    # who a message is for is decided here, by filters (routing.py); group chatter matches none of them
+    app.add_handler(MessageHandler(routing.UPLOAD, admin.document))
+    app.add_handler(MessageHandler(routing.PRIVATE_QUESTION, questions.private_text))
+    app.add_handler(MessageHandler(routing.MENTION, questions.mention))
+    app.add_handler(MessageHandler(routing.REPLY_TO_BOT, questions.reply))
+    app.add_handler(MessageHandler(routing.UNKNOWN_COMMAND, questions.unknown_command))
     app.add_handler(CallbackQueryHandler(ButtonHandlers(services).on_button))
     app.add_error_handler(on_error)
     return app

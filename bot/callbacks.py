@@ -60,14 +60,13 @@ class ButtonHandlers:
         backend = self.s.backend
         match action:
             case buttons.More(number, offset):
-                async with self.s.locks.hold(replier.chat_id):
-                    reply = await asyncio.to_thread(backend.more, chat_key(replier.chat_id), number, offset)
-                    if reply is None:
-                        return texts.FORGOTTEN
-                    if not reply.answer.passages:
-                        return texts.NO_MORE
-                    await self._drop_button(update.callback_query)
-                    await send_answer(replier, reply)
+                reply = await asyncio.to_thread(backend.more, chat_key(replier.chat_id), number, offset)
+                if reply is None:
+                    return texts.FORGOTTEN
+                if not reply.answer.passages:
+                    return texts.NO_MORE
+                await self._drop_button(update.callback_query)
+                await send_answer(replier, reply)
                 return None
             case buttons.Context(sentence_id):
                 passage = await asyncio.to_thread(backend.context, sentence_id)
