@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from newsqa.index.storage.library import IngestReport
-from newsqa.index.text.article import LoadProblem
-
-from .backend import Stats
-from .chatstore import Follow
 from .formatting import Block, Span
+
+if TYPE_CHECKING:  # the records it words, read only: nothing of the index or the database is loaded
+    from newsqa.index.storage.library import IngestReport
+    from newsqa.index.text.article import LoadProblem
+
+    from .backend import Stats
+    from .chatstore import Follow
 
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "What this bot does"),
