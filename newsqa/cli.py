@@ -878,6 +878,12 @@ def run() -> None:
         sys.exit(1)
 
 
-main.add_command(bench)
+@main.group("dev")
+def dev_group() -> None:
+    """Developer tools: measure answers (eval) and speed (bench) on datasets; see docs/quality.md and
+    docs/bench.md."""
+
+
 main.add_command(serve)
-main.add_command(eval_group)
+dev_group.add_command(eval_group)
+dev_group.add_command(bench)

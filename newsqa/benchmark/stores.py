@@ -1,4 +1,4 @@
-"""`newsqa --store URL bench`: the same figures on a SQLite data directory and on the PostgreSQL store, side
+"""`newsqa --store URL dev bench`: the same figures on a SQLite data directory and on the PostgreSQL store, side
 by side: build rate against the encoder, answer latency, a one-article add, and how soon another process
 (a second Library with a ChangeFollower, as a serving replica) answers with an article just added."""
 

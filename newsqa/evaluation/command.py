@@ -1,4 +1,4 @@
-"""The `newsqa eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's search.
+"""The `newsqa dev eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's search.
 
 Indexes are built under --work (default /tmp/newsqa-eval) and reused by later runs; see docs/quality.md.
 """
@@ -94,7 +94,7 @@ def _ask_and_report(
 def _header(ctx: Wiring, what: str, searcher: Searcher) -> str:
     load = os.getloadavg()[0]
     return (
-        f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}"
+        f"newsqa dev eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}"
         f"{f', reranker {searcher.reranker.name}' if searcher.reranker else ''}, "
         f"{os.cpu_count()} cores, load average {load:.2f}; options {dataclasses.asdict(searcher.options)}"
     )
@@ -469,7 +469,7 @@ def abstain(
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"newsqa eval abstain {pool}: model {ctx.model_name()}\n")
+    click.echo(f"newsqa dev eval abstain {pool}: model {ctx.model_name()}\n")
     click.echo("| threshold | tune: answered | tune: abstained | other: answered | other: abstained |")
     click.echo("|---|---|---|---|---|")
     for t, a, b in zip(thresholds, result["tune"]["curve"], result["other"]["curve"], strict=True):
