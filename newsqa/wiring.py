@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsqa.index.embedder import model_name
+from newsqa.index.models.embedder import model_name
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import Settings
 
 if TYPE_CHECKING:
-    from newsqa.index.embedder import Embedder
+    from newsqa.index.models.embedder import Embedder
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
     from newsqa.index.search.rerank import Reranker
@@ -50,7 +50,7 @@ class Wiring:
         spec, batch_size, models = self.settings.model, self.settings.batch_size, self.settings.models_dir
 
         def make() -> Embedder:
-            from newsqa.index.embedder import SentenceTransformerEmbedder
+            from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder(spec, batch_size=batch_size, models_dir=models)
 
@@ -126,7 +126,7 @@ class Wiring:
     def search_options(self) -> SearchOptions:
         """The measured defaults (the --rerank-model's own weight among them), with the user's
         --min-confidence if given."""
-        from newsqa.index.modelparts import KNOWN
+        from newsqa.index.models.modelparts import KNOWN
         from newsqa.index.search.ranking import SearchOptions
 
         opts = SearchOptions()
@@ -147,7 +147,7 @@ class Wiring:
 def shared_reranker(spec: str, models_dir: Path) -> Reranker:
     """The --rerank-model, loaded once per process: every searcher shares it (one model in memory, one
     cache of vectors: the evaluation's indexes, the bot's refreshes)."""
-    from newsqa.index.embedder import reranker_embedder
+    from newsqa.index.models.embedder import reranker_embedder
     from newsqa.index.search.rerank import Reranker
 
     return Reranker(reranker_embedder(spec, models_dir))

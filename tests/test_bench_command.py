@@ -60,7 +60,8 @@ def test_quick_bench_on_a_store_compares_sqlite_and_postgresql(tmp_path: Path, p
     then holds the corpus, so a second run refuses it without --reuse and measures it with."""
     embedder = HashingEmbedder()
     out = tmp_path / "rows.json"
-    args = ["--store", pg_url, "dev", "bench", "--quick", "--work", str(tmp_path / "work"), "--json", str(out)]
+    work = str(tmp_path / "work")
+    args = ["--store", pg_url, "dev", "bench", "--quick", "--work", work, "--json", str(out)]
     result = CliRunner().invoke(
         main, args, obj={"embedder_factory": lambda: embedder}, catch_exceptions=False
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embedder import Embedder
+from ..models.embedder import Embedder
 from ..stories.copies import Stories
 from ..text.article import Article, LoadProblem, storable
 from ..text.context import embedding_text

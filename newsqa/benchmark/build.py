@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.pghome import PgHome
 from newsqa.index.storage.vectors import IndexPolicy

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.evaluation.metrics import percentile
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.vectors import ExactTopK, recall_at
 from newsqa.index.text.article import Article

