@@ -18,10 +18,10 @@ from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
 from .buttons import alert_keyboard
-from .follows import Alert
 from .formatting import pack
 from .sending import Replier
 from .services import Services, chat_id_of
+from .topics import Alert
 from .views import alert_block
 
 log = logging.getLogger(__name__)

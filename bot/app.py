@@ -26,7 +26,7 @@ from telegram.ext import (
 
 from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
-from newsqa.index.storage.follow import ChangeFollower
+from newsqa.index.storage.changefollower import ChangeFollower
 from newsqa.index.storage.library import Library
 
 from . import redact, routing, texts
@@ -35,11 +35,11 @@ from .backend import Backend
 from .callbacks import ButtonHandlers
 from .chatqueue import ChatUpdateProcessor
 from .feedjob import FeedJob
-from .following import FollowHandlers
 from .handlers import QuestionHandlers
 from .retry import RetryingRateLimiter
 from .services import Services
 from .settings import BotSettings
+from .topic_commands import FollowHandlers
 from .webhook import WebhookServer
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from newsqa.index.text.article import Article, LoadProblem
 
 from .chatstate import ChatState
 from .chatstore import ChatStore, Follow
-from .follows import Alert, Follows
+from .topics import Alert, Follows
 
 log = logging.getLogger(__name__)
 

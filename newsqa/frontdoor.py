@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from newsqa.index.search.followup import Conversation
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
-    from newsqa.index.storage.follow import ChangeFollower
+    from newsqa.index.storage.changefollower import ChangeFollower
     from newsqa.index.storage.inventory import Inventory
     from newsqa.index.storage.library import IngestReport, Library
     from newsqa.index.storage.store import Store, StoredArticle
@@ -425,6 +425,6 @@ class Newsqa:
         """Keep answering from articles other processes add (another `newsqa index add`, an ingest
         worker, a replica's /add) while idle: a started background follower; `stop()` it, or use it as
         a context manager. PostgreSQL notifies at once; a data directory is polled."""
-        from newsqa.index.storage.follow import ChangeFollower
+        from newsqa.index.storage.changefollower import ChangeFollower
 
         return ChangeFollower(self.library, poll_seconds=poll_seconds).start()

@@ -3,7 +3,7 @@
 It offers what `Library` asks of a `DataDir`: whether an index exists, the one-writer lock (an advisory
 lock, released by the server when the holder's connection ends, even after kill -9). It keeps no FAISS
 snapshot files: each process builds its vectors from the database at start and follows the change log
-(follow.py), so any number of machines share one index without a shared disk.
+(changefollower.py), so any number of machines share one index without a shared disk.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ What differs from SQLite, and why:
 - Writes that touch the change log take a transaction-level advisory lock (`WRITE_KEY`): sequence numbers
   then commit in the order they were drawn, so a reader that replayed change 10 never misses a 9
   committed after it. SQLite's BEGIN IMMEDIATE gives the same order for free.
-- A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see follow.py).
+- A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see changefollower.py).
 - Lexical search is BM25 from PostgreSQL's full-text machinery: each sentence and paragraph is stemmed
   into a `tsvector` (GIN-indexed, for counting a word's rows), whose words with their counts are also
   kept as postings (word, row, count) read by word; `bm25` scores them with FTS5's formula and
