@@ -194,6 +194,7 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem
+    from newsqa.index.storage.outage import wait_for
 
     from . import redact
 
@@ -201,12 +202,15 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     bot_log = logging.getLogger("newsqa.bot")
     if bot_log.getEffectiveLevel() > logging.INFO:
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
-    try:
-        library = ctx.library()
+    try:  # started while the database is away (a reboot, a restart): wait for it, do not exit
+        library = wait_for(
+            lambda: _open_ready(ctx, settings),
+            where=str(ctx.home().root),
+            say=lambda m: click.echo(m, err=True),
+        )
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _index_if_empty(library, settings, ctx.settings.seeds)
         answerer = ctx.answerer(library, settings.k)
         click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
         if settings.allow_hosts:
@@ -221,6 +225,18 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         library.close()
+
+
+def _open_ready(ctx: Wiring, settings: BotSettings) -> Library:
+    """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
+    library = ctx.library()
+    try:
+        _index_if_empty(library, settings, ctx.settings.seeds)
+        library.refresh()
+    except BaseException:
+        library.close()
+        raise
+    return library
 
 
 def _index_if_empty(library: Library, settings: BotSettings, seeds: Path) -> None:

@@ -758,8 +758,10 @@ def index_watch(
     import asyncio
 
     from newsqa.index.ingest.watch import FolderWatcher
+    from newsqa.index.storage import outage
     from newsqa.index.storage.lease import Lease
-    from newsqa.index.storage.pgconn import FEEDS_KEY
+    from newsqa.index.storage.outage import first_line, wait_for
+    from newsqa.index.storage.pgconn import FEEDS_KEY, unavailable
     from newsqa.index.storage.pghome import PgHome
     from newsqa.index.web.feeds import FeedStateStore
     from newsqa.index.web.feedsync import sync_feeds
@@ -773,7 +775,8 @@ def index_watch(
         raise click.BadParameter(str(exc), param_hint="--every") from None
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
-    lib = ctx.library()
+    where = str(ctx.home().root)
+    lib = ctx.library() if once else wait_for(ctx.library, where=where, say=lambda m: click.echo(m, err=True))
     watcher = FolderWatcher(lib, folder, follow_links=follow_links) if folder else None
     state = FeedStateStore(lib.store) if feed_urls else None
     lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
@@ -788,27 +791,43 @@ def index_watch(
         async with Fetcher(ctx.fetch_options()) as fetcher:
             return (await sync_feeds(lib, state, fetcher, feed_urls)).summary()
 
+    def one_round() -> None:
+        if watcher is not None:
+            with lib.dir.writer_lock(timeout=120):
+                report = watcher.scan()
+            if report:
+                click.echo(str(report))
+            if report.waiting:
+                later = "run again to index them" if once else "the next round takes them"
+                click.echo(
+                    f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
+                    f"perhaps still being written: left for now ({later})",
+                    err=True,
+                )
+        if state is not None and lease is not None and not lease.held():
+            click.echo("feeds: another process polls them (a bot or watcher on this database)")
+        elif state is not None:
+            click.echo(asyncio.run(feed_round()))
+
+    down = False  # the database was unavailable at the last round: said once, not every round
     try:
         while True:
-            if watcher is not None:
-                with lib.dir.writer_lock(timeout=120):
-                    report = watcher.scan()
-                if report:
-                    click.echo(str(report))
-                if report.waiting:
-                    later = "run again to index them" if once else "the next round takes them"
+            try:
+                one_round()
+                if down:
+                    click.echo(f"the database at {where} is back", err=True)
+                down = False
+            except Exception as exc:
+                if once or not unavailable(exc):
+                    raise
+                if not down:  # files not indexed stay unseen, feed items unmarked: the next round takes them
                     click.echo(
-                        f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
-                        f"perhaps still being written: left for now ({later})",
-                        err=True,
+                        f"the database at {where} is unavailable ({first_line(exc)}); retrying", err=True
                     )
-            if state is not None and lease is not None and not lease.held():
-                click.echo("feeds: another process polls them (a bot or watcher on this database)")
-            elif state is not None:
-                click.echo(asyncio.run(feed_round()))
+                down = True
             if once:
                 return
-            time.sleep(pause)
+            time.sleep(min(pause, outage.BACKOFF[1]) if down else pause)
     except KeyboardInterrupt:
         pass
     finally:
