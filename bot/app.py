@@ -28,6 +28,7 @@ from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.changefollower import ChangeFollower
 from newsqa.index.storage.library import Library
+from newsqa.index.storage.pgconn import unavailable
 
 from . import redact, routing, texts
 from .admin import AdminHandlers
@@ -124,16 +125,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     where = f"update {update.update_id}" if isinstance(update, Update) else "the bot"
+    outage = error is not None and unavailable(error)
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network trouble while handling %s (after retries): %s", where, error)
+    elif outage:  # the database is down or restarting: one line, no traceback; it comes back by itself
+        log.warning("the database is unavailable while handling %s: %s", where, _first_line(error))
     else:
         log.error("error while handling %s", where, exc_info=error)
     if chat is None or (isinstance(update, Update) and update.callback_query is not None):
         return  # a button tap was already answered with an apology
     try:
-        await context.bot.send_message(chat.id, texts.SORRY)
+        await context.bot.send_message(chat.id, texts.UNAVAILABLE if outage else texts.SORRY)
     except TelegramError as exc:
         log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+def _first_line(exc: BaseException | None) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 async def on_dropped(update: Update) -> None:

@@ -17,6 +17,8 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from newsqa.index.storage.pgconn import unavailable
+
 from . import buttons, texts
 from .handlers import send_answer
 from .services import Services, chat_key, replier_for
@@ -44,9 +46,9 @@ class ButtonHandlers:
             return
         try:
             note = await self.dispatch(action, update, context)
-        except Exception:
+        except Exception as exc:
             with contextlib.suppress(TelegramError):
-                await query.answer(texts.SORRY_SHORT)
+                await query.answer(texts.UNAVAILABLE_SHORT if unavailable(exc) else texts.SORRY_SHORT)
             raise
         await query.answer(note)
 

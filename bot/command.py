@@ -195,6 +195,7 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem
+    from newsqa.index.storage.outage import wait_for
 
     from . import redact
 
@@ -202,15 +203,15 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     bot_log = logging.getLogger("newsqa.bot")
     if bot_log.getEffectiveLevel() > logging.INFO:
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
-    from newsqa.frontdoor import Newsqa
-
-    try:
-        n = Newsqa(ctx, k=settings.k)
-        _ = n.library  # a damaged index or another model: one line now
+    try:  # started while the database is away (a reboot, a restart): wait for it, do not exit
+        n: Newsqa = wait_for(
+            lambda: _open_ready(ctx, settings),
+            where=str(ctx.home().root),
+            say=lambda m: click.echo(m, err=True),
+        )
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _index_if_empty(n, settings, ctx.settings.seeds)
         click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
         if settings.allow_hosts:
             click.echo(f"fetching from public addresses and {settings.allow_hosts}", err=True)
@@ -224,6 +225,20 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         n.close()
+
+
+def _open_ready(ctx: Wiring, settings: BotSettings) -> Newsqa:
+    """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
+    from newsqa.frontdoor import Newsqa
+
+    n = Newsqa(ctx, k=settings.k)
+    try:
+        _index_if_empty(n, settings, ctx.settings.seeds)
+        n.refresh()
+    except BaseException:
+        n.close()
+        raise
+    return n
 
 
 def _index_if_empty(n: Newsqa, settings: BotSettings, seeds: Path) -> None:

@@ -22,6 +22,7 @@ from telegram import Bot
 from telegram.ext import ContextTypes, JobQueue
 
 from newsqa.index.storage.datadir import IndexProblem
+from newsqa.index.storage.pgconn import unavailable
 from newsqa.index.web.feedsync import FeedRounds, FeedSync
 from newsqa.index.web.fetch import Fetcher, FetchOptions
 
@@ -62,10 +63,17 @@ class FeedJob:
             return
         self._round = asyncio.create_task(self.run_round(context.bot), name="feed round")
 
+    async def _retry_alerts(self, bot: Bot) -> None:
+        """Alerts an earlier round could not work out (the database was away): whoever holds the feeds
+        now, this process knows the articles, and the claim in the database keeps it to one send."""
+        if self.s.unalerted:
+            await alert_followers(bot, self.s, ())
+
     async def run_round(self, bot: Bot) -> FeedSync | None:
         """Poll the due feeds, index their new stories, alert followers of the new articles; None when
         the round did not run (another replica holds the feeds) or failed."""
         try:
+            await self._retry_alerts(bot)
             if not await asyncio.to_thread(self.rounds.ours):
                 log.debug("feed round skipped: another process polls the feeds")
                 return None
@@ -81,8 +89,14 @@ class FeedJob:
         except IndexProblem as exc:  # e.g. another process holds the writer lock: nothing was marked seen
             log.warning("feed round not indexed: %s; its stories are fetched again next round", exc)
             return None
-        except Exception:
-            log.exception("feed round failed; the next one runs as scheduled")
+        except Exception as exc:
+            if not unavailable(exc):
+                log.exception("feed round failed; the next one runs as scheduled")
+                return None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning(
+                "feed round skipped: the database is unavailable (%s); the next one tries again", first
+            )
             return None
 
     async def stop(self) -> None:

@@ -671,6 +671,9 @@ def index_watch(
     import asyncio
 
     from newsqa.frontdoor import Newsqa
+    from newsqa.index.storage import outage
+    from newsqa.index.storage.outage import first_line, wait_for
+    from newsqa.index.storage.pgconn import unavailable
     from newsqa.index.web.fetch import Fetcher
 
     if folder is None and not feeds:
@@ -681,7 +684,14 @@ def index_watch(
         raise click.BadParameter(str(exc), param_hint="--every") from None
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
-    n = Newsqa(ctx)
+    where = str(ctx.home().root)
+
+    def opened() -> Newsqa:
+        n = Newsqa(ctx)
+        _ = n.library  # the database now: while it is away, wait_for retries
+        return n
+
+    n = opened() if once else wait_for(opened, where=where, say=lambda m: click.echo(m, err=True))
     watcher = n.folder_watcher(folder, follow_links=follow_links) if folder else None
     rounds = n.feeds(feed_urls) if feed_urls else None
     what = [str(folder)] if folder else []
@@ -695,27 +705,43 @@ def index_watch(
         async with Fetcher(ctx.fetch_options()) as fetcher:
             return (await rounds.run(fetcher)).summary()
 
+    def one_round() -> None:
+        if watcher is not None:
+            with n.writing(lock_timeout=120):
+                report = watcher.scan()
+            if report:
+                click.echo(str(report))
+            if report.waiting:
+                later = "run again to index them" if once else "the next round takes them"
+                click.echo(
+                    f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
+                    f"perhaps still being written: left for now ({later})",
+                    err=True,
+                )
+        if rounds is not None and not rounds.ours():
+            click.echo("feeds: another process polls them (a bot or watcher on this database)")
+        elif rounds is not None:
+            click.echo(asyncio.run(feed_round()))
+
+    down = False  # the database was unavailable at the last round: said once, not every round
     try:
         while True:
-            if watcher is not None:
-                with n.writing(lock_timeout=120):
-                    report = watcher.scan()
-                if report:
-                    click.echo(str(report))
-                if report.waiting:
-                    later = "run again to index them" if once else "the next round takes them"
+            try:
+                one_round()
+                if down:
+                    click.echo(f"the database at {where} is back", err=True)
+                down = False
+            except Exception as exc:
+                if once or not unavailable(exc):
+                    raise
+                if not down:  # files not indexed stay unseen, feed items unmarked: the next round takes them
                     click.echo(
-                        f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
-                        f"perhaps still being written: left for now ({later})",
-                        err=True,
+                        f"the database at {where} is unavailable ({first_line(exc)}); retrying", err=True
                     )
-            if rounds is not None and not rounds.ours():
-                click.echo("feeds: another process polls them (a bot or watcher on this database)")
-            elif rounds is not None:
-                click.echo(asyncio.run(feed_round()))
+                down = True
             if once:
                 return
-            time.sleep(pause)
+            time.sleep(min(pause, outage.BACKOFF[1]) if down else pause)
     except KeyboardInterrupt:
         pass
     finally:

@@ -337,8 +337,12 @@ class Library:
         progress: Callable[[int], None] | None = None,
         splitter: Callable[[Article], list[Sentence]] | None = None,
         on_embedded: Callable[[int], None] | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
         """Add new articles, replace changed ones, skip unchanged ones; one transaction per batch.
+
+        `report`: filled as batches commit, so a caller still knows what committed when this raises
+        (the feed job alerts an article that committed before the database went away).
 
         `progress` gets the articles done per batch, `on_embedded` the sentences embedded per embedder
         call (`embed_chunk` texts), so a single huge article shows its progress too.
@@ -348,7 +352,7 @@ class Library:
         their text hash on the next run), an article's sentences in its batch's one transaction.
         """
         split = splitter or (lambda a: split_sentences(a.text))
-        report = IngestReport()
+        report = IngestReport() if report is None else report
         started = time.perf_counter()
         stories = self.stories
         items = _storable(items)

@@ -236,7 +236,7 @@ class PgStore(Store):
         return PgConnection(self.url, readonly=self.readonly)
 
     def _usable(self, conn: PgConnection) -> bool:
-        return not conn.raw.closed  # closed: the server restarted or the network dropped it
+        return conn.alive()  # not: the server restarted or the network dropped it
 
     @property
     def conn(self) -> PgConnection:  # type: ignore[override]

@@ -7,6 +7,7 @@ so a crash at any moment leaves the previous committed state, and a reader repla
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -300,12 +301,20 @@ class Store:
 
     @property
     def conn(self) -> sqlite3.Connection:
+        """This thread's connection, made anew when the old one broke (a server restarted). Forgotten
+        before the new one is made: a connect that fails (the server still down) raises here, and the
+        thread's next call tries again instead of tripping over the broken one."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or not self._usable(conn):
+            self._local.conn = None
+            if conn is not None:
+                with self._all_lock:
+                    if conn in self._all:
+                        self._all.remove(conn)
+                with contextlib.suppress(Exception):  # broken already: nothing to give back
+                    conn.close()
+            conn = self._connect()
             with self._all_lock:
-                if conn is not None:
-                    self._all.remove(conn)
-                conn = self._connect()
                 self._all.append(conn)
             self._local.conn = conn
         return conn
