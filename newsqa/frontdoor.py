@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
     from newsqa.index.storage.changefollower import ChangeFollower
+    from newsqa.index.storage.indexstore import IndexStore
     from newsqa.index.storage.inventory import Inventory
     from newsqa.index.storage.library import IngestReport, Library
-    from newsqa.index.storage.store import Store, StoredArticle
+    from newsqa.index.storage.store import StoredArticle
     from newsqa.index.text.article import Article, LoadProblem
     from newsqa.index.text.sentences import Sentence
     from newsqa.index.web.feedsync import FeedRounds
@@ -171,7 +172,7 @@ class Newsqa:
         return self._answerer
 
     @property
-    def store(self) -> Store:
+    def store(self) -> IndexStore:
         """The database under the index, where a front end may keep tables of its own (the bot's chats,
         follows and alerts: bot/chatstore.py)."""
         return self.library.store

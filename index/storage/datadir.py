@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .indexstore import IndexStore
+    from .store import SqliteStore
 
 FORMAT_VERSION = 1
 DB_NAME = "newsqa.sqlite"
@@ -185,13 +186,13 @@ class DataDir:
         data = json.dumps(asdict(manifest), indent=2).encode("utf-8")
         atomic_write_bytes(self.manifest_path, data)
 
-    def open_store(self, *, readonly: bool = False) -> Store:
+    def open_store(self, *, readonly: bool = False) -> SqliteStore:
         """The database of this directory (made, with the folder, unless `readonly`)."""
-        from .store import Store
+        from .store import SqliteStore
 
         if not readonly:
             self.root.mkdir(parents=True, exist_ok=True)
-        return Store(self.db_path, readonly=readonly)
+        return SqliteStore(self.db_path, readonly=readonly)
 
     def checked_manifest(self) -> Manifest:
         """The manifest, which `index stats` needs: IndexProblem naming the repair when it is missing."""
@@ -202,7 +203,7 @@ class DataDir:
             raise IndexProblem(f"{self.manifest_path} is missing; {repair_hint(self.root)}")
         return manifest
 
-    def footprint(self, store: Store) -> Footprint:
+    def footprint(self, store: IndexStore) -> Footprint:
         """Where the index is, its bytes on disk, and the manifest's internals (model, snapshot, ...)."""
         manifest = self.checked_manifest()
         internals = {k: v for k, v in asdict(manifest).items() if k not in ("articles", "sentences")}

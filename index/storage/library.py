@@ -25,8 +25,9 @@ from ..text.article import Article, LoadProblem, storable
 from ..text.context import embedding_text
 from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
+from .indexstore import IndexStore
 from .pghome import PgHome
-from .store import Store, day_of
+from .store import day_of
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Library:
         self.bare_vectors = bare_vectors
         if readonly and not self.dir.exists():
             raise FileNotFoundError(f"no index in {self.dir.root}: run `newsqa index build` first")
-        self.store: Store = self.dir.open_store(readonly=readonly)
+        self.store: IndexStore = self.dir.open_store(readonly=readonly)
         # None: index every article as it comes (an evaluation pool must stay exactly as given)
         self.stories = (
             Stories(self.store, threshold=copy_threshold) if copy_threshold and not readonly else None

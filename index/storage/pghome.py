@@ -16,9 +16,9 @@ from .datadir import Footprint, IndexLocked, NoIndex
 from .pgconn import WRITER_KEY, LockBusy, PgConnection, redacted, schema_version, session_lock
 
 if TYPE_CHECKING:
+    from .indexstore import IndexStore
     from .lease import Lease
     from .pgstore import PgStore
-    from .store import Store
 
 
 class PgHome:
@@ -60,7 +60,7 @@ class PgHome:
         if not self.exists():
             raise NoIndex(self.root)
 
-    def footprint(self, store: Store) -> Footprint:
+    def footprint(self, store: IndexStore) -> Footprint:
         """Where the index is (without the password), its bytes in the database, model and dimension."""
         internals = {"model": store.get_meta("model"), "dim": int(store.get_meta("dim") or 0)}
         return Footprint({"store": self.root}, "bytes_in_database", store.size_bytes(), internals)

@@ -125,7 +125,7 @@ def _compare_stores(
     pg_side = Side(STORES[1], pg_home, factory, model, policy)
     corpus = [a for a in iter_articles([str(articles)]) if isinstance(a, Article)]
     try:
-        reuse_pg = check_pg_database(pg_side, {a.id for a in corpus}, reuse=reuse)
+        reuse_pg = check_pg_database(pg_home, pg_side, {a.id for a in corpus}, reuse=reuse)
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     reuse_sqlite = reuse and (work / "stores-sqlite" / "manifest.json").exists()

@@ -39,13 +39,11 @@ class Side:
         return Library(self.home, self.factory, model_name=self.model, vector_policy=self.policy)
 
 
-def check_pg_database(side: Side, corpus_ids: set[str], *, reuse: bool) -> bool:
+def check_pg_database(home: PgHome, side: Side, corpus_ids: set[str], *, reuse: bool) -> bool:
     """Whether the PostgreSQL side reuses an earlier run's index (True) or builds one (False, empty database).
 
     Raises BenchStoreNotEmpty (its message is for the user) for a database holding anything else.
     """
-    home = side.home
-    assert isinstance(home, PgHome)
     if not home.exists():
         return False
     lib = Library(home, side.factory, model_name=side.model, readonly=True)
