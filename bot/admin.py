@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import Document, Update
 from telegram.ext import ContextTypes
 
 from newsqa.index.storage.datadir import IndexProblem
+from newsqa.index.storage.library import IngestReport
 from newsqa.index.text.article import Article, LoadProblem
 from newsqa.index.web.fetch import Fetcher, FetchOptions, human_size, looks_like_url
 
@@ -72,15 +73,11 @@ class AdminHandlers:
             await self._ingest(replier, items)
 
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A file sent to the bot: indexed for admins (in groups only with the caption /add)."""
-        message, chat = update.effective_message, update.effective_chat
+        """A file sent to the bot: indexed for admins (in groups only with the caption /add: app.py)."""
+        message = update.effective_message
         replier = replier_for(update, context.bot)
-        if message is None or chat is None or replier is None or message.document is None:
-            return
-        captioned = (message.caption or "").strip().split(None, 1)[:1]
-        asked = bool(captioned) and captioned[0].lower().split("@")[0] == "/add"
-        if chat.type != "private" and not asked:
-            return  # files shared in a group are not for the bot
+        if message is None or replier is None or message.document is None:
+            return  # routed here only in a private chat or with the caption /add (routing.UPLOAD)
         if not await self._admin(update, replier, "add articles"):
             return
         items = await self._download(message.document, replier)
@@ -115,14 +112,19 @@ class AdminHandlers:
             problems = [i for i in items if isinstance(i, LoadProblem)]
             await replier.say([(Span("Nothing to add.", "b"),), texts.problem_block(problems)])
             return
+        await self._index(replier, "add", lambda: self.s.backend.ingest(items))
+
+    async def _index(self, replier: Replier, command: str, write: Callable[[], IngestReport]) -> None:
+        """The one sequence of every admin write that indexes (/add, uploads, /reindex): the write in a
+        worker thread while typing shows, a refusal in one line, the report, then followers' alerts."""
         try:
             async with replier.typing():
-                report = await asyncio.to_thread(self.s.backend.ingest, items)
+                report = await asyncio.to_thread(write)
         except IndexProblem as exc:
             await replier.say(texts.usage(str(exc)))
             return
-        log.info("admin add: %s", report.summary())
-        await replier.say(texts.ingest_blocks(report, what="Added"))
+        log.info("admin %s: %s", command, report.summary())
+        await replier.say(texts.ingest_blocks(report, what="Reindexed" if command == "reindex" else "Added"))
         await alert_followers(replier.bot, self.s, report.added_ids)
 
     # -- /remove, /reindex, /stats --------------------------------------------------------------------
@@ -169,15 +171,7 @@ class AdminHandlers:
             )
             return
         await replier.say(texts.usage(f"Rescanning {len(folders)} folder{'s' if len(folders) != 1 else ''}…"))
-        try:
-            async with replier.typing():
-                report = await asyncio.to_thread(self.s.backend.reindex, folders)
-        except IndexProblem as exc:
-            await replier.say(texts.usage(str(exc)))
-            return
-        log.info("admin reindex: %s", report.summary())
-        await replier.say(texts.ingest_blocks(report, what="Reindexed"))
-        await alert_followers(replier.bot, self.s, report.added_ids)
+        await self._index(replier, "reindex", lambda: self.s.backend.reindex(folders))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         replier = replier_for(update, context.bot)

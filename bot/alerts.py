@@ -17,26 +17,42 @@ from collections.abc import Collection
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
+from newsqa.index.storage.pgconn import unavailable
+
 from .buttons import alert_keyboard
-from .follows import Alert
 from .formatting import pack
 from .sending import Replier
 from .services import Services, chat_id_of
+from .topics import Alert
 from .views import alert_block
 
 log = logging.getLogger(__name__)
 
 
 async def alert_followers(bot: Bot, services: Services, article_ids: Collection[str]) -> int:
-    """Send the alerts due for `article_ids` (articles just added, not copies or updates); returns how many
-    went out. Never raises for one chat's or one search's trouble: the caller's work is already done."""
-    if not article_ids:
+    """Send the alerts due for `article_ids` (articles just added, not copies or updates) and for those
+    an earlier pass could not work out; returns how many went out. Never raises for one chat's or one
+    search's trouble: the caller's work is already done. When the database is away, the articles are
+    kept (`Services.unalerted`) and the next pass tries them again: an article that committed is
+    alerted, once (the claim is the database's, follows.py)."""
+    new = set(article_ids) | services.unalerted
+    if not new:
         return 0
     try:
-        alerts = await asyncio.to_thread(services.backend.alerts_for, set(article_ids))
-    except Exception:
-        log.exception("working out alerts for %d new articles failed", len(article_ids))
+        alerts = await asyncio.to_thread(services.backend.alerts_for, new)
+    except Exception as exc:
+        if unavailable(exc):
+            services.unalerted |= new
+            log.warning(
+                "alerts for %d new articles wait for the database (%s); tried again next round",
+                len(new),
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            )
+        else:
+            log.exception("working out alerts for %d new articles failed", len(new))
         return 0
+    services.unalerted -= new
+    article_ids = new
     sent = 0
     for alert in alerts:
         chat_id = chat_id_of(alert.follow.chat)

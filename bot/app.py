@@ -22,25 +22,25 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
-    filters,
 )
 
 from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
-from newsqa.index.storage.follow import ChangeFollower
+from newsqa.index.storage.changefollower import ChangeFollower
 from newsqa.index.storage.library import Library
+from newsqa.index.storage.pgconn import unavailable
 
-from . import redact, texts
+from . import redact, routing, texts
 from .admin import AdminHandlers
 from .backend import Backend
 from .callbacks import ButtonHandlers
 from .chatqueue import ChatUpdateProcessor
 from .feedjob import FeedJob
-from .following import FollowHandlers
 from .handlers import QuestionHandlers
 from .retry import RetryingRateLimiter
 from .services import Services
 from .settings import BotSettings
+from .topic_commands import FollowHandlers
 from .webhook import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,6 @@ def build_application(settings: BotSettings, services: Services) -> App:
     questions = QuestionHandlers(services)
     admin = AdminHandlers(services)
     follows = FollowHandlers(services)
-    new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
     for name, callback in (
         ("start", questions.start),
         ("help", questions.help),
@@ -94,10 +93,13 @@ def build_application(settings: BotSettings, services: Services) -> App:
         ("reindex", admin.reindex),
         ("stats", admin.stats),
     ):
-        app.add_handler(CommandHandler(name, callback, filters=new))
-    app.add_handler(MessageHandler(new & filters.Document.ALL, admin.document))
-    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions.text))
-    app.add_handler(MessageHandler(new & filters.COMMAND, questions.unknown_command))
+        app.add_handler(CommandHandler(name, callback, filters=routing.NEW))
+    # who a message is for is decided here, by filters (routing.py); group chatter matches none of them
+    app.add_handler(MessageHandler(routing.UPLOAD, admin.document))
+    app.add_handler(MessageHandler(routing.PRIVATE_QUESTION, questions.private_text))
+    app.add_handler(MessageHandler(routing.MENTION, questions.mention))
+    app.add_handler(MessageHandler(routing.REPLY_TO_BOT, questions.reply))
+    app.add_handler(MessageHandler(routing.UNKNOWN_COMMAND, questions.unknown_command))
     app.add_handler(CallbackQueryHandler(ButtonHandlers(services).on_button))
     app.add_error_handler(on_error)
     return app
@@ -123,16 +125,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     where = f"update {update.update_id}" if isinstance(update, Update) else "the bot"
+    outage = error is not None and unavailable(error)
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network trouble while handling %s (after retries): %s", where, error)
+    elif outage:  # the database is down or restarting: one line, no traceback; it comes back by itself
+        log.warning("the database is unavailable while handling %s: %s", where, _first_line(error))
     else:
         log.error("error while handling %s", where, exc_info=error)
     if chat is None or (isinstance(update, Update) and update.callback_query is not None):
         return  # a button tap was already answered with an apology
     try:
-        await context.bot.send_message(chat.id, texts.SORRY)
+        await context.bot.send_message(chat.id, texts.UNAVAILABLE if outage else texts.SORRY)
     except TelegramError as exc:
         log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+def _first_line(exc: BaseException | None) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 async def on_dropped(update: Update) -> None:

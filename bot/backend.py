@@ -1,4 +1,5 @@
-"""The index side of the bot: blocking calls on the one Library, each meant to run in a worker thread.
+"""The index side of the bot: blocking calls on the front door (newsqa/frontdoor.py), each meant to run in
+a worker thread.
 
 Handlers call these through `asyncio.to_thread`, so a slow search or a reindex never holds up the event
 loop (other users keep getting answers). Writes take the data directory's writer lock; the same Library
@@ -14,17 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsqa.index.ingest.loaders import iter_articles
+from newsqa.frontdoor import Newsqa
 from newsqa.index.search.answer import Answer, Citation, Passage
 from newsqa.index.search.qa import QuestionAnswerer
-from newsqa.index.storage.datadir import IndexDamaged
 from newsqa.index.storage.library import IngestReport, Library
 from newsqa.index.storage.store import StoredArticle
 from newsqa.index.text.article import Article, LoadProblem
 
 from .chatstate import ChatState
 from .chatstore import ChatStore, Follow
-from .follows import Alert, Follows
+from .topics import Alert, Follows
 
 log = logging.getLogger(__name__)
 
@@ -62,31 +62,28 @@ def citation_of(a: StoredArticle) -> Citation:
 
 
 class Backend:
-    """Questions, buttons and admin writes against one Library (thread-safe, blocking)."""
+    """Questions, buttons and admin writes through the front door of one Library (thread-safe, blocking)."""
 
     def __init__(self, library: Library, answerer: QuestionAnswerer, *, k: int, lock_timeout: float) -> None:
+        self.newsqa = Newsqa.over(library, answerer)
         self.library = library
-        self.answerer = answerer
         self.k = k
         self.lock_timeout = lock_timeout
         self.questions = 0
-        self.chats = ChatStore(library.store)
+        self.chats = ChatStore(self.newsqa.store)
         self.follows = Follows(self.chats)
 
     # -- start-up ---------------------------------------------------------------------------------
     def warm_up(self) -> tuple[int, int]:
         """Load the vectors and the model now, so the first question is not the slow one."""
-        self.library.refresh()
-        _ = self.library.embedder
-        return self.library.counts()
+        return self.newsqa.warm_up()
 
     # -- questions --------------------------------------------------------------------------------
     def ask(self, chat: str, question: str, as_of: dt.date) -> Reply:
         """Answer as of `as_of` (the message's day) with the chat's conversation (follow-ups), and store
         the updated state."""
         state = ChatState.from_json(self.chats.load_conversation(chat))
-        self.library.refresh()
-        answer = self.answerer.ask(question, state.conversation, k=self.k + 1, as_of=as_of)
+        answer = self.newsqa.ask(question, conversation=state.conversation, k=self.k + 1, as_of=as_of)
         state.conversation = state.conversation.then(answer.turn)
         self.questions += 1
         page, has_more = self._page(answer)
@@ -101,8 +98,7 @@ class Backend:
         query = state.query_of(number)
         if query is None:
             return None
-        self.library.refresh()
-        more = self.answerer.more(
+        more = self.newsqa.more(
             query, offset=offset, k=self.k + 1, focus=state.focus_of(number), as_of=state.as_of(number)
         )
         page, has_more = self._page(more)
@@ -110,8 +106,7 @@ class Backend:
 
     def timeline(self, topic: str, as_of: dt.date, limit: int) -> Answer:
         """The story's matching sentences, oldest first, as known on `as_of`."""
-        self.library.refresh()
-        return self.answerer.timeline(topic, as_of=as_of, limit=limit)
+        return self.newsqa.timeline(topic, limit=limit, as_of=as_of)
 
     def _page(self, answer: Answer) -> tuple[Answer, bool]:
         """Asked for one passage more than shown: whether it came back says if More is worth offering."""
@@ -124,21 +119,20 @@ class Backend:
     # -- buttons ----------------------------------------------------------------------------------
     def context(self, sentence_id: int) -> Passage | None:
         """A wider excerpt around a sentence; None when its article is gone."""
-        return self.answerer.context(sentence_id, window=CONTEXT_WINDOW)
+        return self.newsqa.context(sentence_id, window=CONTEXT_WINDOW)
 
     def source(self, rowid: int) -> SourceInfo | None:
-        store = self.library.store
-        article = store.get_article(rowid)
+        article = self.newsqa.article(rowid)
         if article is None:
             return None
-        return SourceInfo(citation_of(article), article.text[:2000], len(store.article_sentences(rowid)))
+        return SourceInfo(citation_of(article), article.text[:2000], self.newsqa.sentence_count(rowid))
 
     def latest(self, n: int) -> tuple[list[Citation], int]:
-        articles = self.library.store.latest_articles(n)
-        return [citation_of(a) for a in articles], self.library.counts()[0]
+        articles = self.newsqa.latest(n)
+        return [citation_of(a) for a in articles], self.newsqa.counts()[0]
 
     def find(self, article_id: str) -> Citation | None:
-        found = self.library.store.find_article(article_id)
+        found = self.newsqa.find(article_id)
         return citation_of(found) if found else None
 
     # -- follows ----------------------------------------------------------------------------------
@@ -155,35 +149,30 @@ class Backend:
 
     def alerts_for(self, new_articles: set[str]) -> list[Alert]:
         """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
-        self.library.refresh()
+        self.newsqa.refresh()
         self.chats.expire_due()
-        return self.follows.alerts_for(self.answerer.searcher, new_articles)
+        return self.follows.alerts_for(self.newsqa.searcher(), new_articles)
 
     # -- admin ------------------------------------------------------------------------------------
     def ingest(self, items: Iterable[Article | LoadProblem]) -> IngestReport:
         """Add or update articles under the writer lock (IndexLocked when another writer holds it)."""
-        with self.library.dir.writer_lock(timeout=self.lock_timeout):
-            return self.library.ingest(items)
+        return self.newsqa.add(items, lock_timeout=self.lock_timeout)
 
     def reindex(self, folders: Sequence[Path]) -> IngestReport:
         """Rescan the configured folders: new and changed files are indexed, unchanged ones skipped."""
-        return self.ingest(iter_articles(folders))
+        return self.newsqa.add(folders, lock_timeout=self.lock_timeout)
 
     def remove(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
-        with self.library.dir.writer_lock(timeout=self.lock_timeout):
-            return self.library.remove(ids)
+        removal = self.newsqa.remove(ids, lock_timeout=self.lock_timeout)
+        return removal.removed, removal.missing
 
     def stats(self) -> Stats:
-        try:
-            manifest = self.library.dir.read_manifest()
-        except IndexDamaged:  # the counts come from SQLite; only the build time is lost
-            manifest = None
-        articles, sentences = self.library.counts()
+        status = self.newsqa.status()
         return Stats(
-            articles=articles,
-            sentences=sentences,
-            vectors=len(self.library.vectors),
-            model=self.library.model_name,
-            data_dir=str(self.library.dir.root),
-            built_at=manifest.built_at if manifest else None,
+            articles=status.articles,
+            sentences=status.sentences,
+            vectors=status.vectors,
+            model=status.model,
+            data_dir=status.where,
+            built_at=status.built_at,
         )

@@ -17,6 +17,8 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from newsqa.index.storage.pgconn import unavailable
+
 from . import buttons, texts
 from .handlers import send_answer
 from .services import Services, chat_key, replier_for
@@ -44,9 +46,9 @@ class ButtonHandlers:
             return
         try:
             note = await self.dispatch(action, update, context)
-        except Exception:
+        except Exception as exc:
             with contextlib.suppress(TelegramError):
-                await query.answer(texts.SORRY_SHORT)
+                await query.answer(texts.UNAVAILABLE_SHORT if unavailable(exc) else texts.SORRY_SHORT)
             raise
         await query.answer(note)
 
@@ -60,14 +62,13 @@ class ButtonHandlers:
         backend = self.s.backend
         match action:
             case buttons.More(number, offset):
-                async with self.s.locks.hold(replier.chat_id):
-                    reply = await asyncio.to_thread(backend.more, chat_key(replier.chat_id), number, offset)
-                    if reply is None:
-                        return texts.FORGOTTEN
-                    if not reply.answer.passages:
-                        return texts.NO_MORE
-                    await self._drop_button(update.callback_query)
-                    await send_answer(replier, reply)
+                reply = await asyncio.to_thread(backend.more, chat_key(replier.chat_id), number, offset)
+                if reply is None:
+                    return texts.FORGOTTEN
+                if not reply.answer.passages:
+                    return texts.NO_MORE
+                await self._drop_button(update.callback_query)
+                await send_answer(replier, reply)
                 return None
             case buttons.Context(sentence_id):
                 passage = await asyncio.to_thread(backend.context, sentence_id)

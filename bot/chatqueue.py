@@ -7,6 +7,15 @@ a chat's updates run one after another (a follow-up after its question, a More t
 different chats run side by side, at most `max_running` chats at a time and never more than one job per
 chat, so one chat can hold at most one of them. A chat's backlog is bounded: beyond it updates are dropped
 (`on_drop` may still answer them cheaply, e.g. a button tap). `close` ends it all within a bound.
+
+This is the bot's one ordering mechanism: handlers take no locks of their own.
+
+Who gets the next free slot when chats wait for one (`Turns`): groups first, `GROUP_TURNS` of them for
+each private chat while both wait. 500 strangers writing at once in private chats would otherwise put a
+group's follow-up behind all 500 first questions (about 17 s at Telegram's 30 messages a second); a
+group's answer serves everyone in it, and its conversation is under way. A private chat still gets every
+fourth turn, so a busy set of groups cannot starve the private chats. Each user's questions are bounded
+apart from this (ratelimit.py), and each chat's backlog here.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -24,6 +33,79 @@ from telegram.ext import BaseUpdateProcessor
 log = logging.getLogger(__name__)
 
 OnDrop = Callable[[Update], Awaitable[None]]
+
+#: While both wait, this many groups get a turn for each private chat.
+GROUP_TURNS = 3
+
+
+class TurnRefused(Exception):
+    """The processor is closing: a chat waiting for its turn gets none."""
+
+
+class Turns:
+    """At most `slots` chats at work at once; when one finishes, the slot goes to the next waiting chat:
+    a group before a private chat, except that after `group_turns` groups in a row a private chat goes.
+    Within a lane, first come first served."""
+
+    def __init__(self, slots: int, *, group_turns: int = GROUP_TURNS) -> None:
+        self.free = slots
+        self.group_turns = group_turns
+        self._groups: deque[asyncio.Future[None]] = deque()
+        self._privates: deque[asyncio.Future[None]] = deque()
+        self._groups_in_a_row = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self, group: bool) -> AsyncIterator[None]:
+        await self._acquire(group)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, group: bool) -> None:
+        if self.free > 0 and not self._groups and not self._privates:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._groups if group else self._privates).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the slot was handed over just as this was cancelled: pass it on
+            raise
+
+    def close(self) -> None:
+        """Every chat still waiting for a turn is refused one (its update is dropped)."""
+        for waiter in (*self._groups, *self._privates):
+            if not waiter.done():
+                waiter.set_exception(TurnRefused())
+        self._groups.clear()
+        self._privates.clear()
+
+    def _release(self) -> None:
+        while True:
+            waiter = self._next()
+            if waiter is None:
+                self.free += 1
+                return
+            if not waiter.done():  # a cancelled waiter is skipped
+                waiter.set_result(None)
+                return
+
+    def _next(self) -> asyncio.Future[None] | None:
+        if self._groups and (not self._privates or self._groups_in_a_row < self.group_turns):
+            self._groups_in_a_row += 1
+            return self._groups.popleft()
+        if self._privates:
+            self._groups_in_a_row = 0
+            return self._privates.popleft()
+        return None
+
+
+def is_group(chat: int) -> bool:
+    """Telegram gives groups (and channels) negative ids; a private chat's id is its user's."""
+    return chat < 0
 
 
 def chat_of(update: object) -> int | None:
@@ -42,7 +124,7 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates=max(max_running, 2))  # > 1: PTB hands updates over at once
         self.backlog = backlog
         self.on_drop = on_drop
-        self._running = asyncio.Semaphore(max_running) if max_running > 0 else None
+        self._running = Turns(max_running) if max_running > 0 else None
         self._queues: dict[int, deque[tuple[object, Awaitable[Any]]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._closed = False
@@ -77,12 +159,15 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
         queue = self._queues[chat]
         try:
             while queue:
-                _, coroutine = queue.popleft()
+                update, coroutine = queue.popleft()
                 if self._running is None:
                     await coroutine
-                else:
-                    async with self._running:
+                    continue
+                try:
+                    async with self._running.turn(is_group(chat)):
                         await coroutine  # PTB's process_update: handlers and the error handler
+                except TurnRefused:  # closing: it never started
+                    self._drop(chat, update, coroutine)
         finally:
             del self._workers[chat]
             if not queue:
@@ -95,6 +180,8 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
             while queue:
                 update, coroutine = queue.popleft()
                 self._drop(chat, update, coroutine)
+        if self._running is not None:
+            self._running.close()  # the chats waiting for a turn end now; only work under way gets `grace`
         workers = list(self._workers.values())
         if not workers:
             return

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from newsqa.index.storage import badrows, pgconn
+from newsqa.index.storage.indexstore import IndexStore
 from newsqa.index.storage.migrations import Migration, TrackVersion, check_track, migrate
-from newsqa.index.storage.store import Store
 
 CHAT_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -174,7 +174,7 @@ class ChatStore:
     """Typed access to the chat tables through the index store's per-thread connections (SQLite or
     PostgreSQL, whichever the store is)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: IndexStore) -> None:
         self.store = store
         self.postgres = store.dialect == "postgresql"
         self._expired_at = 0.0  # when `expire_due` last ran a pass

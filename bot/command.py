@@ -17,6 +17,7 @@ from newsqa.index.web.netguard import AllowList
 from .settings import MB, BotSettings, parse_ids
 
 if TYPE_CHECKING:
+    from newsqa.frontdoor import Newsqa
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.storage.library import Library
     from newsqa.wiring import Wiring
@@ -194,6 +195,7 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem
+    from newsqa.index.storage.outage import wait_for
 
     from . import redact
 
@@ -201,17 +203,19 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     bot_log = logging.getLogger("newsqa.bot")
     if bot_log.getEffectiveLevel() > logging.INFO:
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
-    try:
-        library = ctx.library()
+    try:  # started while the database is away (a reboot, a restart): wait for it, do not exit
+        n: Newsqa = wait_for(
+            lambda: _open_ready(ctx, settings),
+            where=str(ctx.home().root),
+            say=lambda m: click.echo(m, err=True),
+        )
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _index_if_empty(library, settings, ctx.settings.seeds)
-        answerer = ctx.answerer(library, settings.k)
         click.echo(f"newsqa bot starting ({settings.mode}); Ctrl-C stops it", err=True)
         if settings.allow_hosts:
             click.echo(f"fetching from public addresses and {settings.allow_hosts}", err=True)
-        asyncio.run(_until_signalled(settings, library, answerer))
+        asyncio.run(_until_signalled(settings, n.library, n.answerer))
     except InvalidToken:
         raise click.ClickException("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN") from None
     except NetworkError as exc:
@@ -220,19 +224,30 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        library.close()
+        n.close()
 
 
-def _index_if_empty(library: Library, settings: BotSettings, seeds: Path) -> None:
+def _open_ready(ctx: Wiring, settings: BotSettings) -> Newsqa:
+    """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
+    from newsqa.frontdoor import Newsqa
+
+    n = Newsqa(ctx, k=settings.k)
+    try:
+        _index_if_empty(n, settings, ctx.settings.seeds)
+        n.refresh()
+    except BaseException:
+        n.close()
+        raise
+    return n
+
+
+def _index_if_empty(n: Newsqa, settings: BotSettings, seeds: Path) -> None:
     """A fresh data directory gets the configured folders (or the seed articles) before serving."""
-    if library.counts()[0]:
+    if n.counts()[0]:
         return
-    from newsqa.index.ingest.loaders import iter_articles
-
     paths = list(settings.folders) or [seeds]
     click.echo(f"The index is empty: indexing {', '.join(map(str, paths))} first.", err=True)
-    with library.dir.writer_lock(timeout=settings.lock_timeout):
-        report = library.ingest(iter_articles(paths))
+    report = n.add(paths, lock_timeout=settings.lock_timeout)
     click.echo(report.summary(), err=True)
 
 

@@ -22,11 +22,8 @@ from telegram import Bot
 from telegram.ext import ContextTypes, JobQueue
 
 from newsqa.index.storage.datadir import IndexProblem
-from newsqa.index.storage.lease import Lease
-from newsqa.index.storage.pgconn import FEEDS_KEY
-from newsqa.index.storage.pghome import PgHome
-from newsqa.index.web.feeds import FeedStateStore
-from newsqa.index.web.feedsync import FeedSync, sync_feeds
+from newsqa.index.storage.pgconn import unavailable
+from newsqa.index.web.feedsync import FeedRounds, FeedSync
 from newsqa.index.web.fetch import Fetcher, FetchOptions
 
 from .alerts import alert_followers
@@ -41,22 +38,15 @@ STOP_GRACE = 10.0  # seconds shutdown waits for a running round before cancellin
 class FeedJob:
     """The feeds of one running bot and their state (what was seen, validators, backoff) in the index DB."""
 
-    def __init__(
-        self, services: Services, urls: tuple[str, ...], state: FeedStateStore, lease: Lease | None = None
-    ) -> None:
+    def __init__(self, services: Services, rounds: FeedRounds) -> None:
         self.s = services
-        self.urls = list(dict.fromkeys(urls))
-        self.state = state
-        self.lease = lease  # None: every round runs (SQLite)
+        self.rounds = rounds  # its lease (None on a data directory: every round runs) and feed state
         self._round: asyncio.Task[FeedSync | None] | None = None
         self._stopping = False
 
     @classmethod
     async def open(cls, services: Services, urls: tuple[str, ...]) -> FeedJob:
-        library = services.backend.library
-        home = library.dir
-        lease = Lease(home.url, FEEDS_KEY) if isinstance(home, PgHome) else None
-        return cls(services, urls, FeedStateStore(library.store), lease)
+        return cls(services, services.backend.newsqa.feeds(list(dict.fromkeys(urls))))
 
     def schedule(self, job_queue: JobQueue[Any], every: float) -> None:
         job_queue.run_repeating(
@@ -66,28 +56,29 @@ class FeedJob:
             name="feeds",
             job_kwargs={"coalesce": True, "misfire_grace_time": None},  # a busy loop delays, never skips
         )
-        log.info("polling %d feed(s) every %g s", len(self.urls), every)
+        log.info("polling %d feed(s) every %g s", len(self.rounds.urls), every)
 
     async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._stopping or (self._round is not None and not self._round.done()):
             return
         self._round = asyncio.create_task(self.run_round(context.bot), name="feed round")
 
+    async def _retry_alerts(self, bot: Bot) -> None:
+        """Alerts an earlier round could not work out (the database was away): whoever holds the feeds
+        now, this process knows the articles, and the claim in the database keeps it to one send."""
+        if self.s.unalerted:
+            await alert_followers(bot, self.s, ())
+
     async def run_round(self, bot: Bot) -> FeedSync | None:
         """Poll the due feeds, index their new stories, alert followers of the new articles; None when
         the round did not run (another replica holds the feeds) or failed."""
         try:
-            if self.lease is not None and not await asyncio.to_thread(self.lease.held):
+            await self._retry_alerts(bot)
+            if not await asyncio.to_thread(self.rounds.ours):
                 log.debug("feed round skipped: another process polls the feeds")
                 return None
             async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
-                sync = await sync_feeds(
-                    self.s.backend.library,
-                    self.state,
-                    fetcher,
-                    self.urls,
-                    lock_timeout=self.s.settings.lock_timeout,
-                )
+                sync = await self.rounds.run(fetcher, lock_timeout=self.s.settings.lock_timeout)
             summary, *problems = sync.summary().splitlines()
             log.info("%s", summary)
             for problem in problems:
@@ -98,8 +89,14 @@ class FeedJob:
         except IndexProblem as exc:  # e.g. another process holds the writer lock: nothing was marked seen
             log.warning("feed round not indexed: %s; its stories are fetched again next round", exc)
             return None
-        except Exception:
-            log.exception("feed round failed; the next one runs as scheduled")
+        except Exception as exc:
+            if not unavailable(exc):
+                log.exception("feed round failed; the next one runs as scheduled")
+                return None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning(
+                "feed round skipped: the database is unavailable (%s); the next one tries again", first
+            )
             return None
 
     async def stop(self) -> None:
@@ -116,6 +113,4 @@ class FeedJob:
                 await task
 
     def close(self) -> None:
-        self.state.close()
-        if self.lease is not None:
-            self.lease.close()  # another replica's next tick takes the feeds over
+        self.rounds.close()  # on a shared database another replica's next tick takes the feeds over

@@ -1,7 +1,9 @@
 """Questions and the public commands: /start, /help, /sources, /ask, /reset, and plain text questions.
 
-Handlers are thin: check access, keep the chat's order, run the index call in a worker thread
-(`asyncio.to_thread`) while "typing…" shows, then send what `views`/`texts` rendered.
+Handlers are thin: check access, run the index call in a worker thread (`asyncio.to_thread`) while
+"typing…" shows, then send what `views`/`texts` rendered. Who a message is for was decided before they
+run (app.py routes with routing.py's filters), and a chat's updates reach them one at a time, in order
+(chatqueue.py), so a follow-up never overtakes its question.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from . import texts
-from .addressing import command_argument, question_in
+from .addressing import command_argument, without_mention
 from .backend import Reply
 from .buttons import More, answer_keyboard
 from .formatting import Span
@@ -93,8 +95,7 @@ class QuestionHandlers:
         replier = replier_for(update, context.bot)
         if replier is None or not await self.admitted(update, replier):
             return
-        async with self.s.locks.hold(replier.chat_id):
-            await asyncio.to_thread(self.s.backend.reset, chat_key(replier.chat_id))
+        await asyncio.to_thread(self.s.backend.reset, chat_key(replier.chat_id))
         await replier.say(
             [(Span("Done: I forgot this chat's conversation. The next question starts afresh."),)]
         )
@@ -135,37 +136,38 @@ class QuestionHandlers:
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """In a private chat (or addressed to this bot in a group) an unknown command gets a pointer."""
-        message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not message.text:
+        message = update.effective_message
+        if message is None or not message.text:
             return
         command = message.text.split(None, 1)[0]
-        addressed = chat.type == "private" or command.lower().endswith(
-            f"@{(context.bot.username or '').lower()}"
-        )
         replier = replier_for(update, context.bot)
-        if not addressed or replier is None or not await self.admitted(update, replier):
+        if replier is None or not await self.admitted(update, replier):
             return
         await replier.say(
             [(Span("I don't know "), Span(command, "code"), Span("; /help lists my commands."))]
         )
 
     # -- questions --------------------------------------------------------------------------------
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Any text in a private chat; in groups, a mention of the bot or a reply to it."""
-        message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not message.text:
-            return
-        replied = message.reply_to_message
-        to_bot = bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
-        question = question_in(
-            message.text,
-            private=chat.type == "private",
-            bot_username=context.bot.username,
-            replied_to_bot=to_bot,
-        )
-        if question is None:
-            return  # group chatter not meant for the bot
-        if not question:
+    async def private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any text in a private chat is a question."""
+        message = update.effective_message
+        if message is not None and message.text:
+            await self.question(update, context, message.text.strip())
+
+    async def mention(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group message naming the bot: the question is the rest of it."""
+        message = update.effective_message
+        if message is not None and message.text:
+            await self.question(update, context, without_mention(message.text, context.bot.username))
+
+    async def reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group message replying to one of the bot's: a question (often a follow-up)."""
+        message = update.effective_message
+        if message is not None and message.text:
+            await self.question(update, context, message.text.strip())
+
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+        if not question:  # addressed to the bot, asking nothing (a bare mention)
             replier = replier_for(update, context.bot)
             if replier is not None and await self.admitted(update, replier):
                 await replier.say(texts.usage("Yes? Ask me a question about the articles."))
@@ -176,21 +178,20 @@ class QuestionHandlers:
         replier = replier_for(update, context.bot)
         if replier is None or not await self.admitted(update, replier):
             return
-        async with self.s.locks.hold(replier.chat_id):  # a follow-up waits for its question
-            wait = await self.s.question_wait(update)
-            if wait > 0:
-                if self.s.tell_once("slow down", update):  # then silence until the window has passed
-                    await replier.say(texts.slow_down(wait))
-                return
-            began = time.perf_counter()
-            async with replier.typing():
-                reply = await asyncio.to_thread(
-                    self.s.backend.ask, chat_key(replier.chat_id), question, asked_on(update)
-                )
-            log.info(
-                "chat %s: %s in %.2f s",
-                replier.chat_id,
-                f"{len(reply.answer.passages)} passages" if reply.answer.answered else "not found",
-                time.perf_counter() - began,
+        wait = await self.s.question_wait(update)
+        if wait > 0:
+            if self.s.tell_once("slow down", update):  # then silence until the window has passed
+                await replier.say(texts.slow_down(wait))
+            return
+        began = time.perf_counter()
+        async with replier.typing():
+            reply = await asyncio.to_thread(
+                self.s.backend.ask, chat_key(replier.chat_id), question, asked_on(update)
             )
-            await send_answer(replier, reply)
+        log.info(
+            "chat %s: %s in %.2f s",
+            replier.chat_id,
+            f"{len(reply.answer.passages)} passages" if reply.answer.answered else "not found",
+            time.perf_counter() - began,
+        )
+        await send_answer(replier, reply)

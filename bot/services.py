@@ -1,15 +1,13 @@
-"""What every handler shares: settings, the index backend, access policy, rate limit, per-chat order.
+"""What every handler shares: settings, the index backend, access policy, rate limit.
 
-Built once per running bot and handed to the handler classes; nothing here is global.
+Built once per running bot and handed to the handler classes; nothing here is global. A chat's order is
+kept by the update processor (chatqueue.py), the one place that orders updates.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from telegram import Bot, Update
@@ -21,23 +19,6 @@ from .sending import Replier
 from .settings import BotSettings
 
 
-class ChatLocks:
-    """One lock per chat: a chat's questions are answered in order (a follow-up after its question),
-    while other chats go ahead concurrently. Locks nobody holds or awaits are forgotten."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[chat_id] = lock
-        async with lock:
-            yield
-
-
 @dataclass
 class Services:
     settings: BotSettings
@@ -45,8 +26,10 @@ class Services:
     access: AccessPolicy
     limiter: SharedQuestionLimiter  # in the chat tables: replicas on one database share it
     notices: NoticeGate  # refusals and "please wait": once per window per user and chat, per process
-    locks: ChatLocks = field(default_factory=ChatLocks)
     started: float = field(default_factory=time.time)
+    #: ids of articles committed whose alerts could not be worked out yet (the database went away
+    #: between the add and its alerts): every later alert pass, and each feed tick, tries them again
+    unalerted: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, settings: BotSettings, backend: Backend) -> Services:

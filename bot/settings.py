@@ -46,7 +46,7 @@ class BotSettings:
     retries: int = 3  # for 429s, timeouts and network errors, each
     retry_backoff: float = 1.0  # seconds before the first retry; doubles after each
     lock_timeout: float = 30.0  # how long an admin write waits for another writer
-    follow_seconds: float | None = None  # poll for other processes' changes (None: follow.py's default)
+    follow_seconds: float | None = None  # poll for others' changes (None: changefollower.py's default)
 
     @property
     def base_file_url(self) -> str | None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from newsqa.index.storage.library import IngestReport
-from newsqa.index.text.article import LoadProblem
-
-from .backend import Stats
-from .chatstore import Follow
 from .formatting import Block, Span
+
+if TYPE_CHECKING:  # the records it words, read only: nothing of the index or the database is loaded
+    from newsqa.index.storage.library import IngestReport
+    from newsqa.index.text.article import LoadProblem
+
+    from .backend import Stats
+    from .chatstore import Follow
 
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "What this bot does"),
@@ -36,6 +39,9 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
 
 SORRY = "Sorry, something went wrong on my side while handling that. Please try again in a moment."
 SORRY_SHORT = "Sorry, something went wrong. Please try again."
+#: the shared database is down or restarting: nothing is wrong with the question, and it will pass
+UNAVAILABLE = "The archive is unavailable right now (its database is away). Please try again in a minute."
+UNAVAILABLE_SHORT = "The archive is unavailable right now. Please try again in a minute."
 STALE = "That article is no longer in the index (it was removed or re-indexed). Ask again for fresh results."
 FORGOTTEN = "I no longer have that answer (the conversation was reset or is too old). Please ask again."
 NO_MORE = "No more passages for that question."

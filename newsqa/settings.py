@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsqa.index.embedder import DEFAULT_MODEL
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR
+from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 
@@ -40,7 +40,8 @@ class Settings:
     # train-answer` (index/models/answer_model.py); None: off, the default (the one trained here did not
     # win: docs/model.md)
     answer_model: str | None = None
-    models_dir: Path = DEFAULT_MODELS_DIR  # where `newsqa model install` puts models (index/modelparts.py)
+    # where `newsqa model install` puts models (index/models/modelparts.py)
+    models_dir: Path = DEFAULT_MODELS_DIR
     batch_size: int = 64
     seeds: Path = PROJECT_SEEDS
     min_confidence: float | None = None  # None: the measured default in SearchOptions

@@ -8,17 +8,19 @@ of them needs another's command module. Heavy libraries (torch, faiss) load only
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsqa.index.embedder import model_name
+from newsqa.index.models.embedder import model_name
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import Settings
 
 if TYPE_CHECKING:
-    from newsqa.index.embedder import Embedder
     from newsqa.index.models.answer_model import AnswerModel
+    from newsqa.index.models.embedder import Embedder
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
     from newsqa.index.search.rerank import Reranker
@@ -30,16 +32,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Wiring:
-    """The settings, and an embedder to use instead of the model they name (tests inject a fake one)."""
+    """The settings, and an embedder to use instead of the model they name (tests inject a fake one).
+
+    A value: it holds nothing loaded. The models searches share are kept by `shared_reranker`,
+    `shared_question_encoder` and `shared_answer_model` below, one per spec in the process."""
 
     settings: Settings
     injected_embedder: Callable[[], Embedder] | None = None
-    # the --rerank-model once loaded: every searcher shares it (one model in memory, one cache of vectors)
-    _rerankers: dict[str, Reranker] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # the --question-model once loaded, shared the same way
-    _questions: dict[str, Embedder] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # the --answer-model once loaded, shared the same way
-    _answers: dict[str, AnswerModel] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def allowing(self, hosts: AllowList) -> Wiring:
         """The same wiring, fetching from `hosts` besides public addresses (a command's --allow-host)."""
@@ -52,7 +51,7 @@ class Wiring:
         spec, batch_size, models = self.settings.model, self.settings.batch_size, self.settings.models_dir
 
         def make() -> Embedder:
-            from newsqa.index.embedder import SentenceTransformerEmbedder
+            from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder(spec, batch_size=batch_size, models_dir=models)
 
@@ -64,12 +63,7 @@ class Wiring:
         spec = self.settings.rerank_model
         if not spec:
             return None
-        if spec not in self._rerankers:
-            from newsqa.index.embedder import reranker_embedder
-            from newsqa.index.search.rerank import Reranker
-
-            self._rerankers[spec] = Reranker(reranker_embedder(spec, self.settings.models_dir))
-        return self._rerankers[spec]
+        return shared_reranker(spec, self.settings.models_dir)
 
     def question_encoder(self) -> Embedder | None:
         """The --question-model, loaded on first use and then shared; None where questions are embedded by
@@ -81,11 +75,7 @@ class Wiring:
         spec = self.settings.question_model
         if not spec or self.model_name() != PAIRS_WITH:
             return None
-        if spec not in self._questions:
-            from newsqa.index.models.question_encoder import QuestionEncoder
-
-            self._questions[spec] = QuestionEncoder(spec)
-        return self._questions[spec]
+        return shared_question_encoder(spec)
 
     def answer_model(self) -> AnswerModel | None:
         """The --answer-model, loaded on first use and then shared; None when off. It reads text, so it
@@ -93,11 +83,7 @@ class Wiring:
         spec = self.settings.answer_model
         if not spec:
             return None
-        if spec not in self._answers:
-            from newsqa.index.models.answer_model import AnswerModel
-
-            self._answers[spec] = AnswerModel(spec)
-        return self._answers[spec]
+        return shared_answer_model(spec)
 
     def searcher(self, lib: Library, options: SearchOptions | None = None) -> Searcher:
         """The search every front end uses: the measured options (or `options`), the question model, the
@@ -128,9 +114,12 @@ class Wiring:
 
         return DataDir(self.settings.data_dir)
 
-    def library(self, *, create: bool = True, compressed: bool | None = None) -> Library:
-        """The index in the settings' home; `compressed` None keeps the vector layout it has."""
-        from newsqa.index.storage.library import Library
+    def library(
+        self, *, create: bool = True, compressed: bool | None = None, detect_copies: bool = True
+    ) -> Library:
+        """The index in the settings' home; `compressed` None keeps the vector layout it has;
+        `detect_copies` False indexes every article as given (an evaluation pool)."""
+        from newsqa.index.storage.library import COPY_THRESHOLD, Library
         from newsqa.index.storage.vectors import IndexPolicy
 
         return Library(
@@ -139,6 +128,7 @@ class Wiring:
             model_name=self.model_name(),
             readonly=not create,
             vector_policy=IndexPolicy(compressed=compressed),
+            copy_threshold=COPY_THRESHOLD if detect_copies else None,
         )
 
     def fetch_options(self) -> FetchOptions:
@@ -149,7 +139,7 @@ class Wiring:
     def search_options(self) -> SearchOptions:
         """The measured defaults (the --rerank-model's own weight among them), with the user's
         --min-confidence if given."""
-        from newsqa.index.modelparts import KNOWN
+        from newsqa.index.models.modelparts import KNOWN
         from newsqa.index.search.ranking import SearchOptions
 
         opts = SearchOptions()
@@ -164,3 +154,29 @@ class Wiring:
         from newsqa.index.search.qa import QuestionAnswerer
 
         return QuestionAnswerer(self.searcher(lib), k=k)
+
+
+@functools.cache
+def shared_reranker(spec: str, models_dir: Path) -> Reranker:
+    """The --rerank-model, loaded once per process: every searcher shares it (one model in memory, one
+    cache of vectors: the evaluation's indexes, the bot's refreshes)."""
+    from newsqa.index.models.embedder import reranker_embedder
+    from newsqa.index.search.rerank import Reranker
+
+    return Reranker(reranker_embedder(spec, models_dir))
+
+
+@functools.cache
+def shared_question_encoder(spec: str) -> Embedder:
+    """The --question-model, loaded once per process and shared the same way."""
+    from newsqa.index.models.question_encoder import QuestionEncoder
+
+    return QuestionEncoder(spec)
+
+
+@functools.cache
+def shared_answer_model(spec: str) -> AnswerModel:
+    """The --answer-model, loaded once per process and shared the same way."""
+    from newsqa.index.models.answer_model import AnswerModel
+
+    return AnswerModel(spec)

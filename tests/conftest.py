@@ -38,7 +38,7 @@ def library(request: pytest.FixtureRequest, tmp_path: Path, embedder: HashingEmb
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The packaged all-MiniLM-L6-v2, loaded once per test session (slow tier only)."""
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

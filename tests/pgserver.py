@@ -3,6 +3,7 @@
     cluster = PgCluster()
     cluster.start()                  # initdb in a temp dir, pg_ctl start -w on 127.0.0.1:<free port>
     url = cluster.create_database()  # postgresql://postgres@127.0.0.1:PORT/t_<unique>
+    cluster.halt(); cluster.resume() # an outage: stopped and started again, its data kept
     cluster.stop()                   # pg_ctl stop -m immediate, the temp dir removed
 
 Nothing is shared with a system cluster: its own data directory, port and socket directory, trust
@@ -150,6 +151,17 @@ class PgCluster:
             self.stop()
             raise
         return self
+
+    def halt(self) -> None:
+        """Stop the server but keep its data (an outage): `resume` starts it again on the same port."""
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-t", "60", "-D", str(self.datadir))
+
+    def resume(self) -> None:
+        """Start a halted server again, with its data, on its port."""
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.datadir), "-l", str(self.logfile),
+            "-o", f"-p {self.port}",
+        )  # fmt: skip
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fakes import HashingEmbedder
 
-from newsqa.index.modelparts import InstallError
 from newsqa.index.models.answer_model import WORD_EMBEDDINGS, AnswerModel
+from newsqa.index.models.modelparts import InstallError
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library
 from newsqa.index.text.article import Article

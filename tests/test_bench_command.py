@@ -1,4 +1,4 @@
-"""`newsqa bench --quick`: the whole benchmark on a generated corpus with the fake embedder, so it keeps
+"""`newsqa dev bench --quick`: the whole benchmark on a generated corpus with the fake embedder, so it keeps
 working."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
         [
             "--data-dir",
             str(tmp_path / "unused"),
+            "dev",
             "bench",
             "--quick",
             "--work",
@@ -60,11 +61,12 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
 
 
 def test_quick_bench_on_a_store_compares_sqlite_and_postgresql(tmp_path: Path, pg_url: str) -> None:
-    """`newsqa --store URL bench`: one table, a column per store, the follow row among them; the database
+    """`newsqa --store URL dev bench`: one table, a column per store, the follow row among them; the database
     then holds the corpus, so a second run refuses it without --reuse and measures it with."""
     embedder = HashingEmbedder()
     out = tmp_path / "rows.json"
-    args = ["--store", pg_url, "bench", "--quick", "--work", str(tmp_path / "work"), "--json", str(out)]
+    work = str(tmp_path / "work")
+    args = ["--store", pg_url, "dev", "bench", "--quick", "--work", work, "--json", str(out)]
     result = CliRunner().invoke(
         main, args, obj={"embedder_factory": lambda: embedder}, catch_exceptions=False
     )

@@ -196,6 +196,36 @@ async def test_a_failing_round_is_logged_and_the_next_one_runs(
     assert h.stub.errors == []
 
 
+async def test_an_alert_whose_article_committed_is_sent_when_the_database_is_back(
+    h: Harness, news: Newsroom, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database goes away between the article's commit and its alerts: a later tick sends it, once."""
+    import psycopg
+
+    from newsqa.bot.backend import Backend
+
+    original = Backend.alerts_for
+    calls = {"n": 0}
+
+    def away_once(self: Backend, new_articles: set[str]) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return original(self, new_articles)
+
+    await start_with_feed(h, news)
+    await h.say(USER, f"/follow {TOPIC}")
+    before = len(h.sends(USER))
+    monkeypatch.setattr(Backend, "alerts_for", away_once)
+    news.publish("/bridge", "Bridge approved", BRIDGE)
+    (alert,) = await h.replies(USER, before)
+    assert bold(alert) == [BRIDGE[0]] and calls["n"] >= 2
+    assert any("wait for the database" in r.getMessage() for r in caplog.records)
+    polls = news.polls()
+    await news.rounds(h, polls, 3)
+    assert len(h.sends(USER)) == before + 1  # once
+
+
 async def test_a_round_that_cannot_write_fetches_its_stories_again(
     h: Harness, news: Newsroom, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -61,6 +61,30 @@ async def test_a_group_flood_and_a_refused_stranger_cost_a_private_chat_nothing(
     assert h.stub.throttled == []  # never past Telegram's group limit
 
 
+STRANGERS = 500
+
+
+async def test_a_group_mid_conversation_is_not_queued_behind_500_strangers(h: Harness) -> None:
+    """500 strangers write at once in private chats while a group is mid-conversation (issue #24): the
+    group's follow-up takes the next free turn (chatqueue.Turns, docs/deploy.md) while most of them still
+    wait; in one first-come lane it waited for all 500 answers (17 s at 30 messages a second at best)."""
+    await h.start(concurrency=4, shutdown_grace=10)  # at stop: the answers under way finish, queued dropped
+    await h.say(GROUP, f"/ask {AIRBASE}", user_id=USER, chat_type="supergroup")  # the conversation
+    strangers = range(900_000, 900_000 + STRANGERS)
+    for stranger in strangers:
+        h.stub.push_message(stranger, AIRBASE)
+    before = len(h.sends(GROUP))
+    began = time.monotonic()
+    h.stub.push_message(GROUP, "/ask And in April?", user_id=USER, chat_type="supergroup")
+    await h.stub.await_for(lambda: len(h.sends(GROUP)) > before, timeout=90, what="the group's answer")
+    took = time.monotonic() - began
+    waiting = sum(1 for stranger in strangers if not h.sends(stranger))
+    print(f"group follow-up answered in {took:.2f} s with {waiting} of {STRANGERS} strangers still waiting")
+    assert waiting >= STRANGERS // 2, f"the group waited for {STRANGERS - waiting} strangers"
+    assert h.sends(GROUP)[-1].text.startswith("Searched for: Which airbase was targeted by drones in April?")
+    await h.stop()
+
+
 async def test_a_group_past_telegrams_limit_waits_alone_and_shutdown_is_bounded(h: Harness) -> None:
     await h.start(chat_backlog=40, shutdown_grace=0.5)
     for i in range(30):  # thirty members ask once each: more answers than 20 a minute

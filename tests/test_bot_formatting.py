@@ -16,13 +16,13 @@ from newsqa.bot.access import AccessPolicy
 from newsqa.bot.addressing import command_argument, question_in
 from newsqa.bot.chatstate import KEEP_ANSWERS, ChatState
 from newsqa.bot.chatstore import Follow
-from newsqa.bot.follows import pick_follows
 from newsqa.bot.formatting import MAX_MESSAGE, Span, block_html, cut, fit, pack
 from newsqa.bot.ratelimit import QuestionLimiter
 from newsqa.bot.redact import MASK, TokenRedactor
 from newsqa.bot.retry import retryable
 from newsqa.bot.services import chat_id_of, chat_key
 from newsqa.bot.settings import BotSettings, file_url_for
+from newsqa.bot.topics import pick_follows
 from newsqa.bot.uploads import load_text, load_upload, safe_name
 from newsqa.bot.views import alert_block, answer_messages, short_date, source_blocks
 from newsqa.index.search.answer import Answer, Citation, Passage

@@ -22,10 +22,10 @@ from newsqa.bot.chatstore import (
     ChatStore,
 )
 from newsqa.bot.feedjob import FeedJob
-from newsqa.bot.follows import Follows
 from newsqa.bot.ratelimit import SharedQuestionLimiter
 from newsqa.bot.services import Services
 from newsqa.bot.settings import BotSettings
+from newsqa.bot.topics import Follows
 from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.lease import Lease

@@ -1,4 +1,4 @@
-"""`newsqa eval realtimeqa`: dated questions asked as of their day, scored by answer strings."""
+"""`newsqa dev eval realtimeqa`: dated questions asked as of their day, scored by answer strings."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_the_command_reports_both_modes_and_no_quote_after_the_date(tmp_path: Pa
     embedder = HashingEmbedder()
     result = CliRunner().invoke(
         main,
-        ["eval", "realtimeqa", str(folder), "--work", str(tmp_path / "work"), "--json"],
+        ["dev", "eval", "realtimeqa", str(folder), "--work", str(tmp_path / "work"), "--json"],
         obj={"embedder_factory": lambda: embedder},
     )
     assert result.exit_code == 0, result.output

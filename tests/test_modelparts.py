@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.index import modelparts
-from newsqa.index.embedder import model_name, resolve_model
-from newsqa.index.modelparts import (
+from newsqa.index.models import modelparts
+from newsqa.index.models.embedder import model_name, resolve_model
+from newsqa.index.models.modelparts import (
     MPNET,
     NOMIC,
     InstallError,

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsqa.index.embedder import embed_queries, model_name, reranker_embedder
-from newsqa.index.modelparts import NOMIC, InstallError
-from newsqa.index.nomic import NomicEmbedder, wordpiece_vocab
+from newsqa.index.models.embedder import embed_queries, model_name, reranker_embedder
+from newsqa.index.models.modelparts import NOMIC, InstallError
+from newsqa.index.models.nomic import NomicEmbedder, wordpiece_vocab
 
 TOKENS = [
     "[PAD]",
@@ -137,8 +137,8 @@ def test_the_reranker_needs_it_installed_and_the_index_cannot_use_it(
     import dataclasses
     import hashlib
 
-    from newsqa.index import modelparts
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models import modelparts
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
     with pytest.raises(InstallError, match=r"newsqa model install nomic-embed-text-v1\.5"):
         reranker_embedder("nomic-embed-text-v1.5", tmp_path)

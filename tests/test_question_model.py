@@ -12,7 +12,7 @@ import pytest
 from fakes import HashingEmbedder
 from test_rerank import QUESTION, STORY  # the same story: a model that knows the answer reorders it
 
-from newsqa.index.modelparts import InstallError
+from newsqa.index.models.modelparts import InstallError
 from newsqa.index.models.question_encoder import PAIRS_WITH, SHIPPED, WEIGHTS_DIR, card, load_trained_state
 from newsqa.index.search.ranking import Searcher, SearchOptions
 from newsqa.index.storage.library import Library

@@ -1,7 +1,7 @@
 """The real nomic-embed-text-v1.5, installed from its PyPI parts as `newsqa model install` does.
 
 The reference vectors were taken from the gpt4all runtime (llama.cpp) on the same GGUF file: the torch
-forward pass of index/nomic.py must reproduce them (to 1e-3: llama.cpp sums in half precision).
+forward pass of index/models/nomic.py must reproduce them (to 1e-3: llama.cpp sums in half precision).
 Installing downloads 1.1 GB from the package index once (about half a minute here) into the default
 models folder, where later runs find it.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newsqa.index.embedder import embed_queries, reranker_embedder
-from newsqa.index.modelparts import DEFAULT_MODELS_DIR, NOMIC, install
+from newsqa.index.models.embedder import embed_queries, reranker_embedder
+from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, NOMIC, install
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_it_reproduces_the_reference_runtime(nomic) -> None:  # type: ignore[no-
 
 def test_a_model_that_cannot_be_loaded_is_one_line(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Neither installed nor on a reachable hub: the user reads one line, not a traceback."""
-    from newsqa.index.modelparts import InstallError
+    from newsqa.index.models.modelparts import InstallError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the same answer as an unreachable hub, at once
     with pytest.raises(InstallError, match=r"^model 'newsqa-test/no-such-model' could not be loaded: ") as e:

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from fakes import HashingEmbedder
 
 from newsqa.bot.chatstore import ChatStore
-from newsqa.bot.follows import Follows
+from newsqa.bot.topics import Follows
 from newsqa.cli import main
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.datadir import ModelMismatch

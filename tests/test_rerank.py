@@ -89,7 +89,7 @@ def test_no_reranker_unless_asked(tmp_path: Path) -> None:
 
 
 def test_the_reranker_is_loaded_once_and_shared(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import newsqa.index.embedder as embedder_module
+    import newsqa.index.models.embedder as embedder_module
 
     loaded: list[str] = []
 

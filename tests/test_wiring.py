@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fakes import HashingEmbedder
 
-from newsqa.index.embedder import DEFAULT_MODEL
+from newsqa.index.models.embedder import DEFAULT_MODEL
 from newsqa.index.web.fetch import FetchOptions
 from newsqa.index.web.netguard import parse_allow_hosts
 from newsqa.settings import Settings

@@ -25,7 +25,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from ..modelparts import InstallError, file_sha256
+from .modelparts import InstallError, file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..modelparts import InstallError, file_sha256
+from .modelparts import InstallError, file_sha256
 
 if TYPE_CHECKING:
     import numpy as np

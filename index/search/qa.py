@@ -24,7 +24,7 @@ class QuestionAnswerer:
     timeline, Context) and the evaluations all go through it, so they resolve, rank and quote alike.
 
     Follow alerts are not questions (no conversation, no paging): they rank a topic with the same
-    Searcher and judge its sentence with the same `answer_confidence` (follows.py).
+    Searcher and judge its sentence with the same `answer_confidence` (bot/topics.py).
     """
 
     def __init__(self, searcher: Searcher, *, k: int = 5) -> None:

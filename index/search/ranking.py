@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..embedder import Embedder
+from ..models.embedder import Embedder
 from ..storage.library import Library
 from ..storage.store import StoredArticle, StoredSentence
 from .answer import Citation, Outlet, Passage, excerpt_span

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from threading import Lock
 from typing import TYPE_CHECKING
 
-from ..embedder import embed_queries
+from ..models.embedder import embed_queries
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..embedder import Embedder
+    from ..models.embedder import Embedder
 
 #: Sentence vectors remembered (768 floats each for all-mpnet-base-v2: 20,000 take about 60 MB).
 CACHE_SIZE = 20_000

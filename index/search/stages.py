@@ -32,7 +32,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from ..embedder import Embedder, embed_queries
+from ..models.embedder import Embedder, embed_queries
 from ..storage.library import Library
 from ..storage.store import StoredSentence
 from ..text.context import embedding_text

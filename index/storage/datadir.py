@@ -21,6 +21,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .indexstore import IndexStore
+    from .store import SqliteStore
 
 FORMAT_VERSION = 1
 DB_NAME = "newsqa.sqlite"
@@ -38,6 +43,13 @@ class ModelMismatch(IndexProblem):
 
 class IndexLocked(IndexProblem):
     pass
+
+
+class NoIndex(IndexProblem):
+    """Asked to read an index that was never built."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no index in {where}: run `newsqa index build` first")
 
 
 class IndexDamaged(IndexProblem):
@@ -132,6 +144,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """Where an index is, the room it takes (named by what was measured), and its internals."""
+
+    where: dict[str, str]
+    size_name: str  # bytes_on_disk or bytes_in_database
+    size: int
+    internals: dict[str, Any]
+
+
 class DataDir:
     """Paths and small file operations of one data directory."""
 
@@ -163,6 +185,35 @@ class DataDir:
     def write_manifest(self, manifest: Manifest) -> None:
         data = json.dumps(asdict(manifest), indent=2).encode("utf-8")
         atomic_write_bytes(self.manifest_path, data)
+
+    def open_store(self, *, readonly: bool = False) -> SqliteStore:
+        """The database of this directory (made, with the folder, unless `readonly`)."""
+        from .store import SqliteStore
+
+        if not readonly:
+            self.root.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(self.db_path, readonly=readonly)
+
+    def checked_manifest(self) -> Manifest:
+        """The manifest, which `index stats` needs: IndexProblem naming the repair when it is missing."""
+        manifest = self.read_manifest()
+        if not self.exists():
+            raise NoIndex(str(self.root))
+        if manifest is None:  # the database is there (and `ask` answers from it): say what is missing
+            raise IndexProblem(f"{self.manifest_path} is missing; {repair_hint(self.root)}")
+        return manifest
+
+    def footprint(self, store: IndexStore) -> Footprint:
+        """Where the index is, its bytes on disk, and the manifest's internals (model, snapshot, ...)."""
+        manifest = self.checked_manifest()
+        internals = {k: v for k, v in asdict(manifest).items() if k not in ("articles", "sentences")}
+        size = sum(p.stat().st_size for p in self.root.iterdir() if p.is_file())
+        return Footprint({"data_dir": str(self.root)}, "bytes_on_disk", size, internals)
+
+    def lease(self, key: int) -> None:
+        """A role held by one process of many (the feed poller): on a data directory none is needed, each
+        process that is given the role does it (the writer lock keeps their writes apart)."""
+        return None
 
     def snapshot_path(self, seq: int) -> Path:
         return self.root / f"vectors-{seq:012d}.faiss"

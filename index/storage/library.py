@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embedder import Embedder
+from ..models.embedder import Embedder
 from ..stories.copies import Stories
 from ..text.article import Article, LoadProblem, storable
 from ..text.context import embedding_text
 from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
+from .indexstore import IndexStore
 from .pghome import PgHome
-from .store import Store, day_of
+from .store import day_of
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Rewrite the FAISS snapshot once this many changes piled up since the last one; below it, readers
 #: replay the (cheap) change log instead, which keeps a one-article add far under a second at any size.
 SNAPSHOT_EVERY = 20_000
+#: How alike two articles' texts must be to be one story told twice (stories/copies.py).
+COPY_THRESHOLD = 0.8
 #: Texts per embedder call. A 10 MB article is ~100k sentences: in calls of this size its vectors are
 #: committed and reported as they come (minutes of work survive a crash), and memory stays bounded.
 EMBED_CHUNK = 512
@@ -119,7 +122,7 @@ class Library:
         readonly: bool = False,
         snapshot_every: int = SNAPSHOT_EVERY,
         vector_policy: IndexPolicy | None = None,
-        copy_threshold: float | None = 0.8,
+        copy_threshold: float | None = COPY_THRESHOLD,
         bare_vectors: bool = False,
         embed_chunk: int = EMBED_CHUNK,
     ) -> None:
@@ -135,14 +138,7 @@ class Library:
         self.bare_vectors = bare_vectors
         if readonly and not self.dir.exists():
             raise FileNotFoundError(f"no index in {self.dir.root}: run `newsqa index build` first")
-        self.store: Store
-        if isinstance(self.dir, PgHome):
-            from .pgstore import PgStore  # psycopg loads only for a PostgreSQL store
-
-            self.store = PgStore(self.dir.url, readonly=readonly)
-        else:
-            self.dir.root.mkdir(parents=True, exist_ok=True)
-            self.store = Store(self.dir.db_path, readonly=readonly)
+        self.store: IndexStore = self.dir.open_store(readonly=readonly)
         # None: index every article as it comes (an evaluation pool must stay exactly as given)
         self.stories = (
             Stories(self.store, threshold=copy_threshold) if copy_threshold and not readonly else None
@@ -342,8 +338,12 @@ class Library:
         progress: Callable[[int], None] | None = None,
         splitter: Callable[[Article], list[Sentence]] | None = None,
         on_embedded: Callable[[int], None] | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
         """Add new articles, replace changed ones, skip unchanged ones; one transaction per batch.
+
+        `report`: filled as batches commit, so a caller still knows what committed when this raises
+        (the feed job alerts an article that committed before the database went away).
 
         `progress` gets the articles done per batch, `on_embedded` the sentences embedded per embedder
         call (`embed_chunk` texts), so a single huge article shows its progress too.
@@ -353,7 +353,7 @@ class Library:
         their text hash on the next run), an article's sentences in its batch's one transaction.
         """
         split = splitter or (lambda a: split_sentences(a.text))
-        report = IngestReport()
+        report = IngestReport() if report is None else report
         started = time.perf_counter()
         stories = self.stories
         items = _storable(items)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import select
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -145,12 +147,54 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
+        """Inside BEGIN ... COMMIT (False for a broken connection: there is nothing to roll back)."""
         from psycopg.pq import TransactionStatus
 
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.raw.info.transaction_status in (
+            TransactionStatus.ACTIVE,
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+        )
+
+    def alive(self) -> bool:
+        """Whether the connection can still be used, told without a round trip: a server that restarted
+        (or ended the session) closed the socket, which then reads as ready, with EOF or its goodbye,
+        while an idle session has nothing to say. Without this each thread's first statement after a
+        restart would fail, one question each."""
+        if self.raw.closed:
+            return False
+        if self.in_transaction:  # mid-transaction: its own next statement tells
+            return True
+        try:
+            ready, _, _ = select.select([self.raw.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not ready
 
     def close(self) -> None:
         self.raw.close()
+
+
+#: what a connection failure says when the cause is the configuration, not an outage: no waiting helps
+_NOT_TRANSIENT = (
+    "does not exist",
+    "authentication failed",
+    "no password supplied",
+    "permission denied",
+    "no pg_hba.conf entry",
+    "invalid dsn",
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the PostgreSQL server cannot be reached right now (down, restarting, the
+    network): what a long-running process waits out, telling its users to try again in a minute. False
+    for anything else, a wrong database name or password among them. psycopg is never imported here."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.OperationalError):
+        return False
+    text = str(exc).lower()
+    return not any(marker in text for marker in _NOT_TRANSIENT)
 
 
 def try_advisory_lock(conn: PgConnection, key: int) -> bool:

@@ -3,16 +3,22 @@
 It offers what `Library` asks of a `DataDir`: whether an index exists, the one-writer lock (an advisory
 lock, released by the server when the holder's connection ends, even after kill -9). It keeps no FAISS
 snapshot files: each process builds its vectors from the database at start and follows the change log
-(follow.py), so any number of machines share one index without a shared disk.
+(changefollower.py), so any number of machines share one index without a shared disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from .datadir import IndexLocked
+from .datadir import Footprint, IndexLocked, NoIndex
 from .pgconn import WRITER_KEY, LockBusy, PgConnection, redacted, schema_version, session_lock
+
+if TYPE_CHECKING:
+    from .indexstore import IndexStore
+    from .lease import Lease
+    from .pgstore import PgStore
 
 
 class PgHome:
@@ -35,6 +41,29 @@ class PgHome:
 
     def read_manifest(self) -> None:
         return None
+
+    def open_store(self, *, readonly: bool = False) -> PgStore:
+        """The database (psycopg loads only now: a data directory never needs it)."""
+        from .pgstore import PgStore
+
+        return PgStore(self.url, readonly=readonly)
+
+    def lease(self, key: int) -> Lease:
+        """The role `key` (e.g. pgconn.FEEDS_KEY): held by one process of many on this database at a time,
+        for as long as it lives (lease.py)."""
+        from .lease import Lease
+
+        return Lease(self.url, key)
+
+    def checked_manifest(self) -> None:
+        """No manifest to check: the database has it all; only that an index is there."""
+        if not self.exists():
+            raise NoIndex(self.root)
+
+    def footprint(self, store: IndexStore) -> Footprint:
+        """Where the index is (without the password), its bytes in the database, model and dimension."""
+        internals = {"model": store.get_meta("model"), "dim": int(store.get_meta("dim") or 0)}
+        return Footprint({"store": self.root}, "bytes_in_database", store.size_bytes(), internals)
 
     @contextlib.contextmanager
     def writer_lock(self, *, timeout: float = 0.0) -> Iterator[None]:

@@ -5,7 +5,7 @@ What differs from SQLite, and why:
 - Writes that touch the change log take a transaction-level advisory lock (`WRITE_KEY`): sequence numbers
   then commit in the order they were drawn, so a reader that replayed change 10 never misses a 9
   committed after it. SQLite's BEGIN IMMEDIATE gives the same order for free.
-- A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see follow.py).
+- A committed change wakes every listening process at once (`NOTIFY newsqa_changes`, see changefollower.py).
 - Lexical search is BM25 from PostgreSQL's full-text machinery: each sentence and paragraph is stemmed
   into a `tsvector` (GIN-indexed, for counting a word's rows), whose words with their counts are also
   kept as postings (word, row, count) read by word; `bm25` scores them with FTS5's formula and
@@ -22,11 +22,9 @@ import re
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 from .migrations import Migration, check_track
 from .pgconn import CHANGES_CHANNEL, WRITE_KEY, PgConnection, migrate, redacted
-from .store import Store, _Transaction
+from .sqlstore import SqlStore, _Transaction
 
 TRACK = "index"
 
@@ -214,8 +212,8 @@ def _tsquery(terms: Sequence[tuple[str, ...]]) -> str:
     return " | ".join("(" + " <-> ".join(lit(x) for x in t) + ")" for t in terms)
 
 
-class PgStore(Store):
-    """`Store` on PostgreSQL; one connection per thread, as on SQLite."""
+class PgStore(SqlStore):
+    """The index's database on PostgreSQL, an engine beside SQLite's (store.py); one connection per thread."""
 
     SPAN_DAYS = 'newsqa_day("end") - newsqa_day(start)'
     dialect = "postgresql"
@@ -224,7 +222,7 @@ class PgStore(Store):
         self.url = url
         self._totals: dict[str, tuple[int, float, float]] = {}  # table -> (docs, avg length, read at)
         self._stems: dict[str, tuple[str, ...]] = {}  # query word -> its lexemes
-        super().__init__(None, readonly=readonly)  # type: ignore[arg-type]  # no file: the URL says where
+        super().__init__(readonly=readonly)
 
     def __repr__(self) -> str:
         return f"PgStore({redacted(self.url)})"
@@ -236,7 +234,7 @@ class PgStore(Store):
         return PgConnection(self.url, readonly=self.readonly)
 
     def _usable(self, conn: PgConnection) -> bool:
-        return not conn.raw.closed  # closed: the server restarted or the network dropped it
+        return conn.alive()  # not: the server restarted or the network dropped it
 
     @property
     def conn(self) -> PgConnection:  # type: ignore[override]
@@ -312,14 +310,6 @@ class PgStore(Store):
         self.conn.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
 
     # -- embeddings ------------------------------------------------------------------------------
-    def texts_with_vectors(self, dim: int) -> tuple[list[str], np.ndarray]:
-        rows = self.conn.execute(
-            "SELECT DISTINCT ON (e.text_hash) s.text, e.vector FROM embeddings e"
-            " JOIN sentences s ON s.text_hash = e.text_hash ORDER BY e.text_hash, s.id"
-        ).fetchall()
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return [r[0] for r in rows], vecs
-
     # -- lexical ---------------------------------------------------------------------------------
     def _lexemes(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
         """Each query word's stemmed lexemes, as the index stems its text; words with none dropped.

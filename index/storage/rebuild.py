@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..embedder import Embedder
+from ..models.embedder import Embedder
 from ..text.article import Article, LoadProblem
 from .datadir import DataDir, IndexProblem
 from .library import IngestReport, Library

@@ -30,7 +30,8 @@ from typing import Any
 
 import feedparser
 
-from ..storage.store import Store
+from ..storage.indexstore import IndexStore
+from ..storage.store import SqliteStore
 from ..stories.dedupe import normalize_url
 from ..text.article import Article, LoadProblem
 from ..text.textclean import clean_text
@@ -216,8 +217,8 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> l
 
 class FeedStateStore:
     """Per-feed state in the index's database (tables `feed_state`, `feed_state_seen`, made by the index's
-    migrations: store.py on SQLite, pgstore.py on PostgreSQL), through the store's per-thread
-    connections; each update is one write transaction.
+    migrations: store.py on SQLite, pgstore.py on PostgreSQL); the SQL is the store's (sqlstore.py), each
+    update one write transaction.
 
     Seen keys are only ever added, and dropped only by a `save` that knows what the feed lists now: a
     `save` of a state loaded before a concurrent `mark_seen` cannot un-see what was confirmed meanwhile,
@@ -225,20 +226,15 @@ class FeedStateStore:
     threads. Given a path instead of a store, it opens (and closes) a SQLite store of its own there.
     """
 
-    def __init__(self, store: Store | Path, *, seen_cap: int = SEEN_CAP) -> None:
+    def __init__(self, store: IndexStore | Path, *, seen_cap: int = SEEN_CAP) -> None:
         self.seen_cap = seen_cap
-        self._owned = not isinstance(store, Store)
-        self.store: Store = store if isinstance(store, Store) else Store(store)
+        self._owned = isinstance(store, Path)
+        self.store: IndexStore = SqliteStore(store) if isinstance(store, Path) else store
 
     def load(self, url: str) -> FeedState:
         """The stored state of `url`, or a fresh one (due now) for a feed never polled."""
-        with self.store.read_transaction() as db:
-            row = db.execute(
-                "SELECT etag, last_modified, failures, last_error, next_due FROM feed_state WHERE url = ?",
-                (url,),
-            ).fetchone()
-            keys = db.execute("SELECT key FROM feed_state_seen WHERE url = ?", (url,)).fetchall()
-        state = FeedState(url, seen={k for (k,) in keys})
+        row, seen = self.store.feed_state(url)
+        state = FeedState(url, seen=seen)
         if row is not None:
             state.etag, state.last_modified, state.failures, state.last_error, state.next_due = row
         return state
@@ -249,47 +245,13 @@ class FeedStateStore:
         With `listed` (the guids the feed lists now), seen keys it no longer lists are dropped beyond the
         newest `seen_cap` of them.
         """
-        with self.store.transaction() as db:
-            db.execute(
-                """INSERT INTO feed_state
-                     (url, etag, last_modified, failures, last_error, next_due, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (url) DO UPDATE SET
-                     etag = excluded.etag, last_modified = excluded.last_modified,
-                     failures = excluded.failures, last_error = excluded.last_error,
-                     next_due = excluded.next_due, updated_at = excluded.updated_at""",
-                (
-                    state.url,
-                    state.etag,
-                    state.last_modified,
-                    state.failures,
-                    state.last_error,
-                    state.next_due,
-                    time.time(),
-                ),
-            )
-            self._add_seen(db, state.url, sorted(state.seen))
-            if listed is not None:
-                self._prune(db, state.url, set(listed))
+        fields = (state.etag, state.last_modified, state.failures, state.last_error, state.next_due)
+        chosen = set(listed) if listed is not None else None
+        self.store.save_feed_state(state.url, fields, sorted(state.seen), chosen, self.seen_cap)
 
     def mark_seen(self, feed_url: str, guids: Iterable[str]) -> None:
         """Record items as handled (indexed or deliberately skipped): later polls will not fetch them."""
-        with self.store.transaction() as db:
-            self._add_seen(db, feed_url, list(guids))
-
-    def _add_seen(self, db: Any, url: str, keys: list[str]) -> None:
-        db.executemany(
-            "INSERT INTO feed_state_seen (url, key) VALUES (?, ?) ON CONFLICT (url, key) DO NOTHING",
-            [(url, k) for k in keys],
-        )
-
-    def _prune(self, db: Any, url: str, listed: set[str]) -> None:
-        rows = db.execute(
-            "SELECT seq, key FROM feed_state_seen WHERE url = ? ORDER BY seq DESC", (url,)
-        ).fetchall()
-        unlisted = [seq for seq, key in rows if key not in listed]
-        stale = unlisted[self.seen_cap :]
-        db.executemany("DELETE FROM feed_state_seen WHERE seq = ?", [(seq,) for seq in stale])
+        self.store.mark_feed_seen(feed_url, list(guids))
 
     def close(self) -> None:
         """Close the store if this opened it (from a path); a borrowed store is its owner's to close."""

@@ -8,12 +8,16 @@ unchanged article costs nothing).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from ..storage.library import IngestReport, Library
+from ..storage.pgconn import FEEDS_KEY, unavailable
 from ..text.article import Article
 from .feeds import FeedStateStore, PollReport, poll_feeds
 from .fetch import Fetcher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +38,12 @@ class FeedSync:
         return line
 
 
-def ingest_locked(library: Library, articles: list[Article], lock_timeout: float) -> IngestReport:
+def ingest_locked(
+    library: Library, articles: list[Article], lock_timeout: float, report: IngestReport | None = None
+) -> IngestReport:
     """Ingest holding the data directory's writer lock (blocking: run it in a thread from async code)."""
     with library.dir.writer_lock(timeout=lock_timeout):
-        return library.ingest(articles)
+        return library.ingest(articles, report=report)
 
 
 async def sync_feeds(
@@ -47,6 +53,48 @@ async def sync_feeds(
     poll = await poll_feeds(urls, state, fetcher)
     ingest = None
     if poll.articles:
-        ingest = await asyncio.to_thread(ingest_locked, library, poll.articles, lock_timeout)
-    poll.mark_indexed(state)  # every article handled: indexed, unchanged or recognised as a copy
+        ingest = IngestReport()
+        try:
+            await asyncio.to_thread(ingest_locked, library, poll.articles, lock_timeout, ingest)
+        except Exception as exc:
+            if not (unavailable(exc) and ingest.added_ids):
+                raise
+            # some articles committed before the database went away: they are reported (their alerts
+            # are due); nothing is marked seen, so the rest are fetched again next round
+            log.warning(
+                "feed ingest cut short by the database (%s) after %d added", type(exc).__name__, ingest.added
+            )
+            return FeedSync(poll, ingest)
+    try:
+        poll.mark_indexed(state)  # every article handled: indexed, unchanged or recognised as a copy
+    except Exception as exc:
+        if ingest is None or not unavailable(exc):
+            raise
+        # the database went away after the ingest committed: the round's report (and its alerts) still
+        # stand, and the items, not marked, are fetched again next round and found unchanged
+        log.warning("feed items not marked seen (%s); they are fetched again next round", type(exc).__name__)
     return FeedSync(poll, ingest)
+
+
+class FeedRounds:
+    """The feeds one process polls into one index: their state in the index's database and, where several
+    processes share it, the lease that lets one of them poll (the index's home decides: lease())."""
+
+    def __init__(self, library: Library, urls: list[str]) -> None:
+        self.library = library
+        self.urls = urls
+        self.state = FeedStateStore(library.store)
+        self.lease = library.dir.lease(FEEDS_KEY)
+
+    def ours(self) -> bool:
+        """Whether this process polls the feeds now (blocking: one short query on a shared database)."""
+        return self.lease is None or self.lease.held()
+
+    async def run(self, fetcher: Fetcher, *, lock_timeout: float = 120.0) -> FeedSync:
+        """One round: the due feeds polled, their new stories indexed, then marked seen."""
+        return await sync_feeds(self.library, self.state, fetcher, self.urls, lock_timeout=lock_timeout)
+
+    def close(self) -> None:
+        self.state.close()
+        if self.lease is not None:
+            self.lease.close()  # another process's next round takes the feeds over

@@ -1,4 +1,4 @@
-"""`newsqa bench`: the speed, memory and recall figures of docs/bench.md, measured on this machine.
+"""`newsqa dev bench`: the speed, memory and recall figures of docs/bench.md, measured on this machine.
 
 command.py is the click command; each other module measures one thing and returns plain numbers.
 """

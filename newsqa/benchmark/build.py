@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.pghome import PgHome
 from newsqa.index.storage.vectors import IndexPolicy
@@ -53,7 +53,7 @@ def build_index(
 ) -> tuple[Library, float, float]:
     """A fresh index of `articles` in `root`: (library, seconds, CPU seconds); the model is loaded first.
 
-    A data directory is deleted first; a PostgreSQL database (`newsqa --store URL bench`) must be empty.
+    A data directory is deleted first; a PostgreSQL database (`newsqa --store URL dev bench`) must be empty.
     """
     from newsqa.index.ingest.loaders import iter_articles
 

@@ -1,4 +1,4 @@
-"""The `newsqa bench` command: build, query, memory, incremental and recall figures in one table.
+"""The `newsqa dev bench` command: build, query, memory, incremental and recall figures in one table.
 
 Everything it builds lives under --work (default /tmp/newsqa-bench) and can be reused with --reuse, so
 a re-run on a quiet machine repeats only the measurements. See docs/bench.md.
@@ -81,12 +81,12 @@ def bench(
     policy = IndexPolicy(
         compressed=compressed, **({"exact_below": exact_below} if exact_below is not None else {})
     )
-    if ctx.settings.store is not None:  # `newsqa --store URL bench`: both stores, side by side
+    if ctx.settings.store is not None:  # `newsqa --store URL dev bench`: both stores, side by side
         _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path, plot=plot)
         return
     run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
     rows = run.all(scale, queries)
-    header = _header("newsqa bench", run.load_at_start, ctx.model_name())
+    header = _header("newsqa dev bench", run.load_at_start, ctx.model_name())
     click.echo(render(rows, header=header))
     if json_path:
         payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
@@ -143,7 +143,7 @@ def _compare_stores(
     pg_side = Side(STORES[1], pg_home, factory, model, policy)
     corpus = [a for a in iter_articles([str(articles)]) if isinstance(a, Article)]
     try:
-        reuse_pg = check_pg_database(pg_side, {a.id for a in corpus}, reuse=reuse)
+        reuse_pg = check_pg_database(pg_home, pg_side, {a.id for a in corpus}, reuse=reuse)
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
     reuse_sqlite = reuse and (work / "stores-sqlite" / "manifest.json").exists()
@@ -154,7 +154,7 @@ def _compare_stores(
         rows, lib = side_rows(side, articles, questions, news, reuse=again)
         lib.close()
         columns[side.name] = rows
-    header = _header(f"newsqa bench, SQLite and PostgreSQL ({pg_home.root})", load_at_start, model)
+    header = _header(f"newsqa dev bench, SQLite and PostgreSQL ({pg_home.root})", load_at_start, model)
     click.echo(render_side_by_side(columns, header=header))
     if json_path:
         payload = {

@@ -1,4 +1,4 @@
-"""A small generated news-like corpus for `newsqa bench --quick`, so CI needs no downloaded data."""
+"""A small generated news-like corpus for `newsqa dev bench --quick`, so CI needs no downloaded data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run in a child process by `newsqa bench`: open an index, load its vectors, print resident memory.
+"""Run in a child process by `newsqa dev bench`: open an index, load its vectors, print resident memory.
 
 Prints `<rss before> <rss after>` in bytes, after one lexical and one vector search touched everything.
 """

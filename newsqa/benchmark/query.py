@@ -99,7 +99,7 @@ def follow_latency(
     """Seconds from each article's commit in `writer` until `reader`, another Library on the same home
     kept current by its own `ChangeFollower` (as a serving replica is), finds the article's first sentence
     by its vector; nobody calls `reader.refresh`. `limit` (never found): counted as `limit`. Undone after."""
-    from newsqa.index.storage.follow import ChangeFollower
+    from newsqa.index.storage.changefollower import ChangeFollower
 
     reader.refresh()
     times = []

@@ -1,4 +1,4 @@
-"""The one table `newsqa bench` prints: a row per figure, with its goal and whether it is met."""
+"""The one table `newsqa dev bench` prints: a row per figure, with its goal and whether it is met."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""`newsqa --store URL bench`: the same figures on a SQLite data directory and on the PostgreSQL store, side
-by side: build rate against the encoder, answer latency, a one-article add, and how soon another process
-(a second Library with a ChangeFollower, as a serving replica) answers with an article just added."""
+"""`newsqa --store URL dev bench`: the same figures on a SQLite data directory and on the PostgreSQL
+store, side by side: build rate against the encoder, answer latency, a one-article add, and how soon
+another process (a second Library with a ChangeFollower, as a serving replica) answers with an article
+just added."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 from newsqa.index.storage.datadir import IndexProblem
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.pghome import PgHome
@@ -38,13 +39,11 @@ class Side:
         return Library(self.home, self.factory, model_name=self.model, vector_policy=self.policy)
 
 
-def check_pg_database(side: Side, corpus_ids: set[str], *, reuse: bool) -> bool:
+def check_pg_database(home: PgHome, side: Side, corpus_ids: set[str], *, reuse: bool) -> bool:
     """Whether the PostgreSQL side reuses an earlier run's index (True) or builds one (False, empty database).
 
     Raises BenchStoreNotEmpty (its message is for the user) for a database holding anything else.
     """
-    home = side.home
-    assert isinstance(home, PgHome)
     if not home.exists():
         return False
     lib = Library(home, side.factory, model_name=side.model, readonly=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 from newsqa.index.storage.library import Library
 from newsqa.index.storage.vectors import IndexPolicy
 from newsqa.index.text.article import Article

@@ -1,4 +1,5 @@
-"""The `newsqa eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's search.
+"""The `newsqa dev eval` group: retrieval quality, abstaining and follow-ups, measured through the bot's
+search.
 
 Indexes are built under --work (default /tmp/newsqa-eval) and reused by later runs; see docs/quality.md.
 """
@@ -20,8 +21,8 @@ from newsqa.charts import tables as chart_data
 from newsqa.charts.output import plot_option
 
 if TYPE_CHECKING:
+    from newsqa.frontdoor import Newsqa
     from newsqa.index.search.ranking import Searcher
-    from newsqa.index.storage.library import Library
     from newsqa.wiring import Wiring
 
 #: Tune only on questions about the first this-many articles in file order (SQuAD dev has no tuning split).
@@ -73,7 +74,7 @@ def eval_group() -> None:
     """Measure retrieval, abstaining, follow-ups, paraphrases and unanswerable questions (docs/quality.md)."""
 
 
-def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searcher:
+def searcher_for(ctx: Wiring, index: Newsqa, overrides: tuple[str, ...]) -> Searcher:
     """The bot's searcher, with the global --min-confidence and any --set overrides applied."""
     from newsqa.index.search.ranking import SearchOptions
 
@@ -86,7 +87,7 @@ def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searc
         kind = type(getattr(opts, name))
         opts = dataclasses.replace(opts, **{name: kind(raw)})
     try:
-        return ctx.searcher(lib, opts)
+        return index.searcher(opts)
     except ValueError as exc:  # a stage in `skip` that is not one, or cannot be left out
         raise click.BadParameter(str(exc)) from exc
 
@@ -94,7 +95,7 @@ def searcher_for(ctx: Wiring, lib: Library, overrides: tuple[str, ...]) -> Searc
 def _ask_and_report(
     ctx: Wiring,
     what: str,
-    lib: Library,
+    index: Newsqa,
     asked: Sequence[Any],
     gold: Mapping[str, Collection[int]],
     tuning_docs: Collection[str],
@@ -106,7 +107,7 @@ def _ask_and_report(
     from .report import split_figures
     from .runner import run_questions
 
-    searcher = searcher_for(ctx, lib, overrides)
+    searcher = searcher_for(ctx, index, overrides)
     outcomes = run_questions(searcher, [(q.qid, q.question) for q in asked], gold)
     tuning = {q.qid for q in asked if q.doc in tuning_docs}
     figures = split_figures(outcomes, tuning)
@@ -121,7 +122,7 @@ def _chart_title(ctx: Wiring, what: str) -> str:
 def _header(ctx: Wiring, what: str, searcher: Searcher) -> str:
     load = os.getloadavg()[0]
     return (
-        f"newsqa eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}"
+        f"newsqa dev eval {what}, {time.strftime('%Y-%m-%d %H:%M')}: model {ctx.model_name()}"
         f"{f', reranker {searcher.reranker.name}' if searcher.reranker else ''}, "
         f"{os.cpu_count()} cores, load average {load:.2f}; options {dataclasses.asdict(searcher.options)}"
     )
@@ -163,28 +164,34 @@ def reqa(
     from .workspace import open_index
 
     data, questions = load_pool(pool)
-    lib = open_index(
+    index = open_index(
+        ctx,
         work,
         f"reqa-{pool.name}",
-        ctx.embedder_factory(),
-        ctx.model_name(),
         data.articles,
         splitter=data.splitter,
         rebuild=rebuild,
-        store=ctx.settings.store,
     )
     try:
-        to_pool = store_ids(lib, data.ids)
+        to_pool = store_ids(index.library, data.ids)
         from_pool: dict[int, list[int]] = {}
         for sid, pid in to_pool.items():
             from_pool.setdefault(pid, []).append(sid)
         asked = spread(questions, limit)
         gold = {q.qid: {s for pid in q.gold for s in from_pool.get(pid, [])} for q in asked}
         _ask_and_report(
-            ctx, f"reqa {pool}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json, plot
+            ctx,
+            f"reqa {pool}",
+            index,
+            asked,
+            gold,
+            set(data.docs[:TUNING_ARTICLES]),
+            overrides,
+            as_json,
+            plot,
         )
     finally:
-        lib.close()
+        index.close()
 
 
 @eval_group.command("squad")
@@ -210,30 +217,36 @@ def squad(
     from .workspace import open_index
 
     data = load_squad(path)
-    lib = open_index(
+    index = open_index(
+        ctx,
         work,
         f"squad-{path.stem}",
-        ctx.embedder_factory(),
-        ctx.model_name(),
         data.articles,
         rebuild=rebuild,
-        store=ctx.settings.store,
     )
     try:
         asked = spread(data.questions, limit)
         sentences = {}
         for aid in {q.article_id for q in asked}:
-            stored = lib.store.find_article(aid)
-            sentences[aid] = lib.store.article_sentences(stored.rowid) if stored else []
+            stored = index.find(aid)
+            sentences[aid] = index.library.store.article_sentences(stored.rowid) if stored else []
         gold = {
             q.qid: {s.id for s in sentences[q.article_id] if holds_answer(s.start, s.end, q.answers)}
             for q in asked
         }
         _ask_and_report(
-            ctx, f"squad {path}", lib, asked, gold, set(data.docs[:TUNING_ARTICLES]), overrides, as_json, plot
+            ctx,
+            f"squad {path}",
+            index,
+            asked,
+            gold,
+            set(data.docs[:TUNING_ARTICLES]),
+            overrides,
+            as_json,
+            plot,
         )
     finally:
-        lib.close()
+        index.close()
 
 
 @eval_group.command("followups")
@@ -274,14 +287,12 @@ def followups(
     items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
     name = "followups-" + slug("+".join(p.name for p in articles))
 
-    lib = open_index(
-        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
-    )
+    index = open_index(ctx, work, name, items, rebuild=rebuild)
     try:
-        searcher = searcher_for(ctx, lib, overrides)
+        searcher = searcher_for(ctx, index, overrides)
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), dialogues_list, k=k)
     finally:
-        lib.close()
+        index.close()
     rows = by_kind(outcomes, k)
     header = _header(ctx, f"followups {dialogues}", searcher)
     chart = partial(chart_data.followups_chart, rows, _chart_title(ctx, f"followups {dialogues}"))
@@ -348,18 +359,16 @@ def paraphrases(
         raise click.ClickException(str(e)) from None
     items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
     name = "paraphrases-" + slug("+".join(p.name for p in articles))
-    lib = open_index(
-        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
-    )
+    index = open_index(ctx, work, name, items, rebuild=rebuild)
     try:
         try:
-            gold = resolve_gold(lib, asked)
+            gold = resolve_gold(index.library, asked)
         except SetError as e:
             raise click.ClickException(str(e)) from None
-        searcher = searcher_for(ctx, lib, overrides)
+        searcher = searcher_for(ctx, index, overrides)
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), asked, gold, k=k)
     finally:
-        lib.close()
+        index.close()
     results = {mode: figures(o, k) for mode, o in outcomes.items()}
     header = _header(ctx, f"paraphrases {questions}", searcher)
     chart = partial(chart_data.paraphrases_chart, results, _chart_title(ctx, f"paraphrases {questions}"))
@@ -418,14 +427,12 @@ def unanswerable(
         raise click.ClickException(str(e)) from None
     items = [a for a in iter_articles([str(p) for p in articles]) if isinstance(a, Article)]
     name = "paraphrases-" + slug("+".join(p.name for p in articles))  # the paraphrases command's index
-    lib = open_index(
-        work, name, ctx.embedder_factory(), ctx.model_name(), items, rebuild=rebuild, store=ctx.settings.store
-    )
+    index = open_index(ctx, work, name, items, rebuild=rebuild)
     try:
-        searcher = searcher_for(ctx, lib, overrides)
+        searcher = searcher_for(ctx, index, overrides)
         outcomes = evaluate(QuestionAnswerer(searcher, k=k), asked, k=k)
     finally:
-        lib.close()
+        index.close()
     current = searcher.options.min_confidence
     rows = by_kind(outcomes, sorted({*THRESHOLDS, current}))
     header = _header(ctx, f"unanswerable {questions}", searcher)
@@ -486,20 +493,20 @@ def abstain(
     halves = {"tune": data.docs[:TUNING_ARTICLES], "other": data.docs[TUNING_ARTICLES:]}
     confidences: dict[str, dict[str, list[float]]] = {}
     answerers: dict[str, QuestionAnswerer] = {}
-    libs = []
+    indexes = []
     try:
         for half, docs in halves.items():
             wanted = set(docs)
-            lib = open_index(
+            index = open_index(
+                ctx,
                 work,
                 f"abstain-{pool.name}-{half}",
-                ctx.embedder_factory(),
-                ctx.model_name(),
                 [a for a in data.articles if a.id in wanted],
                 splitter=data.splitter,
+                in_store=False,
             )
-            libs.append(lib)
-            answerers[half] = never_abstaining(searcher_for(ctx, lib, overrides))
+            indexes.append(index)
+            answerers[half] = never_abstaining(searcher_for(ctx, index, overrides))
         for half, docs in halves.items():
             wanted = set(docs)
             asked = spread([q for q in questions if q.doc in wanted], limit)
@@ -509,8 +516,8 @@ def abstain(
                 "unanswerable": [answerers[other].rank(q.question).confidence for q in asked],
             }
     finally:
-        for lib in libs:
-            lib.close()
+        for index in indexes:
+            index.close()
     current = ctx.search_options().min_confidence
     chosen = choose_threshold(confidences["tune"]["answerable"], answer_share=answer_share)
     thresholds = sorted({round(0.05 * i, 2) for i in range(21)} | {round(chosen, 3), current})
@@ -527,7 +534,7 @@ def abstain(
         click.echo(json.dumps(result, indent=2))
         _plot(plot, chart)
         return
-    click.echo(f"newsqa eval abstain {pool}: model {ctx.model_name()}\n")
+    click.echo(f"newsqa dev eval abstain {pool}: model {ctx.model_name()}\n")
     click.echo("| threshold | tune: answered | tune: abstained | other: answered | other: abstained |")
     click.echo("|---|---|---|---|---|")
     for t, a, b in zip(thresholds, result["tune"]["curve"], result["other"]["curve"], strict=True):
@@ -584,17 +591,15 @@ def realtimeqa(
 
     questions = load_questions(folder)
     items = [a for a in iter_articles([str(folder / "articles.jsonl")]) if isinstance(a, Article)]
-    lib = open_index(
+    index = open_index(
+        ctx,
         work,
         "realtimeqa-" + slug(folder.name),
-        ctx.embedder_factory(),
-        ctx.model_name(),
         items,
         rebuild=rebuild,
-        store=ctx.settings.store,
     )
     try:
-        searcher = searcher_for(ctx, lib, overrides)
+        searcher = searcher_for(ctx, index, overrides)
         qa = QuestionAnswerer(searcher, k=k)
         asked = spread(questions, limit)
         tuning = tuning_weeks(questions)
@@ -607,7 +612,7 @@ def realtimeqa(
                 outcomes = evaluate(lambda q: qa.ask(q.question, k=k, as_of=None), asked)
             rows[mode] = split(outcomes, tuning)
     finally:
-        lib.close()
+        index.close()
     header = _header(ctx, f"realtimeqa {folder}", searcher)
     if as_json:
         payload = {"header": header, "options": dataclasses.asdict(searcher.options)}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsqa.index.embedder import Embedder
+from newsqa.index.models.embedder import Embedder
 
 
 def _key(text: str) -> str:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from newsqa.index.embedder import Embedder
+from newsqa.frontdoor import Newsqa
 from newsqa.index.storage.datadir import IndexProblem
-from newsqa.index.storage.library import Library
-from newsqa.index.storage.pghome import PgHome
 from newsqa.index.text.article import Article
 from newsqa.index.text.sentences import Sentence
+from newsqa.wiring import Wiring
 
 from .embedcache import CachedEmbedder
 
@@ -22,40 +22,44 @@ def slug(text: str) -> str:
 
 
 def open_index(
+    ctx: Wiring,
     work: Path,
     name: str,
-    factory: Callable[[], Embedder],
-    model_name: str,
     articles: Iterable[Article],
     *,
     splitter: Callable[[Article], list[Sentence]] | None = None,
     rebuild: bool = False,
-    store: str | None = None,
-) -> Library:
-    """An index of `articles` under `work`, kept exactly as given (no copy detection).
+    in_store: bool = True,
+) -> Newsqa:
+    """An index of `articles` under `work`, kept exactly as given (no copy detection), opened through
+    the front door.
 
     Articles already indexed unchanged cost nothing, so a second run only asks questions; the pool's
     vectors are also cached by text under `work/vectors`, so even `rebuild` embeds nothing twice.
     Questions are embedded live (their cost is the latency being measured).
-    `store`: a PostgreSQL database to build it in instead (--store), which must hold this pool alone.
+    With --store (and `in_store`) it is built in that PostgreSQL database, which must hold this pool alone.
     """
+    model_name = ctx.model_name()
     root = Path(work) / slug(f"{name}-{model_name}")
     if rebuild and root.exists():
         shutil.rmtree(root)
-    embedder = CachedEmbedder(factory(), Path(work) / "vectors")
-    home = PgHome(store) if store else root
-    lib = Library(home, lambda: embedder, model_name=model_name, copy_threshold=None)
+    embedder = CachedEmbedder(ctx.embedder_factory()(), Path(work) / "vectors")
+    settings = ctx.settings
+    settings = dataclasses.replace(settings, data_dir=root, store=settings.store if in_store else None)
+    index = Newsqa(
+        dataclasses.replace(ctx, settings=settings, injected_embedder=lambda: embedder), detect_copies=False
+    )
     pool = list(articles)
-    with lib.dir.writer_lock():
-        lib.ingest(pool, splitter=splitter)
+    index.add(pool, splitter=splitter)
     embedder.enabled = False  # from here on: questions, embedded by the model itself
-    extra = len(set(lib.store.article_ids()) - {a.id for a in pool})
+    extra = len(set(index.store.article_ids()) - {a.id for a in pool})
     if extra:
-        lib.close()
+        where = index.library.dir.root
+        index.close()
         raise EvaluationStoreNotEmpty(
-            f"{lib.dir.root} holds {extra} articles outside this evaluation's pool: use an empty database"
+            f"{where} holds {extra} articles outside this evaluation's pool: use an empty database"
         )
-    return lib
+    return index
 
 
 class EvaluationStoreNotEmpty(IndexProblem):

@@ -28,7 +28,7 @@ def save_weights(state: dict, out: Path, name: str, manifest: dict) -> Path:
     file and renamed, so a crash leaves the previous model whole."""
     from safetensors.torch import save_file
 
-    from newsqa.index.modelparts import file_sha256
+    from newsqa.index.models.modelparts import file_sha256
 
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{name}.safetensors"
@@ -94,7 +94,7 @@ def mined_examples(
 ) -> tuple[list[Example], VectorCache]:
     """The training questions with positives and hard negatives chosen by the index model, and the
     cache of its vectors (in `work`: a second run, of either model, embeds nothing)."""
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
 
     work.mkdir(parents=True, exist_ok=True)
     say(f"reading ReQA's tuning half from {reqa} and RealTime QA's training weeks from {realtimeqa}")
@@ -183,7 +183,7 @@ REFERENCE_PAIRS = (
 
 def write_reference(manifest: Path, out: Path) -> None:
     """Scores of `REFERENCE_PAIRS` under the saved model (as newsqa loads it) and the index model."""
-    from newsqa.index.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.embedder import SentenceTransformerEmbedder
     from newsqa.index.models.question_encoder import QuestionEncoder
 
     questions = QuestionEncoder(str(manifest)).embed([q for q, _ in REFERENCE_PAIRS])

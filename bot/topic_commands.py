@@ -14,10 +14,10 @@ from telegram.ext import ContextTypes
 
 from . import texts
 from .addressing import command_argument
-from .follows import FollowError
 from .handlers import admitted
 from .sending import Replier
 from .services import Services, chat_key, replier_for
+from .topics import FollowError
 
 log = logging.getLogger(__name__)
 
