@@ -16,7 +16,7 @@ PACKAGE = "newsqa.index"
 #: What each folder (or module at index/'s root) may import from elsewhere in index/.
 MAY_IMPORT: dict[str, set[str]] = {
     "text": set(),  # records and pure text rules
-    "models": set(),  # the models: the embedder, the PyPI-parts installer, nomic, the question and answer models
+    "models": set(),  # the embedder, the PyPI-parts installer, nomic, the question and answer models
     "stories": {"text"},  # copy detection; the store it keeps keys in is passed in
     "storage": {"text", "stories", "models"},
     "ingest": {"text", "stories", "storage", "models"},
