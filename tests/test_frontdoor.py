@@ -38,7 +38,9 @@ def test_the_verbs_in_one_session(tmp_path: Path) -> None:
         assert answer.answered and "Ain al-Asad" in answer.passages[0].sentence
         assert len(n.ask(AIRBASE, k=2).passages) == 2
         conversation = n.conversation()
-        n.ask(AIRBASE, conversation=conversation)
+        first = n.ask(AIRBASE, conversation=conversation)
+        assert not conversation.turns  # left as it was: the caller moves it on
+        conversation = conversation.then(first.turn)
         assert n.ask("And in April?", conversation=conversation).query != "And in April?"
         assert n.timeline("drone attacks on the airbase").answered
         facts = n.stats(list_articles=True)
