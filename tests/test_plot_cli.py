@@ -1,4 +1,4 @@
-"""`--plot FILE.png` end to end: `newsqa timeline`, `newsqa eval` and (in test_bench_command.py) `newsqa
+"""`--plot FILE.png` end to end: `newsqa timeline`, `newsqa dev eval` and (in test_bench_command.py) `newsqa dev
 bench` on tiny indexes with the fake embedder write a real PNG, atomically, after the text they print."""
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def test_eval_plot_draws_the_table(tmp_path: Path) -> None:
     pool = ROOT / "tests" / "data" / "reqa-slice"
     result = newsqa(
         tmp_path,
+        "dev",
         "eval",
         "reqa",
         str(pool),
