@@ -1,5 +1,6 @@
 """`--plot FILE.png` end to end: `newsqa timeline`, `newsqa dev eval` and (in test_bench_command.py)
-`newsqa dev bench` on tiny indexes with the fake embedder write a real PNG, atomically, after the text they print."""
+`newsqa dev bench` on tiny indexes with the fake embedder write a real PNG, atomically, after the text
+they print."""
 
 from __future__ import annotations
 
