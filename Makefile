@@ -64,6 +64,10 @@ wheel-check: setup
 	cd $(WHEEL_TMP) && venv/bin/newsqa --help > /dev/null
 	cd $(WHEEL_TMP) && venv/bin/newsqa --data-dir data ask "Which airbase was targeted by drones on Sunday?" \
 		| grep -q "Ain al-Asad" && echo "wheel: installed, answers the seed question"
+	cd $(WHEEL_TMP) && venv/bin/python -c "import newsqa; n = newsqa.open(data_dir='data'); \
+		answer = n.ask('Which airbase was targeted by drones on Sunday?'); n.close(); \
+		assert 'Ain al-Asad' in answer.passages[0].sentence" \
+		&& echo "wheel: import newsqa; newsqa.open(...).ask(...) answers the seed question"
 
 test-fast: setup
 	$(BIN)/python -m pytest

@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes, JobQueue
 
 from newsqa.index.storage.datadir import IndexProblem
 from newsqa.index.storage.pgconn import unavailable
-from newsqa.index.web.feedsync import FeedRounds, FeedSync
+from newsqa.index.web.feedsync import FeedRounds, FeedSync, sync_feeds
 from newsqa.index.web.fetch import Fetcher, FetchOptions
 
 from .alerts import alert_followers
@@ -78,7 +78,8 @@ class FeedJob:
                 log.debug("feed round skipped: another process polls the feeds")
                 return None
             async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
-                sync = await self.rounds.run(fetcher, lock_timeout=self.s.settings.lock_timeout)
+                rounds, wait = self.rounds, self.s.settings.lock_timeout
+                sync = await sync_feeds(rounds.library, rounds.state, fetcher, rounds.urls, lock_timeout=wait)
             summary, *problems = sync.summary().splitlines()
             log.info("%s", summary)
             for problem in problems:
