@@ -184,5 +184,5 @@ class Backend:
             vectors=len(self.library.vectors),
             model=self.library.model_name,
             data_dir=str(self.library.dir.root),
-            built_at=manifest.built_at if manifest else None,
+            built_at=manifest.built_at if manifest else self.library.store.get_meta("written_at"),
         )

@@ -136,6 +136,12 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     help="Updates one busy chat may have waiting; more are dropped [env NEWSQA_CHAT_BACKLOG].",
 )
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
+@click.option(
+    "--compressed/--float32",
+    default=None,
+    help="This process's FAISS vectors as float16 / 8-bit codes (2-4x less memory, docs/bench.md), or "
+    "float32; default: what the index has (on a data directory the next snapshot keeps it).",
+)
 @click.pass_obj
 def serve(
     ctx: Wiring,
@@ -156,6 +162,7 @@ def serve(
     allow_hosts: AllowList,
     chat_backlog: int,
     drop_pending_updates: bool,
+    compressed: bool | None,
 ) -> None:
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
 
@@ -187,10 +194,10 @@ def serve(
         chat_backlog=chat_backlog,
         drop_pending_updates=drop_pending_updates,
     )
-    _serve(ctx, settings)
+    _serve(ctx, settings, compressed=compressed)
 
 
-def _serve(ctx: Wiring, settings: BotSettings) -> None:
+def _serve(ctx: Wiring, settings: BotSettings, *, compressed: bool | None = None) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem
@@ -204,7 +211,7 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
     try:  # started while the database is away (a reboot, a restart): wait for it, do not exit
         library = wait_for(
-            lambda: _open_ready(ctx, settings),
+            lambda: _open_ready(ctx, settings, compressed),
             where=str(ctx.home().root),
             say=lambda m: click.echo(m, err=True),
         )
@@ -227,9 +234,9 @@ def _serve(ctx: Wiring, settings: BotSettings) -> None:
         library.close()
 
 
-def _open_ready(ctx: Wiring, settings: BotSettings) -> Library:
+def _open_ready(ctx: Wiring, settings: BotSettings, compressed: bool | None) -> Library:
     """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
-    library = ctx.library()
+    library = ctx.library(compressed=compressed)
     try:
         _index_if_empty(library, settings, ctx.settings.seeds)
         library.refresh()

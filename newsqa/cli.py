@@ -68,6 +68,10 @@ class NewsqaGroup(click.Group):
                 raise
             raise click.ClickException(str(problem)) from None
         except Exception as exc:
+            from newsqa.index.storage.pgconn import SchemaNotOwned
+
+            if isinstance(exc, SchemaNotOwned):
+                raise click.ClickException(str(exc)) from None
             if not type(exc).__module__.startswith("psycopg"):
                 raise
             from newsqa.index.storage.pgconn import scrubbed
@@ -391,6 +395,12 @@ def _ingest(
         lib = ctx.library(compressed=compressed)
     except IndexProblem as exc:
         raise click.ClickException(str(exc)) from None
+    if lib.store.dialect == "postgresql":
+        from newsqa.bot.chatstore import ChatStore
+
+        # the bot's tables too: a new database is whole before any replica starts (docs/deploy.md copies
+        # the follows of the old one into it then)
+        ChatStore(lib.store)
     try:
         # counts sentences embedded, per embedder call: a long article moves the bar while it is embedded
         with lib.dir.writer_lock(), tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar:
