@@ -137,6 +137,15 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
 )
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
 @click.option(
+    "--inbox-lease",
+    envvar="NEWSQA_INBOX_LEASE",
+    type=click.FloatRange(1, 3600),
+    default=20.0,
+    show_default=True,
+    help="Webhook: seconds after which an update a dead process accepted is finished by another "
+    "[env NEWSQA_INBOX_LEASE].",
+)
+@click.option(
     "--compressed/--float32",
     default=None,
     help="This process's FAISS vectors as float16 / 8-bit codes (2-4x less memory, docs/bench.md), or "
@@ -162,6 +171,7 @@ def serve(
     allow_hosts: AllowList,
     chat_backlog: int,
     drop_pending_updates: bool,
+    inbox_lease: float,
     compressed: bool | None,
 ) -> None:
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
@@ -193,6 +203,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * MB),
         chat_backlog=chat_backlog,
         drop_pending_updates=drop_pending_updates,
+        inbox_lease=inbox_lease,
     )
     _serve(ctx, settings, compressed=compressed)
 
