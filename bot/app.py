@@ -152,8 +152,14 @@ def _first_line(exc: BaseException | None) -> str:
 
 def _marking_done(inbox: Inbox) -> Any:
     async def done(update: Update) -> None:
-        """Handled: the inbox row is done, no other process takes it over."""
-        await asyncio.to_thread(inbox.done, update.update_id)
+        """Handled: the inbox row is done, no other process takes it over. While the database is away
+        there is no row (or it cannot be marked): another process answers it again later, logged once."""
+        try:
+            await asyncio.to_thread(inbox.done, update.update_id)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.info("update %s not marked done: the database is unavailable", update.update_id)
 
     return done
 

@@ -204,11 +204,12 @@ def serve(
         chat_backlog=chat_backlog,
         drop_pending_updates=drop_pending_updates,
         inbox_lease=inbox_lease,
+        compressed=compressed,
     )
-    _serve(ctx, settings, compressed=compressed)
+    _serve(ctx, settings)
 
 
-def _serve(ctx: Wiring, settings: BotSettings, *, compressed: bool | None = None) -> None:
+def _serve(ctx: Wiring, settings: BotSettings) -> None:
     from telegram.error import InvalidToken, NetworkError
 
     from newsqa.index.storage.datadir import IndexProblem
@@ -222,7 +223,7 @@ def _serve(ctx: Wiring, settings: BotSettings, *, compressed: bool | None = None
         bot_log.setLevel(logging.INFO)  # start-up and admin actions are worth seeing by default
     try:  # started while the database is away (a reboot, a restart): wait for it, do not exit
         library = wait_for(
-            lambda: _open_ready(ctx, settings, compressed),
+            lambda: _open_ready(ctx, settings),
             where=str(ctx.home().root),
             say=lambda m: click.echo(m, err=True),
         )
@@ -245,9 +246,9 @@ def _serve(ctx: Wiring, settings: BotSettings, *, compressed: bool | None = None
         library.close()
 
 
-def _open_ready(ctx: Wiring, settings: BotSettings, compressed: bool | None) -> Library:
+def _open_ready(ctx: Wiring, settings: BotSettings) -> Library:
     """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
-    library = ctx.library(compressed=compressed)
+    library = ctx.library(compressed=settings.compressed)
     try:
         _index_if_empty(library, settings, ctx.settings.seeds)
         library.refresh()

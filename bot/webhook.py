@@ -27,6 +27,8 @@ from telegram import Bot, Update
 from telegram.ext import ExtBot
 from tornado.httpserver import HTTPServer
 
+from newsqa.index.storage.pgconn import unavailable
+
 from .inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -127,13 +129,18 @@ class UpdateHandler(tornado.web.RequestHandler):
         self.set_status(HTTPStatus.OK)
 
     async def _accepted(self, update_id: int, body: bytes) -> bool:
-        """Written to the inbox before the 200 (bot/inbox.py); a database that cannot take it makes this
-        a 503, and Telegram delivers the update again later."""
+        """Written to the inbox before the 200 (bot/inbox.py). While the database is away the update is
+        handled anyway: its handler tells the user the archive is unavailable, so nothing is silently lost
+        (a 503 would leave them waiting for Telegram's redelivery). Any other failure to write it is a
+        503, and Telegram delivers the update again later."""
         assert self.inbox is not None
         try:
             return await asyncio.to_thread(self.inbox.accept, update_id, body.decode("utf-8", "replace"))
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if unavailable(exc):  # the database is away: handled at once, and the user is told so
+                log.warning("webhook: update %s handled without the inbox (%s)", update_id, first)
+                return True
             log.warning("webhook: update %s not accepted (%s); Telegram sends it again", update_id, first)
             raise tornado.web.HTTPError(HTTPStatus.SERVICE_UNAVAILABLE) from None
 
