@@ -37,6 +37,7 @@ from .callbacks import ButtonHandlers
 from .chatqueue import ChatUpdateProcessor
 from .feedjob import FeedJob
 from .handlers import QuestionHandlers
+from .inbox import Inbox, InboxKeeper
 from .retry import RetryingRateLimiter
 from .services import Services
 from .settings import BotSettings
@@ -55,13 +56,18 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def build_application(settings: BotSettings, services: Services) -> App:
+def build_application(settings: BotSettings, services: Services, inbox: Inbox | None = None) -> App:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
         .token(settings.token)
         .rate_limiter(RetryingRateLimiter(retries=settings.retries, backoff=settings.retry_backoff))
         .concurrent_updates(
-            ChatUpdateProcessor(settings.concurrency, settings.chat_backlog, on_drop=on_dropped)
+            ChatUpdateProcessor(
+                settings.concurrency,
+                settings.chat_backlog,
+                on_drop=on_dropped,
+                on_done=_marking_done(inbox) if inbox is not None else None,
+            )
         )
         .connect_timeout(10.0)
         .read_timeout(20.0)
@@ -145,6 +151,20 @@ def _first_line(exc: BaseException | None) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _marking_done(inbox: Inbox) -> Any:
+    async def done(update: Update) -> None:
+        """Handled: the inbox row is done, no other process takes it over. While the database is away
+        there is no row (or it cannot be marked): another process answers it again later, logged once."""
+        try:
+            await asyncio.to_thread(inbox.done, update.update_id)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.info("update %s not marked done: the database is unavailable", update.update_id)
+
+    return done
+
+
 async def on_dropped(update: Update) -> None:
     """A busy chat's update beyond its backlog: a button tap still gets its (cheap) answer, else silence."""
     if update.callback_query is not None:
@@ -191,9 +211,12 @@ async def _serve(
     articles, sentences = await asyncio.to_thread(backend.warm_up)
     log.info("index loaded: %d articles, %d sentences", articles, sentences)
     services = Services.create(settings, backend)
-    app = build_application(settings, services)
+    # webhook updates are written down before Telegram hears 200 (inbox.py); long polling needs none
+    inbox = Inbox(backend.chats, lease=settings.inbox_lease) if settings.webhook_url else None
+    app = build_application(settings, services, inbox)
     feeds: FeedJob | None = None
     webhook: WebhookServer | None = None
+    keeper: InboxKeeper | None = None
     # articles other processes add (an ingest worker, another replica's /add) become answerable here
     # while idle, not on the next question: NOTIFY on PostgreSQL, polling on a data directory
     follower = ChangeFollower(library, poll_seconds=settings.follow_seconds).start()
@@ -207,7 +230,11 @@ async def _serve(
         assert updater is not None
         if settings.webhook_url:  # our own server: the secret is checked before a body is read
             webhook = WebhookServer(
-                app.bot, app.update_queue, path=settings.webhook_path, secret=settings.secret_token
+                app.bot,
+                app.update_queue,
+                path=settings.webhook_path,
+                secret=settings.secret_token,
+                inbox=inbox,
             )
             webhook.start(settings.listen, settings.port)
             await app.bot.set_webhook(  # retried on network errors by the rate limiter (retry.py)
@@ -226,6 +253,9 @@ async def _serve(
                 error_callback=_polling_error,
             )
         await app.start()
+        if inbox is not None:  # renews this process's leases, finishes what a dead process accepted
+            keeper = InboxKeeper(inbox, app.bot, app.update_queue)
+            keeper.start()
         if feeds is not None:
             assert app.job_queue is not None
             feeds.schedule(app.job_queue, settings.feed_every)
@@ -239,6 +269,8 @@ async def _serve(
             await feeds.stop()
         if webhook is not None:
             await webhook.stop()
+        if keeper is not None:
+            await keeper.stop()
         await _shut_down(app, settings.shutdown_grace)
         await asyncio.to_thread(follower.stop)
         if feeds is not None:

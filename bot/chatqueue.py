@@ -33,6 +33,7 @@ from telegram.ext import BaseUpdateProcessor
 log = logging.getLogger(__name__)
 
 OnDrop = Callable[[Update], Awaitable[None]]
+OnDone = Callable[[Update], Awaitable[None]]
 
 #: While both wait, this many groups get a turn for each private chat.
 GROUP_TURNS = 3
@@ -120,10 +121,13 @@ def chat_of(update: object) -> int | None:
 class ChatUpdateProcessor(BaseUpdateProcessor):
     """Per-chat serial queues with a bounded backlog, behind PTB's `concurrent_updates`."""
 
-    def __init__(self, max_running: int, backlog: int, *, on_drop: OnDrop | None = None) -> None:
+    def __init__(
+        self, max_running: int, backlog: int, *, on_drop: OnDrop | None = None, on_done: OnDone | None = None
+    ) -> None:
         super().__init__(max_concurrent_updates=max(max_running, 2))  # > 1: PTB hands updates over at once
         self.backlog = backlog
         self.on_drop = on_drop
+        self.on_done = on_done  # an update handled, or dropped from a busy chat's backlog (not at close)
         self._running = Turns(max_running) if max_running > 0 else None
         self._queues: dict[int, deque[tuple[object, Awaitable[Any]]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -134,6 +138,7 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
         chat = chat_of(update)
         if chat is None:  # nothing to order it by: run it as PTB would
             await coroutine
+            await self._done(update)
             return
         queue = self._queues.setdefault(chat, deque())
         if self._closed or len(queue) >= self.backlog:
@@ -143,10 +148,19 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
                     await self.on_drop(update)
                 except Exception:  # cosmetic: a dropped update's courtesy answer
                     log.warning("could not answer a dropped update in chat %s", chat, exc_info=True)
+            if not self._closed:  # dropped on purpose; at close it is left for another process
+                await self._done(update)
             return
         queue.append((update, coroutine))
         if chat not in self._workers:
             self._workers[chat] = asyncio.create_task(self._work(chat), name=f"newsqa-chat-{chat}")
+
+    async def _done(self, update: object) -> None:
+        if self.on_done is not None and isinstance(update, Update):
+            try:
+                await self.on_done(update)
+            except Exception:  # its lease runs out and another process handles it again: logged
+                log.warning("update %s handled but not marked done", update.update_id, exc_info=True)
 
     def _drop(self, chat: int, update: object, coroutine: Awaitable[Any]) -> None:
         if asyncio.iscoroutine(coroutine):
@@ -162,12 +176,15 @@ class ChatUpdateProcessor(BaseUpdateProcessor):
                 update, coroutine = queue.popleft()
                 if self._running is None:
                     await coroutine
+                    await self._done(update)
                     continue
                 try:
                     async with self._running.turn(is_group(chat)):
                         await coroutine  # PTB's process_update: handlers and the error handler
-                except TurnRefused:  # closing: it never started
+                except TurnRefused:  # closing: it never started, and is left for another process
                     self._drop(chat, update, coroutine)
+                    continue
+                await self._done(update)
         finally:
             del self._workers[chat]
             if not queue:

@@ -78,6 +78,25 @@ CHAT_MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX IF NOT EXISTS question_limits_updated ON question_limits(updated_at);
     """,
     ),
+    # webhook updates accepted (bot/inbox.py): written before Telegram hears 200, done once handled; a
+    # row whose owner stopped renewing its lease is finished by another process
+    Migration(
+        5,
+        "inbox",
+        """
+    CREATE TABLE IF NOT EXISTS inbox (
+        update_id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        accepted_at REAL NOT NULL,
+        done_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(lease_until) WHERE done_at IS NULL;
+    CREATE INDEX IF NOT EXISTS inbox_accepted ON inbox(accepted_at);
+    """,
+    ),
 )
 check_track(CHAT_MIGRATIONS)
 
@@ -133,6 +152,23 @@ PG_CHAT_MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX question_limits_updated ON question_limits(updated_at);
     """,
     ),
+    Migration(
+        5,
+        "inbox",
+        """
+    CREATE TABLE inbox (
+        update_id BIGINT PRIMARY KEY,
+        body TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until DOUBLE PRECISION NOT NULL,
+        attempts INTEGER NOT NULL,
+        accepted_at DOUBLE PRECISION NOT NULL,
+        done_at DOUBLE PRECISION
+    );
+    CREATE INDEX inbox_pending ON inbox(lease_until) WHERE done_at IS NULL;
+    CREATE INDEX inbox_accepted ON inbox(accepted_at);
+    """,
+    ),
 )
 check_track(PG_CHAT_MIGRATIONS)
 TRACK = "chat"
@@ -144,6 +180,9 @@ TRACK = "chat"
 CONVERSATION_DAYS = 30
 ALERT_DAYS = 30
 LIMIT_DAYS = 1
+#: an accepted update is kept a day after it arrived: Telegram redelivers one it got no 200 for within
+#: minutes, and the row recognises it (handled or not, a day-old message is not worth answering)
+INBOX_DAYS = 1
 EXPIRE_BATCH = 500  # rows per table and call: a write never pays for a year of backlog at once
 EXPIRE_EVERY = 60.0  # seconds between the bot's expiry passes (`expire_due`): not a write per question
 
@@ -152,6 +191,7 @@ _EXPIRING = (
     ("conversations", "chat", "updated_at", CONVERSATION_DAYS),
     ("alerts", "chat, article", "sent_at", ALERT_DAYS),
     ("question_limits", "who", "updated_at", LIMIT_DAYS),
+    ("inbox", "update_id", "accepted_at", INBOX_DAYS),
 )
 
 
@@ -286,6 +326,52 @@ class ChatStore:
             " ON CONFLICT(who) DO UPDATE SET times=excluded.times, version=question_limits.version+1,"
             " updated_at=excluded.updated_at WHERE question_limits.version=?",
             (who, " ".join(repr(t) for t in times), time.time(), seen.version),
+        )
+        return cur.rowcount == 1
+
+    # -- the webhook's inbox (bot/inbox.py decides; this keeps its rows) --------------------------
+    def accept_update(self, update_id: int, body: str, owner: str, lease_until: float) -> bool:
+        """Record an update as accepted by `owner` (one statement: durable when it returns); False when
+        it was accepted before (Telegram delivering it again), then it must not be handled again."""
+        cur = self.store.conn.execute(
+            "INSERT INTO inbox(update_id, body, owner, lease_until, attempts, accepted_at)"
+            " VALUES(?,?,?,?,1,?) ON CONFLICT(update_id) DO NOTHING",
+            (update_id, body, owner, lease_until, time.time()),
+        )
+        return cur.rowcount == 1
+
+    def finish_update(self, update_id: int, owner: str) -> None:
+        """Handled: no one takes it over (only its current owner's word counts)."""
+        self.store.conn.execute(
+            "UPDATE inbox SET done_at=? WHERE update_id=? AND owner=? AND done_at IS NULL",
+            (time.time(), update_id, owner),
+        )
+
+    def renew_updates(self, owner: str, lease_until: float) -> int:
+        """Extend the leases of the updates `owner` is still handling (it is alive)."""
+        cur = self.store.conn.execute(
+            "UPDATE inbox SET lease_until=? WHERE owner=? AND done_at IS NULL", (lease_until, owner)
+        )
+        return cur.rowcount
+
+    def abandoned_updates(self, now: float, limit: int) -> list[tuple[int, str, int, str]]:
+        """(update id, body, attempts, owner) of updates whose lease ran out unhandled, oldest first."""
+        rows = self.store.conn.execute(
+            "SELECT update_id, body, attempts, owner FROM inbox WHERE done_at IS NULL AND lease_until < ?"
+            " ORDER BY update_id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    def take_over_update(
+        self, update_id: int, previous: str, owner: str, now: float, lease_until: float
+    ) -> bool:
+        """Claim an abandoned update (a compare-and-swap on its owner and lease): True for exactly one
+        of the processes trying."""
+        cur = self.store.conn.execute(
+            "UPDATE inbox SET owner=?, lease_until=?, attempts=attempts+1"
+            " WHERE update_id=? AND owner=? AND done_at IS NULL AND lease_until < ?",
+            (owner, lease_until, update_id, previous, now),
         )
         return cur.rowcount == 1
 

@@ -137,6 +137,21 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     help="Updates one busy chat may have waiting; more are dropped [env NEWSQA_CHAT_BACKLOG].",
 )
 @click.option("--drop-pending-updates", is_flag=True, help="Ignore what was sent while the bot was down.")
+@click.option(
+    "--inbox-lease",
+    envvar="NEWSQA_INBOX_LEASE",
+    type=click.FloatRange(1, 3600),
+    default=20.0,
+    show_default=True,
+    help="Webhook: seconds after which an update a dead process accepted is finished by another "
+    "[env NEWSQA_INBOX_LEASE].",
+)
+@click.option(
+    "--compressed/--float32",
+    default=None,
+    help="This process's FAISS vectors as float16 / 8-bit codes (2-4x less memory, docs/bench.md), or "
+    "float32; default: what the index has (on a data directory the next snapshot keeps it).",
+)
 @click.pass_obj
 def serve(
     ctx: Wiring,
@@ -157,6 +172,8 @@ def serve(
     allow_hosts: AllowList,
     chat_backlog: int,
     drop_pending_updates: bool,
+    inbox_lease: float,
+    compressed: bool | None,
 ) -> None:
     """Run the Telegram bot: answers questions in chats, with buttons for more, context and sources.
 
@@ -187,6 +204,8 @@ def serve(
         max_upload_bytes=int(max_upload_mb * MB),
         chat_backlog=chat_backlog,
         drop_pending_updates=drop_pending_updates,
+        inbox_lease=inbox_lease,
+        compressed=compressed,
     )
     _serve(ctx, settings)
 
@@ -231,7 +250,7 @@ def _open_ready(ctx: Wiring, settings: BotSettings) -> Newsqa:
     """The index opened, indexed first when empty, its vectors loaded: each step needs the database."""
     from newsqa.frontdoor import Newsqa
 
-    n = Newsqa(ctx, k=settings.k)
+    n = Newsqa(ctx, k=settings.k, compressed=settings.compressed)
     try:
         _index_if_empty(n, settings, ctx.settings.seeds)
         n.refresh()

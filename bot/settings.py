@@ -46,6 +46,8 @@ class BotSettings:
     retries: int = 3  # for 429s, timeouts and network errors, each
     retry_backoff: float = 1.0  # seconds before the first retry; doubles after each
     lock_timeout: float = 30.0  # how long an admin write waits for another writer
+    inbox_lease: float = 20.0  # webhook: seconds before another process finishes a dead one's update
+    compressed: bool | None = None  # this process's FAISS layout: float16/SQ8 codes, float32, or as stored
     follow_seconds: float | None = None  # poll for others' changes (None: changefollower.py's default)
 
     @property

@@ -7,7 +7,8 @@ down; it also used the URL path as a regular expression (`/hook.*` matched `/hoo
   it gets 403 and its body is never read;
 - a body may be at most `MAX_BODY` bytes (Telegram's updates are a few KB), and all bodies being read
   at once together at most `MAX_BUFFERED`: past that a request gets 503 and Telegram retries it later;
-- the path is matched literally (with or without a trailing slash).
+- the path is matched literally (with or without a trailing slash);
+- with an inbox (bot/inbox.py), an update is written to the database before the 200.
 Updates go onto the Application's update queue, as PTB's Updater would put them.
 """
 
@@ -25,6 +26,10 @@ import tornado.web
 from telegram import Bot, Update
 from telegram.ext import ExtBot
 from tornado.httpserver import HTTPServer
+
+from newsqa.index.storage.pgconn import unavailable
+
+from .inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +67,11 @@ class UpdateHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
 
-    def initialize(self, bot: Bot, queue: asyncio.Queue[Any], secret: str, budget: BodyBudget) -> None:
+    def initialize(
+        self, bot: Bot, queue: asyncio.Queue[Any], secret: str, budget: BodyBudget, inbox: Inbox | None
+    ) -> None:
         self.bot = bot
+        self.inbox = inbox
         self.queue = queue
         self.secret = secret.encode()
         self.budget = budget
@@ -112,10 +120,29 @@ class UpdateHandler(tornado.web.RequestHandler):
             log.warning("webhook: a request that is not an update (%s)", type(exc).__name__)
             raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST) from None
         if update is not None:
+            if self.inbox is not None and not await self._accepted(update.update_id, body):
+                self.set_status(HTTPStatus.OK)  # Telegram delivering it again: handled (or being) already
+                return
             if isinstance(self.bot, ExtBot):
                 self.bot.insert_callback_data(update)
             await self.queue.put(update)
         self.set_status(HTTPStatus.OK)
+
+    async def _accepted(self, update_id: int, body: bytes) -> bool:
+        """Written to the inbox before the 200 (bot/inbox.py). While the database is away the update is
+        handled anyway: its handler tells the user the archive is unavailable, so nothing is silently lost
+        (a 503 would leave them waiting for Telegram's redelivery). Any other failure to write it is a
+        503, and Telegram delivers the update again later."""
+        assert self.inbox is not None
+        try:
+            return await asyncio.to_thread(self.inbox.accept, update_id, body.decode("utf-8", "replace"))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if unavailable(exc):  # the database is away: handled at once, and the user is told so
+                log.warning("webhook: update %s handled without the inbox (%s)", update_id, first)
+                return True
+            log.warning("webhook: update %s not accepted (%s); Telegram sends it again", update_id, first)
+            raise tornado.web.HTTPError(HTTPStatus.SERVICE_UNAVAILABLE) from None
 
     def _release(self) -> None:
         self.budget.give_back(self.size)
@@ -150,8 +177,15 @@ class WebhookServer:
         path: str,
         secret: str,
         budget: BodyBudget | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
-        handler_args = {"bot": bot, "queue": queue, "secret": secret, "budget": budget or BodyBudget()}
+        handler_args = {
+            "bot": bot,
+            "queue": queue,
+            "secret": secret,
+            "budget": budget or BodyBudget(),
+            "inbox": inbox,
+        }
         self._app = _App([(route(path), UpdateHandler, handler_args)])
         self._server: HTTPServer | None = None
 

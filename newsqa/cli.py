@@ -70,6 +70,10 @@ class NewsqaGroup(click.Group):
                 raise
             raise click.ClickException(str(problem)) from None
         except Exception as exc:
+            from newsqa.index.storage.pgconn import SchemaNotOwned
+
+            if isinstance(exc, SchemaNotOwned):
+                raise click.ClickException(str(exc)) from None
             if not type(exc).__module__.startswith("psycopg"):
                 raise
             from newsqa.index.storage.pgconn import scrubbed
@@ -542,6 +546,12 @@ def _ingest(
         tqdm(unit=" sentences", disable=quiet, desc="indexing") as bar,
     ):
         _bar_around(load, bar)
+        if n.library.store.dialect == "postgresql":
+            from newsqa.bot.chatstore import ChatStore
+
+            # the bot's tables too: a new database is whole before any replica starts (docs/deploy.md
+            # copies the follows of the old one into it then)
+            ChatStore(n.library.store)
         articles = 0
 
         def articles_done(count: int) -> None:

@@ -72,7 +72,9 @@ class Status:
     vectors: int  # loaded in memory
     model: str
     where: str  # the data directory, or the PostgreSQL URL without its password
-    built_at: str | None  # when the vector snapshot was written; None on PostgreSQL or without a manifest
+    built_at: (
+        str | None
+    )  # when the vector snapshot was written, else the last write (PostgreSQL); None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +387,8 @@ class Newsqa:
         except IndexDamaged:  # the counts come from the database; only the build time is lost
             manifest = None
         articles, sentences = lib.counts()
-        built_at = manifest.built_at if manifest else None
+        # the last write where there is no snapshot manifest (PostgreSQL: "Last write" in /stats)
+        built_at = manifest.built_at if manifest else lib.store.get_meta("written_at")
         return Status(articles, sentences, len(lib.vectors), lib.model_name, str(lib.dir.root), built_at)
 
     def counts(self) -> tuple[int, int]:

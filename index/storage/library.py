@@ -558,7 +558,8 @@ class Library:
         A PostgreSQL store keeps no snapshot, and its change log stays: other processes follow it.
         """
         self.refresh()
-        if isinstance(self.dir, PgHome):
+        if isinstance(self.dir, PgHome):  # no manifest: the time of the last write is kept in the database
+            self.store.set_meta("written_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             self._retrain_if_due()
             return False
         try:

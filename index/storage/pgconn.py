@@ -256,7 +256,23 @@ def migrate(conn: PgConnection, migrations: Sequence[Migration], track: str) -> 
                 (track, migration.number),
             )
             log.info("%s migration %d (%s) applied", track, migration.number, migration.name)
-    except BaseException:
+    except BaseException as exc:
         conn.execute("ROLLBACK")
+        if "permission denied for schema public" in str(exc):
+            raise SchemaNotOwned(_not_owned(conn)) from None
         raise
     conn.execute("COMMIT")
+
+
+class SchemaNotOwned(Exception):
+    """The role may not create tables in the database (PostgreSQL 15 lets only the database's owner
+    create in schema public): the message says how to fix it."""
+
+
+def _not_owned(conn: PgConnection) -> str:
+    user, db = conn.raw.info.user, conn.raw.info.dbname
+    return (
+        f"PostgreSQL: role {user} may not create tables in database {db} (permission denied for schema "
+        f"public; since PostgreSQL 15 only the database's owner may): create it with `createdb -O {user} "
+        f"{db}`, or as a superuser run `ALTER DATABASE {db} OWNER TO {user};`"
+    )
