@@ -118,7 +118,10 @@ async def test_a_tap_flood_is_answered_tap_by_tap_within_the_limit(h: Harness) -
     (answer,) = await h.say(USER, AIRBASE)
     taps = [h.stub.push_callback(USER, answer.message_id, answer.callback_data[0]) for _ in range(40)]
     await h.stub.await_for(
-        lambda: not set(taps) & set(h.stub.unanswered_callbacks()), timeout=10, what="every tap answered"
+        # a bound on waiting, not the claim: a loaded machine answers 40 taps more slowly
+        lambda: not set(taps) & set(h.stub.unanswered_callbacks()),
+        timeout=45,
+        what="every tap answered",
     )
     notes = [q.answers[0]["text"] for q in h.stub.callback_queries if q.id in taps]
     shown = [n for n in notes if n is None]  # a tap whose reply is the context itself
