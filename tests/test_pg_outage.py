@@ -174,6 +174,7 @@ def test_replicas_and_the_watch_ride_out_a_database_restart(cluster: PgCluster, 
                 cluster.resume()
 
                 back = [answered(telegram, USER, AIRBASE, AIN, 10) for _ in range(2)]
+                print(f"answered again through each replica after {back} s")
                 assert sum(back) < 10, back
                 assert sorted(proxy.hits.values())[0] >= 2  # both replicas answered, before and after
                 (incoming / "harbour.txt").write_text(f"Harbour works\n\n{HARBOUR} {HARBOUR}\n")
