@@ -174,6 +174,7 @@ def test_replicas_and_the_watch_ride_out_a_database_restart(cluster: PgCluster, 
                 cluster.resume()
 
                 back = [answered(telegram, USER, AIRBASE, AIN, 10) for _ in range(2)]
+                print(f"answered again through each replica after {back} s")
                 assert sum(back) < 10, back
                 assert sorted(proxy.hits.values())[0] >= 2  # both replicas answered, before and after
                 (incoming / "harbour.txt").write_text(f"Harbour works\n\n{HARBOUR} {HARBOUR}\n")
@@ -187,3 +188,56 @@ def test_replicas_and_the_watch_ride_out_a_database_restart(cluster: PgCluster, 
         finally:
             watch.stop()
             replicas.stop()
+
+
+def test_waiting_for_the_database_says_so_once_and_raises_anything_else() -> None:
+    import psycopg
+
+    from newsqa.index.storage.outage import wait_for
+
+    said: list[str] = []
+    tries = iter([psycopg.OperationalError("connection refused")] * 3)
+
+    def flaky() -> str:
+        error = next(tries, None)
+        if error is not None:
+            raise error
+        return "open"
+
+    assert wait_for(flaky, where="db", backoff=(0.01, 0.02), say=said.append) == "open"
+    assert len(said) == 2 and "unavailable" in said[0] and "back" in said[1]
+
+    def misconfigured() -> str:
+        raise psycopg.OperationalError('FATAL:  database "nope" does not exist')
+
+    with pytest.raises(psycopg.OperationalError):
+        wait_for(misconfigured, where="db", backoff=(0.01, 0.02), say=said.append)
+
+
+def test_a_watch_started_while_the_database_is_down_waits_for_it(cluster: PgCluster, tmp_path: Path) -> None:
+    """Started during the outage it neither exits nor loses the file waiting in its folder."""
+    store = cluster.create_database()
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "harbour.txt").write_text(f"Harbour works\n\n{HARBOUR}\n")
+    cluster.halt()
+    watch = Watch(store, incoming, tmp_path / "watch.log")
+    try:
+        deadline = time.monotonic() + 120
+        while "waiting for it" not in watch.text():
+            assert watch.proc.poll() is None, watch.text()
+            assert time.monotonic() < deadline, watch.text()
+            time.sleep(0.2)
+        cluster.resume()
+        watch.wait_started()
+        embedder = HashingEmbedder()
+        lib = Library(PgHome(store), lambda: embedder, model_name=embedder.name, readonly=True)
+        try:
+            deadline = time.monotonic() + 30
+            while lib.counts()[0] < 1:
+                assert time.monotonic() < deadline, watch.text()
+                time.sleep(0.3)
+        finally:
+            lib.close()
+    finally:
+        watch.stop()
