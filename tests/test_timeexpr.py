@@ -61,6 +61,7 @@ def only(text: str, anchor: dt.date | None, prefer: str = "nearest") -> tuple[st
         ("on Dec. 28", THU_5_JAN_2023, "Dec. 28", D(2022, 12, 28), None),
         ("on Jan 2", D(2022, 12, 30), "Jan 2", D(2023, 1, 2), None),
         ("2023-03-12", None, "2023-03-12", D(2023, 3, 12), None),
+        ("signed on July 4, 1776", TUE_8_JUNE_2021, "July 4, 1776", D(1776, 7, 4), None),
     ],
 )
 def test_phrases_resolve_against_the_anchor(
@@ -90,6 +91,9 @@ def test_undated_text_resolves_only_what_carries_its_year() -> None:
         "You may go now.",  # 'may' the verb
         "the march on Washington",  # 'march' the noun
         "He scored 12 points.",
+        "guests at Mar-a-Lago",  # a name, not March
+        "he told USA TODAY",  # the newspaper
+        "built in 1500 homes",  # a number, not a year
     ],
 )
 def test_ordinary_words_are_not_dates(text: str) -> None:

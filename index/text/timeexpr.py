@@ -73,9 +73,12 @@ _NUMBERS = {
 _MONTH_RE = (
     r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?"
     r"|sep(?:t(?:ember)?)?\.?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?)"
+    r"(?!-\w)"  # a name that starts like a month: "Mar-a-Lago"
 )
 _DAY_RE = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _YEAR_RE = r"(?:19\d\d|20\d\d)"
+# in a full date ("July 4, 1776") a year is a year however old; alone ("in 1500 homes") it may be a number
+_FULL_YEAR_RE = r"(?:1[6-9]\d\d|20\d\d)"
 _WD_RE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?"
 _NUM_RE = (
     r"(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
@@ -88,13 +91,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in [
         ("iso", r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"),
-        ("dmy", rf"\b(?P<d>{_DAY_RE})(?:\s+of)?\s+(?P<m>{_MONTH_RE})(?:,?\s+(?P<y>{_YEAR_RE}))?\b"),
+        ("dmy", rf"\b(?P<d>{_DAY_RE})(?:\s+of)?\s+(?P<m>{_MONTH_RE})(?:,?\s+(?P<y>{_FULL_YEAR_RE}))?\b"),
         (
             "mdy",
             rf"\b(?P<m>{_MONTH_RE})\s+(?P<d>{_DAY_RE})\b(?!\s*(?:%|percent|million|billion))"
-            rf"(?:,?\s+(?P<y>{_YEAR_RE}))?",
+            rf"(?:,?\s+(?P<y>{_FULL_YEAR_RE}))?",
         ),
-        ("my", rf"\b(?P<m>{_MONTH_RE})(?:\s+of)?,?\s+(?P<y>{_YEAR_RE})\b"),
+        ("my", rf"\b(?P<m>{_MONTH_RE})(?:\s+of)?,?\s+(?P<y>{_FULL_YEAR_RE})\b"),
         ("since", rf"\bsince\s+(?:(?P<m>{_MONTH_RE})\b|(?P<y>{_YEAR_RE})\b|(?P<wd>{_WD_RE})\b)"),
         ("ago", rf"\b(?P<n>{_NUM_RE})\s+(?P<u>{_UNIT_RE})\s+ago\b"),
         ("past", rf"\b(?:the\s+)?(?:past|last|previous)\s+(?P<n>{_NUM_RE})\s+(?P<u>{_UNIT_RE})\b"),
@@ -102,7 +105,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ("earlier", r"\bearlier\s+this\s+(?P<u>week|month|year)\b"),
         ("rel", r"\b(?P<w>last|this|next|past|previous|coming)\s+(?P<u>week|month|year|weekend)\b"),
         ("reldw", rf"\b(?P<w>last|this|next|this\s+past|on)\s+(?P<wd>{_WD_RE})\b"),
-        ("word", r"\b(?P<w>today|tonight|yesterday|tomorrow|this\s+(?:morning|afternoon|evening))\b"),
+        # not the newspaper: "told USA Today"
+        (
+            "word",
+            r"(?<!usa\s)\b(?P<w>today|tonight|yesterday|tomorrow|this\s+(?:morning|afternoon|evening))\b",
+        ),
         ("weekend", r"\b(?:over\s+|at\s+)?the\s+weekend\b"),
         ("wd", rf"\b(?P<wd>{_WD_RE})\b"),
         ("month", rf"\b(?:in|during|by|until|since|from|of|last|early|late|mid-?)\s+(?P<m>{_MONTH_RE})\b"),
