@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -255,43 +255,98 @@ def model_list(ctx: Wiring) -> None:
 
 
 TRAIN_DEFAULTS = TrainConfig()
+ANSWER_DEFAULTS = AnswerTrainConfig()
+
+_Decorated = TypeVar("_Decorated", bound=Callable[..., Any])
+
+
+def _training_run_options(
+    defaults: TrainConfig | AnswerTrainConfig, log: str
+) -> Callable[[_Decorated], _Decorated]:
+    """The options both `model train` commands take (data, where things go, the run's length and seed),
+    with each model's own defaults; `log` names its log in --work."""
+    options = [
+        click.option(
+            "--reqa",
+            "reqa_dir",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            required=True,
+            help="A ReQA SQuAD pool (questions.jsonl, sentences.jsonl); only its tuning half is read.",
+        ),
+        click.option(
+            "--realtimeqa",
+            "realtimeqa_dir",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            required=True,
+            help="RealTime QA training weeks (questions.jsonl, articles.jsonl.gz).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Where the model goes [default: WORK/model]; index/models/weights replaces the shipped one.",
+        ),
+        click.option(
+            "--work",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("/tmp/newsqa-train"),
+            show_default=True,
+            help=f"Cached vectors (shared by both models' runs) and {log} (one JSON line per epoch).",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(1, 50),
+            default=defaults.epochs,
+            show_default=True,
+            help="Passes over the training questions; the best on the held-out pools is kept.",
+        ),
+        click.option(
+            "--learning-rate",
+            type=float,
+            default=defaults.learning_rate,
+            show_default=True,
+            help="AdamW's peak rate (10% warm-up, then linear decay).",
+        ),
+        click.option(
+            "--max-minutes",
+            type=float,
+            default=defaults.max_minutes,
+            show_default=True,
+            help="Stop training past this, keeping the best epoch.",
+        ),
+        click.option(
+            "--news-repeat",
+            type=click.IntRange(1, 20),
+            default=defaults.news_repeat,
+            show_default=True,
+            help="Times each RealTime QA question is seen per epoch.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=defaults.seed,
+            show_default=True,
+            help="Shuffling, sampling and weights.",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(1, 64),
+            default=defaults.threads,
+            show_default=True,
+            help="torch threads (the machine's cores).",
+        ),
+    ]
+
+    def decorate(command: _Decorated) -> _Decorated:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 @model_group.command("train")
-@click.option(
-    "--reqa",
-    "reqa_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A ReQA SQuAD pool (questions.jsonl, sentences.jsonl); only its tuning half is read.",
-)
-@click.option(
-    "--realtimeqa",
-    "realtimeqa_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="RealTime QA training weeks (questions.jsonl, articles.jsonl.gz).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the model goes [default: WORK/model]; index/models/weights replaces the shipped one.",
-)
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("/tmp/newsqa-train"),
-    show_default=True,
-    help="Cached vectors and train.log (one JSON line per epoch).",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(1, 50),
-    default=TRAIN_DEFAULTS.epochs,
-    show_default=True,
-    help="Passes over the training questions; the best on the held-out pools is kept.",
-)
+@_training_run_options(TRAIN_DEFAULTS, "train.log")
 @click.option(
     "--batch-size",
     "train_batch",
@@ -301,42 +356,11 @@ TRAIN_DEFAULTS = TrainConfig()
     help="Questions per training step (each scored against every candidate of the batch).",
 )
 @click.option(
-    "--learning-rate",
-    type=float,
-    default=TRAIN_DEFAULTS.learning_rate,
-    show_default=True,
-    help="AdamW's peak rate (10% warm-up, then linear decay).",
-)
-@click.option(
     "--anchor-weight",
     type=float,
     default=TRAIN_DEFAULTS.anchor_weight,
     show_default=True,
     help="Pull toward the index model's question vectors.",
-)
-@click.option(
-    "--max-minutes",
-    type=float,
-    default=TRAIN_DEFAULTS.max_minutes,
-    show_default=True,
-    help="Stop training past this, keeping the best epoch.",
-)
-@click.option(
-    "--news-repeat",
-    type=click.IntRange(1, 20),
-    default=TRAIN_DEFAULTS.news_repeat,
-    show_default=True,
-    help="Times each RealTime QA question is seen per epoch.",
-)
-@click.option(
-    "--seed", type=int, default=TRAIN_DEFAULTS.seed, show_default=True, help="Shuffling, banks and weights."
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 64),
-    default=TRAIN_DEFAULTS.threads,
-    show_default=True,
-    help="torch threads (the machine's cores).",
 )
 @click.pass_obj
 def model_train(
@@ -384,37 +408,8 @@ def model_train(
     click.echo(str(weights.with_suffix(".json")))
 
 
-ANSWER_DEFAULTS = AnswerTrainConfig()
-
-
 @model_group.command("train-answer")
-@click.option(
-    "--reqa",
-    "reqa_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A ReQA SQuAD pool (questions.jsonl, sentences.jsonl); only its tuning half is read.",
-)
-@click.option(
-    "--realtimeqa",
-    "realtimeqa_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="RealTime QA training weeks (questions.jsonl, articles.jsonl.gz).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the model goes [default: WORK/model]; index/models/weights replaces the shipped one.",
-)
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("/tmp/newsqa-train"),
-    show_default=True,
-    help="Cached vectors (shared with `model train`) and answer-train.log (one JSON line per epoch).",
-)
+@_training_run_options(ANSWER_DEFAULTS, "answer-train.log")
 @click.option(
     "--layers",
     type=click.IntRange(1, 6),
@@ -423,53 +418,11 @@ ANSWER_DEFAULTS = AnswerTrainConfig()
     help="all-MiniLM-L6-v2's first layers kept (answer time grows with them).",
 )
 @click.option(
-    "--epochs",
-    type=click.IntRange(1, 50),
-    default=ANSWER_DEFAULTS.epochs,
-    show_default=True,
-    help="Passes over the training questions; the best on the held-out pools is kept.",
-)
-@click.option(
-    "--learning-rate",
-    type=float,
-    default=ANSWER_DEFAULTS.learning_rate,
-    show_default=True,
-    help="AdamW's peak rate (10% warm-up, then linear decay).",
-)
-@click.option(
     "--squad-per-epoch",
     type=click.IntRange(0, 100_000),
     default=ANSWER_DEFAULTS.squad_per_epoch,
     show_default=True,
     help="ReQA tuning-half questions drawn afresh each epoch.",
-)
-@click.option(
-    "--news-repeat",
-    type=click.IntRange(1, 20),
-    default=ANSWER_DEFAULTS.news_repeat,
-    show_default=True,
-    help="Times each RealTime QA question is seen per epoch.",
-)
-@click.option(
-    "--max-minutes",
-    type=float,
-    default=ANSWER_DEFAULTS.max_minutes,
-    show_default=True,
-    help="Stop training past this, keeping the best epoch.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=ANSWER_DEFAULTS.seed,
-    show_default=True,
-    help="Shuffling, groups and the head.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 64),
-    default=ANSWER_DEFAULTS.threads,
-    show_default=True,
-    help="torch threads (the machine's cores).",
 )
 @click.pass_obj
 def model_train_answer(

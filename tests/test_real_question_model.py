@@ -11,7 +11,8 @@ import pytest
 from conftest import SEEDS
 
 from newsqa.index.ingest.loaders import iter_articles
-from newsqa.index.models.question_encoder import SHIPPED, WEIGHTS_DIR, QuestionEncoder, card, file_sha256
+from newsqa.index.models.modelparts import file_sha256
+from newsqa.index.models.question_encoder import SHIPPED, WEIGHTS_DIR, QuestionEncoder, card
 from newsqa.index.search.qa import QuestionAnswerer
 from newsqa.index.search.ranking import Searcher
 from newsqa.index.storage.library import Library

@@ -137,7 +137,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
 
     weights = save_model(state, tmp_path, "tiny", {"max_length": 16})
     manifest = json.loads((tmp_path / "tiny.json").read_text())
-    from newsqa.index.models.question_encoder import file_sha256
+    from newsqa.index.models.modelparts import file_sha256
 
     assert manifest["sha256"] == file_sha256(weights)
     saved = load_file(str(weights))

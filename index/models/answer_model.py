@@ -17,7 +17,6 @@ The weights' sha256 is checked at every load.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from .modelparts import InstallError, file_sha256
+from .modelparts import InstallError
+from .trained import checked_tensors, read_manifest
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -50,38 +50,23 @@ class AnswerModelCard:
 def card(name: str, folder: Path = WEIGHTS_DIR) -> AnswerModelCard:
     """The manifest of the answer model `name` in `folder`, or of the manifest file `name` names (a model
     just trained: `--answer-model path/to/model.json`)."""
-    if name.endswith(".json"):
-        path = Path(name)
-        folder, name = path.parent, path.stem
-    else:
-        path = folder / f"{name}.json"
+    name, folder, meta = read_manifest("answer model", name, folder)
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        return AnswerModelCard(
-            name=name,
-            weights=folder / meta["weights"],
-            sha256=meta["sha256"],
-            layers=int(meta["layers"]),
-            max_length=int(meta.get("max_length", 96)),
-        )
-    except (OSError, ValueError, KeyError) as e:
-        raise InstallError(f"answer model {name!r}: cannot read {path} ({e})") from None
+        layers = int(meta["layers"])
+    except (KeyError, ValueError):
+        raise InstallError(f"answer model {name!r}: its manifest names no number of layers") from None
+    return AnswerModelCard(
+        name=name,
+        weights=folder / meta["weights"],
+        sha256=meta["sha256"],
+        layers=layers,
+        max_length=int(meta.get("max_length", 96)),
+    )
 
 
 def read_checked(meta: AnswerModelCard) -> dict[str, Any]:
-    """The shipped tensors, checked against the manifest's sha256, as float32."""
-    try:
-        digest = file_sha256(meta.weights)
-    except OSError as e:
-        raise InstallError(f"answer model {meta.name!r}: cannot read {meta.weights} ({e.strerror})") from None
-    if digest != meta.sha256:
-        raise InstallError(
-            f"answer model {meta.name!r}: {meta.weights.name} is damaged (sha256 {digest[:12]}..., "
-            f"expected {meta.sha256[:12]}...): reinstall newsqa, or run with --answer-model none"
-        )
-    from safetensors.torch import load_file
-
-    return {k: v.float() for k, v in load_file(str(meta.weights)).items()}
+    """The saved tensors, checked against the manifest's sha256, as float32."""
+    return checked_tensors("answer model", meta.name, meta.weights, meta.sha256, off="--answer-model none")
 
 
 def minilm_path() -> str:
@@ -120,11 +105,9 @@ def build_pair_scorer(layers: int, *, base: str | None = None) -> tuple[Any, Any
     return tokenizer, module
 
 
-def pair_logits(
-    tokenizer: Any, module: Any, questions: Sequence[str], texts: Sequence[str], max_length: int
-) -> Any:
-    """One logit per (question, text) pair: the pair read together, mean-pooled, through the head."""
-    batch = tokenizer(
+def pair_batch(tokenizer: Any, questions: Sequence[str], texts: Sequence[str], max_length: int) -> Any:
+    """The (question, text) pairs as one padded input, each cut to `max_length` tokens."""
+    return tokenizer(
         list(questions),
         list(texts),
         padding=True,
@@ -132,6 +115,17 @@ def pair_logits(
         max_length=max_length,
         return_tensors="pt",
     )
+
+
+def pair_logits(
+    tokenizer: Any, module: Any, questions: Sequence[str], texts: Sequence[str], max_length: int
+) -> Any:
+    """One logit per (question, text) pair: the pair read together, mean-pooled, through the head."""
+    return batch_logits(module, pair_batch(tokenizer, questions, texts, max_length))
+
+
+def batch_logits(module: Any, batch: Any) -> Any:
+    """The logits of a `pair_batch`."""
     hidden = module["bert"](**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -189,20 +183,9 @@ class AnswerModel:
         import torch
 
         with self._lock:
-            batch = self._tokenizer(
-                [question] * len(texts),
-                list(texts),
-                padding=True,
-                truncation="longest_first",
-                max_length=self.card.max_length,
-                return_tensors="pt",
-            )
+            batch = pair_batch(self._tokenizer, [question] * len(texts), texts, self.card.max_length)
         with torch.inference_mode():
-            hidden = self._module["bert"](**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            logits = self._module["head"](pooled).squeeze(-1)
-        return torch.sigmoid(logits).tolist()
+            return torch.sigmoid(batch_logits(self._module, batch)).tolist()
 
     def scores(self, question: str, texts: Mapping[int, str]) -> dict[int, float]:
         """P(answers) by the same keys as `texts`; a text given under several keys is read once."""

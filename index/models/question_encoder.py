@@ -10,14 +10,14 @@ sha256 is checked at load: a damaged copy is one line naming the fix, never a si
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .modelparts import InstallError, file_sha256
+from .modelparts import InstallError
+from .trained import checked_tensors, read_manifest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,40 +45,25 @@ class QuestionModelCard:
 def card(name: str = SHIPPED, folder: Path = WEIGHTS_DIR) -> QuestionModelCard:
     """The manifest of the question model `name` in `folder`, or of the manifest file `name` names (a
     model just trained, before it ships: `--question-model path/to/model.json`)."""
-    if name.endswith(".json"):
-        path = Path(name)
-        folder, name = path.parent, path.stem
-    else:
-        path = folder / f"{name}.json"
+    name, folder, meta = read_manifest("question model", name, folder)
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InstallError(f"question model {name!r}: cannot read {path} ({e})") from None
+        index_model = meta["index_model"]
+    except KeyError:
+        raise InstallError(f"question model {name!r}: its manifest names no index model") from None
     return QuestionModelCard(
         name=name,
         weights=folder / meta["weights"],
         sha256=meta["sha256"],
-        index_model=meta["index_model"],
+        index_model=index_model,
         max_length=int(meta.get("max_length", 64)),
     )
 
 
 def load_trained_state(meta: QuestionModelCard) -> dict[str, Any]:
     """The shipped tensors, checked against the manifest's sha256, as float32."""
-    try:
-        digest = file_sha256(meta.weights)
-    except OSError as e:
-        raise InstallError(
-            f"question model {meta.name!r}: cannot read {meta.weights} ({e.strerror})"
-        ) from None
-    if digest != meta.sha256:
-        raise InstallError(
-            f"question model {meta.name!r}: {meta.weights.name} is damaged (sha256 {digest[:12]}..., "
-            f"expected {meta.sha256[:12]}...): reinstall newsqa, or run with --question-model none"
-        )
-    from safetensors.torch import load_file
-
-    return {k: v.float() for k, v in load_file(str(meta.weights)).items()}
+    return checked_tensors(
+        "question model", meta.name, meta.weights, meta.sha256, off="--question-model none"
+    )
 
 
 class QuestionEncoder:

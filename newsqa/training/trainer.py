@@ -11,12 +11,11 @@ cosine scale that fusion weights and the abstain threshold were measured on does
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .examples import Example, answer_pattern
+from .runlog import RunLog
 
 
 def split_heldout(examples: Sequence[Example], every: int) -> tuple[list[Example], list[Example]]:
@@ -168,20 +168,10 @@ def train(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
 
-    def record(entry: EpochLog) -> None:
-        line = json.dumps(asdict(entry))
-        say(line)
-        if log_path is not None:
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-
+    log = RunLog(log_path, say)
     started = time.monotonic()
-    if log_path is not None:
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(
-                json.dumps({"config": asdict(config), "train": len(train_set), "heldout": len(heldout)})
-                + "\n"
-            )
+    log.start(config, train=len(train_set), heldout=len(heldout))
+    record = log.epoch
     base = heldout_figures(heldout, vectors(held_q), pool, fixed_bank)
     record(EpochLog(0, 0, float("nan"), 0.0, base))
     best_state, best_mrr = tower.trained_state(), base["mrr"]

@@ -1,0 +1,45 @@
+"""What newsqa's own trained models share: a manifest beside fp16 weights, read by name or by path, and
+the weights checked against the manifest's sha256 before they are used (question_encoder.py,
+answer_model.py). A damaged or missing file is one line naming the fix, never a different model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .modelparts import InstallError, file_sha256
+
+
+def read_manifest(kind: str, name: str, folder: Path) -> tuple[str, Path, dict[str, Any]]:
+    """(name, folder, manifest) of the model `name` in `folder`, or of the manifest file `name` names (a
+    model just trained, before it ships: `--question-model path/to/model.json`)."""
+    if name.endswith(".json"):
+        path = Path(name)
+        folder, name = path.parent, path.stem
+    else:
+        path = folder / f"{name}.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InstallError(f"{kind} {name!r}: cannot read {path} ({e})") from None
+    if not isinstance(meta, dict) or "weights" not in meta or "sha256" not in meta:
+        raise InstallError(f"{kind} {name!r}: {path} is not a model manifest (no weights or sha256)")
+    return name, folder, meta
+
+
+def checked_tensors(kind: str, name: str, weights: Path, sha256: str, *, off: str) -> dict[str, Any]:
+    """The tensors of `weights`, as float32, once their sha256 matches the manifest's; `off` is the flag
+    that runs without the model (named in the message)."""
+    try:
+        digest = file_sha256(weights)
+    except OSError as e:
+        raise InstallError(f"{kind} {name!r}: cannot read {weights} ({e.strerror})") from None
+    if digest != sha256:
+        raise InstallError(
+            f"{kind} {name!r}: {weights.name} is damaged (sha256 {digest[:12]}..., "
+            f"expected {sha256[:12]}...): reinstall newsqa, or run with {off}"
+        )
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(str(weights)).items()}
