@@ -285,6 +285,9 @@ def test_only_safe_failures_are_retried() -> None:
     read_timeout = _caused(TimedOut(), httpx.ReadTimeout("slow", request=request))
     assert not retryable("sendMessage", read_timeout)  # it may have been sent: never post twice
     assert retryable("getFile", read_timeout) and retryable("sendChatAction", read_timeout)
+    read_error = _caused(NetworkError("x"), httpx.ReadError("closed", request=request))
+    assert retryable("answerCallbackQuery", read_error)  # a tap answered twice shows nothing twice
+    assert not retryable("sendMessage", read_error)
     assert not retryable("sendMessage", BadRequest("Chat not found"))
     assert not retryable("sendMessage", ValueError("x"))
 
