@@ -362,6 +362,20 @@ def _training_run_options(
     show_default=True,
     help="Pull toward the index model's question vectors.",
 )
+@click.option(
+    "--teacher",
+    default=None,
+    metavar="MODEL",
+    help="An installed retrieval model (a --rerank-model name) whose ranking of the candidates is learned "
+    "too; its vectors are cached in --work.",
+)
+@click.option(
+    "--teacher-weight",
+    type=click.FloatRange(0, 100),
+    default=TRAIN_DEFAULTS.teacher_weight,
+    show_default=True,
+    help="The teacher's loss beside the labels' (0 ignores the teacher).",
+)
 @click.pass_obj
 def model_train(
     ctx: Wiring,
@@ -373,6 +387,8 @@ def model_train(
     train_batch: int,
     learning_rate: float,
     anchor_weight: float,
+    teacher: str | None,
+    teacher_weight: float,
     max_minutes: float,
     news_repeat: int,
     seed: int,
@@ -391,6 +407,7 @@ def model_train(
         batch_size=train_batch,
         learning_rate=learning_rate,
         anchor_weight=anchor_weight,
+        teacher_weight=teacher_weight if teacher else 0.0,
         max_minutes=max_minutes,
         news_repeat=news_repeat,
         seed=seed,
@@ -404,6 +421,8 @@ def model_train(
         config,
         name=SHIPPED_QUESTION_MODEL,
         say=lambda line: click.echo(line, err=True),
+        teacher=teacher,
+        models_dir=ctx.settings.models_dir,
     )
     click.echo(str(weights.with_suffix(".json")))
 

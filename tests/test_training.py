@@ -153,3 +153,110 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     assert missing == ["embeddings.word_embeddings.weight"] and not unexpected
     fresh.model.embeddings.word_embeddings.weight.data = tower.model.embeddings.word_embeddings.weight.data
     assert np.allclose(fresh.encode_numpy(questions), expected, atol=1e-6)
+
+
+def test_the_distillation_loss_is_zero_when_student_and_teacher_agree_and_grows_as_they_part() -> None:
+    import torch
+
+    from newsqa.training.trainer import distillation_loss
+
+    teacher = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]])
+    assert float(distillation_loss(teacher + 5.0, teacher)) == pytest.approx(0.0, abs=1e-6)  # shift-free
+    near = float(distillation_loss(teacher * 0.8, teacher))
+    far = float(distillation_loss(teacher.flip(1), teacher))
+    assert 0.0 < near < far
+
+
+def test_a_teacher_moves_the_student_toward_its_own_ranking(tiny_model: str) -> None:
+    """The labels say nothing about the noise; the teacher prefers "noise 0" for every question. Trained
+    with the teacher, the student ranks "noise 0" above the other noise more often than trained without."""
+    from newsqa.training.trainer import QuestionTower, Teacher, train
+
+    topics = ["harbour", "budget", "election", "storm", "match", "court", "rocket", "vaccine"]
+    examples = [
+        Example(
+            f"What happened with the {t}?",
+            [f"answer about the {t}"],
+            [f"noise {j} near the {t}" for j in range(3)],
+            "squad",
+            t,
+        )
+        for t in topics
+    ]
+    questions = [e.question for e in examples]
+
+    def teacher_texts(texts: Sequence[str]) -> np.ndarray:
+        anchor = unit_vectors(["the teacher's favourite"])[0]
+        return np.stack(
+            [
+                anchor if t.startswith("noise 0") else v
+                for t, v in zip(texts, unit_vectors(texts), strict=True)
+            ]
+        )
+
+    def teacher_questions(texts: Sequence[str]) -> np.ndarray:
+        return np.repeat(unit_vectors(["the teacher's favourite"]), len(texts), axis=0)
+
+    def margin(weight: float) -> float:
+        config = TrainConfig(
+            epochs=6,
+            batch_size=4,
+            learning_rate=2e-3,
+            bank=8,
+            warmup=0.0,
+            max_length=16,
+            teacher_weight=weight,
+        )
+        tower = QuestionTower(tiny_model, max_length=16)
+        teacher = Teacher(texts=teacher_texts, questions=teacher_questions)
+        train(
+            tower,
+            examples,
+            examples[:2],
+            unit_vectors,
+            config,
+            progress=False,
+            say=lambda _: None,
+            teacher=teacher,
+        )
+        q = tower.encode_numpy(questions)
+        favourite = (q * unit_vectors([f"noise 0 near the {t}" for t in topics])).sum(1)
+        others = np.stack(
+            [(q * unit_vectors([f"noise {j} near the {t}" for t in topics])).sum(1) for j in (1, 2)]
+        )
+        return float((favourite - others.max(0)).mean())
+
+    assert margin(5.0) > margin(0.0) + 0.05
+
+
+def test_the_teachers_vectors_are_cached_apart_and_a_second_run_loads_no_model(tmp_path: Path) -> None:
+    from newsqa.training.command import cached_teacher
+
+    class Fake:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+            self.calls.append(list(texts))
+            return unit_vectors(texts)
+
+        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+            self.calls.append(list(texts))
+            return unit_vectors(["query: " + t for t in texts])
+
+    fake = Fake()
+    loads: list[int] = []
+
+    def load() -> Fake:
+        loads.append(1)
+        return fake
+
+    # a name with dots: the two caches must not end up in one file
+    teacher = cached_teacher(load, "org/model-v1.5", tmp_path, lambda _: None)
+    texts = teacher.texts(["a", "b"])
+    questions = teacher.questions(["a"])
+    assert not np.allclose(texts[0], questions[0])  # questions take the model's query form
+    again = cached_teacher(load, "org/model-v1.5", tmp_path, lambda _: None)
+    assert np.array_equal(again.texts(["b", "a"]), texts[::-1])
+    assert np.array_equal(again.questions(["a"]), questions)
+    assert loads == [1] and len(fake.calls) == 2

