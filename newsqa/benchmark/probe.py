@@ -19,6 +19,16 @@ def rss_bytes() -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used: on a machine shared with other work, a figure
+    the other work does not inflate, unlike wall time (a PostgreSQL backend's too, by its pid)."""
+    import os
+
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(data_dir: Path) -> None:
     import faiss  # noqa: F401  (its import is not the index's memory)
 
