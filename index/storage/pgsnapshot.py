@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -119,7 +119,7 @@ def write(
     Runs in autocommit, outside any transaction of the store's: chunk by chunk, so no transaction holds
     gigabytes, and no writer of the change log waits for it.
     """
-    view = memoryview(np.ascontiguousarray(data, dtype=np.uint8)).cast("B")
+    view = memoryview(cast(bytes, np.ascontiguousarray(data, dtype=np.uint8))).cast("B")  # no copy
     total = len(view)
     chunks = max(1, -(-total // CHUNK_BYTES))
     row = conn.execute(
