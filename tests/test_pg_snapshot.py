@@ -302,6 +302,10 @@ def test_the_compressed_layout_on_postgresql(
             lib.ingest([story(n) for n in range(12)])
         info = newest(pg_url)
         assert info is not None and info.layout == "exact fp16" and info.compressed
+        with lib.dir.writer_lock():  # what `--compressed` makes of every add: no upload without a change
+            lib.ingest([story(12)])
+            assert not lib.checkpoint(force=True)
+        assert newest(pg_url) == info
         with monkeypatch.context() as m:
             no_full_read(m)
             replica = open_lib(pg_url, embedder)

@@ -613,13 +613,15 @@ class Library:
 
         Order matters for crash safety: snapshot file (atomic), then manifest (atomic), then clean-up.
         A crash between steps leaves a manifest that names a complete snapshot plus a replayable log.
-        On PostgreSQL the snapshot goes into the database by its own policy (`_checkpoint_pg`).
+        On PostgreSQL the snapshot goes into the database by its own policy (`_checkpoint_pg`); there
+        `force` only re-chooses the layout (a snapshot follows when it changed): a forced checkpoint per
+        add (`--compressed`, frontdoor.py) must not upload the whole index each time.
         """
         self.refresh()
         if isinstance(self.dir, PgHome):  # no manifest: the time of the last write is kept in the database
             self.store.set_meta("written_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             retrained = self._retrain_if_due()
-            return self._checkpoint_pg(force=force or retrained or self._snapshot_stale)
+            return self._checkpoint_pg(force=retrained or self._snapshot_stale)
         try:
             manifest = self.dir.read_manifest()
         except IndexDamaged as exc:  # rewritten below, from the database
@@ -749,6 +751,7 @@ class Library:
         self.refresh()
         with self._refresh_lock, self.store.read_transaction():
             self._rebuild_vectors()
+        self._snapshot_stale = True  # on PostgreSQL too: a snapshot of what was just rebuilt
         self.checkpoint(force=True)
         log.info("vectors rebuilt from %s", self.describe())
         return mended
