@@ -11,12 +11,18 @@ from pathlib import Path
 import numpy as np
 
 
-def rss_bytes() -> int:
+def rss_bytes(field: str = "VmRSS") -> int:
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM, of its own address space). Not `ru_maxrss`: Linux
+    carries the parent's peak over into it across the fork and exec that started this process."""
+    return rss_bytes("VmHWM")
 
 
 def cpu_seconds(pid: int) -> float:

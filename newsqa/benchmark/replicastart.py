@@ -203,10 +203,10 @@ def _index_of(n: int, dim: int, compressed: bool) -> VectorIndex:
     return VectorIndex(ivf)
 
 
-def probe(url: str, model: str, compressed: bool | None) -> dict[str, Any]:
+def probe(url: str, model: str, compressed: bool | None, *, source: str = "snapshot") -> dict[str, Any]:
     flag = {True: "yes", False: "no", None: "keep"}[compressed]
     out = subprocess.run(
-        [sys.executable, "-m", "newsqa.benchmark.startprobe", url, model, flag],
+        [sys.executable, "-m", "newsqa.benchmark.startprobe", url, model, flag, source],
         check=True,
         capture_output=True,
         text=True,
@@ -240,7 +240,7 @@ def measure(
         full = None
         if size <= full_read_up_to:
             say("a replica reading every vector")
-            full = probe(url, model, compressed)
+            full = probe(url, model, compressed, source="rows")
         say("the ingest side storing a snapshot")
         write_s, write_cpu, nbytes, layout = write_snapshot(url, model, dim, compressed)
         pad(url, size + tail, dim, log_changes=True)
