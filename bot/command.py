@@ -150,7 +150,7 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> froze
     "--compressed/--float32",
     default=None,
     help="This process's FAISS vectors as float16 / 8-bit codes (2-4x less memory, docs/bench.md), or "
-    "float32; default: what the index has (on a data directory the next snapshot keeps it).",
+    "float32; default: the layout of the index's snapshot (a file, or rows on PostgreSQL).",
 )
 @click.pass_obj
 def serve(

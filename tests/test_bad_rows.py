@@ -55,6 +55,8 @@ def test_a_malformed_vector_is_skipped_logged_once_and_mended_by_repair(
     if isinstance(library.dir, DataDir):  # no snapshot: the replica reads its vectors from the database
         for snapshot in library.dir.root.glob("vectors-*.faiss"):
             snapshot.unlink()
+    else:  # the same on PostgreSQL, whose snapshots are rows (pgsnapshot.py)
+        library.store.conn.execute("DELETE FROM vector_snapshots")
     # a replica starting now
     replica = Library(library.dir, lambda: embedder, model_name=embedder.name)
     try:

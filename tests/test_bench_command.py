@@ -100,3 +100,33 @@ def test_quick_bench_on_a_store_compares_sqlite_and_postgresql(tmp_path: Path, p
     )
     assert reused.exit_code == 0, reused.output
     assert "reused (not measured)" in reused.output
+
+
+def test_replica_start_bench_measures_both_starts(tmp_path: Path, pg_url: str) -> None:
+    """`newsqa --store URL dev bench --replica-start`: a start from every vector and one from a snapshot
+    at each size, in child processes; a database of real articles is refused."""
+    embedder = HashingEmbedder()
+    out = tmp_path / "start.json"
+    args = ["--store", pg_url, "dev", "bench", "--replica-start", "1500,3000", "--tail", "40"]
+    args += ["--full-read-up-to", "1500", "--json", str(out)]
+    result = CliRunner().invoke(
+        main, args, obj={"embedder_factory": lambda: embedder}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())["figures"]
+    assert [f["sentences"] for f in figures] == [1540, 3040]
+    assert figures[0]["full"]["vectors"] == 1500 and figures[1]["full"] is None  # above --full-read-up-to
+    for f in figures:
+        assert f["snapshot"]["from_snapshot"] and f["snapshot"]["vectors"] == f["sentences"]
+    assert "snapshot + 40 changes replayed, 3,040 sentences (exact)" in result.output
+
+    from newsqa.index.storage.library import Library
+    from newsqa.index.storage.pghome import PgHome
+    from newsqa.index.text.article import Article
+
+    lib = Library(PgHome(pg_url), lambda: embedder, model_name=embedder.name)
+    with lib.dir.writer_lock():
+        lib.ingest([Article(id="real", title="Real", text="A real article about the harbour.")])
+    lib.close()
+    refused = CliRunner().invoke(main, args, obj={"embedder_factory": lambda: embedder})
+    assert refused.exit_code == 1 and "articles the bench did not write" in refused.output

@@ -131,14 +131,16 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
 
 
 def test_build_compressed_then_back_to_float32(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The layout sticks through the snapshot: a file in a data directory, rows on PostgreSQL
+    (pgsnapshot.py), which a process started without the flag loads as it is."""
     from newsqa.index.storage.library import Library
+    from newsqa.index.storage.pghome import PgHome
 
-    if run.store == "postgresql":
-        pytest.skip("on PostgreSQL the layout is each process's own: no snapshot file carries it")
+    home = PgHome(run.where[-1]) if run.store == "postgresql" else tmp_path / "data"
 
     def layout() -> str:
         embedder = HashingEmbedder()
-        lib = Library(tmp_path / "data", lambda: embedder, model_name=embedder.name, readonly=True)
+        lib = Library(home, lambda: embedder, model_name=embedder.name, readonly=True)
         try:
             return lib.vectors.layout.describe()
         finally:

@@ -27,6 +27,7 @@ from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
 from .indexstore import IndexStore
 from .pghome import PgHome
+from .pgsnapshot import SnapshotPolicy
 from .store import day_of
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 #: Rewrite the FAISS snapshot once this many changes piled up since the last one; below it, readers
 #: replay the (cheap) change log instead, which keeps a one-article add far under a second at any size.
 SNAPSHOT_EVERY = 20_000
+#: On PostgreSQL, also write one after this long with any change (pgsnapshot.py): a replica's start
+#: replays at most this much of the change log.
+SNAPSHOT_SECONDS = 6 * 3600.0
 #: How alike two articles' texts must be to be one story told twice (stories/copies.py).
 COPY_THRESHOLD = 0.8
 #: Texts per embedder call. A 10 MB article is ~100k sentences: in calls of this size its vectors are
@@ -121,6 +125,7 @@ class Library:
         model_name: str,
         readonly: bool = False,
         snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_seconds: float = SNAPSHOT_SECONDS,
         vector_policy: IndexPolicy | None = None,
         copy_threshold: float | None = COPY_THRESHOLD,
         bare_vectors: bool = False,
@@ -132,6 +137,7 @@ class Library:
         self._embed_lock = threading.Lock()
         self.model_name = model_name
         self.snapshot_every = snapshot_every
+        self.snapshot_policy = SnapshotPolicy(snapshot_every, snapshot_seconds)
         self.embed_chunk = embed_chunk
         self.vector_policy = vector_policy or IndexPolicy()
         # also embed each sentence without its headline: tells apart sentences of one article (search.py)
@@ -261,8 +267,9 @@ class Library:
 
     def _load_snapshot(self, truncated: int) -> None:
         """The snapshot the manifest names, if it is the one described; else the vectors from the database."""
-        if isinstance(self.dir, PgHome):  # no snapshot files: every process builds from the database
-            self._rebuild_vectors()
+        if isinstance(self.dir, PgHome):  # the newest snapshot in the database, else every vector
+            if not self._load_pg_snapshot(truncated):
+                self._rebuild_vectors()
             return
         try:
             manifest = self.dir.read_manifest()
@@ -296,6 +303,57 @@ class Library:
                 )
                 self._snapshot_stale = True
         self._rebuild_vectors()
+
+    def _load_pg_snapshot(self, truncated: int) -> bool:
+        """The newest snapshot the ingest side stored in the database (pgsnapshot.py), when it suits this
+        process; False (with one line logged) when there is none usable, so every vector is read."""
+        from . import pgsnapshot
+
+        conn = self.store.conn
+        info = pgsnapshot.newest(conn)
+        if info is None:
+            return False
+        wanted = self.vector_policy.compressed
+        dim = int(self.store.get_meta("dim") or 0)
+        problem = (
+            f"built with {info.model}, not {self.model_name}"
+            if info.model != self.model_name
+            else f"{info.dim} dimensions, the index has {dim}"
+            if dim and info.dim != dim
+            else f"generation {info.generation}, the database is at {self._db_generation()}"
+            if info.generation != self._db_generation()
+            else f"it covers change {info.seq}, the change log starts after {truncated}"
+            if info.seq < truncated
+            else f"its layout is {info.layout}, this process wants {'compressed' if wanted else 'float32'}"
+            if wanted is not None and wanted != info.compressed
+            else None
+        )
+        try:
+            if problem is not None:
+                raise pgsnapshot.SnapshotUnusable(problem)
+            vectors = pgsnapshot.load(conn, info)
+        except pgsnapshot.SnapshotUnusable as exc:
+            log.warning(
+                "snapshot %d (change %d) unusable: %s; reading every vector from the database",
+                info.id,
+                info.seq,
+                exc,
+            )
+            self._snapshot_stale = True
+            return False
+        self._vectors = vectors
+        self._applied_seq = info.seq
+        log.info(
+            "vectors loaded from snapshot %d (%s, %d vectors, change %d)",
+            info.id,
+            info.layout,
+            len(vectors),
+            info.seq,
+        )
+        return True
+
+    def _db_generation(self) -> int:
+        return int(self.store.get_meta("generation") or 0)
 
     def _rebuild_vectors(self, *, compressed: bool | None = None) -> None:
         """From the database alone, in the layout the policy wants for its size.
@@ -555,13 +613,15 @@ class Library:
 
         Order matters for crash safety: snapshot file (atomic), then manifest (atomic), then clean-up.
         A crash between steps leaves a manifest that names a complete snapshot plus a replayable log.
-        A PostgreSQL store keeps no snapshot, and its change log stays: other processes follow it.
+        On PostgreSQL the snapshot goes into the database by its own policy (`_checkpoint_pg`); there
+        `force` only re-chooses the layout (a snapshot follows when it changed): a forced checkpoint per
+        add (`--compressed`, frontdoor.py) must not upload the whole index each time.
         """
         self.refresh()
         if isinstance(self.dir, PgHome):  # no manifest: the time of the last write is kept in the database
             self.store.set_meta("written_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-            self._retrain_if_due()
-            return False
+            retrained = self._retrain_if_due()
+            return self._checkpoint_pg(force=retrained or self._snapshot_stale)
         try:
             manifest = self.dir.read_manifest()
         except IndexDamaged as exc:  # rewritten below, from the database
@@ -624,6 +684,57 @@ class Library:
             tmp.unlink(missing_ok=True)
         return wrote
 
+    def _checkpoint_pg(self, *, force: bool) -> bool:
+        """Store a snapshot in the database when the policy says so (pgsnapshot.py), then keep the change
+        log back to the oldest snapshot kept. The caller is the writer (it holds the writer lock).
+
+        Searches wait only for the index's memory copy; the upload runs outside every lock but the
+        writer's, and outside any transaction, so other writes and every reader go on meanwhile.
+        """
+        from . import pgsnapshot
+
+        conn = self.store.conn
+        newest = pgsnapshot.newest(conn)
+        with self._refresh_lock:
+            assert self._vectors is not None
+            seq = self._applied_seq
+            stale = newest is not None and (
+                newest.generation != self._generation or newest.model != self.model_name
+            )
+            if not (force or stale or self.snapshot_policy.due(newest, seq)):
+                return False
+            data = self._vectors.serialized()
+            count, layout, dim = len(self._vectors), self._vectors.layout.describe(), self._vectors.dim
+        started = time.perf_counter()
+        info = pgsnapshot.write(
+            conn,
+            data,
+            seq=seq,
+            generation=self._generation,
+            model=self.model_name,
+            dim=dim,
+            layout=layout,
+            vectors=count,
+        )
+        del data
+        with self.store.transaction():
+            oldest = pgsnapshot.prune(self.store.conn)
+            truncated = int(self.store.get_meta("changes_truncated") or 0)
+            if oldest > truncated:  # a replica behind it reloads the newest snapshot (refresh)
+                self.store.truncate_changes(oldest)
+                self.store.set_meta("changes_truncated", str(oldest))
+        self._snapshot_stale = False
+        log.info(
+            "snapshot %d stored in the database: %d vectors (%s), %.0f MiB, change %d, in %.1f s",
+            info.id,
+            count,
+            layout,
+            info.bytes / 2**20,
+            seq,
+            time.perf_counter() - started,
+        )
+        return True
+
     def repair(self) -> list[str]:
         """Check the database, mend its malformed rows, then rebuild the vectors from it and write a new
         snapshot and manifest. Returns what was mended, one line each (empty: nothing was malformed).
@@ -640,6 +751,7 @@ class Library:
         self.refresh()
         with self._refresh_lock, self.store.read_transaction():
             self._rebuild_vectors()
+        self._snapshot_stale = True  # on PostgreSQL too: a snapshot of what was just rebuilt
         self.checkpoint(force=True)
         log.info("vectors rebuilt from %s", self.describe())
         return mended

@@ -2,8 +2,9 @@
 
 It offers what `Library` asks of a `DataDir`: whether an index exists, the one-writer lock (an advisory
 lock, released by the server when the holder's connection ends, even after kill -9). It keeps no FAISS
-snapshot files: each process builds its vectors from the database at start and follows the change log
-(changefollower.py), so any number of machines share one index without a shared disk.
+snapshot files: the snapshots are rows in the database itself (pgsnapshot.py), from which each process
+loads its vectors at start before following the change log (changefollower.py), so any number of
+machines share one index without a shared disk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class PgHome:
-    snapshots = False  # no snapshot files: vectors come from the database (see module doc)
+    snapshots = False  # no snapshot files: snapshots are rows in the database (see module doc)
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -155,6 +155,38 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     END $$;
     """,
     ),
+    # FAISS snapshots written by the ingest side (pgsnapshot.py): a starting replica loads the newest and
+    # replays the change log after its `seq` instead of reading every vector. Chunks are stored as they
+    # come (STORAGE EXTERNAL: float codes do not compress, so PostgreSQL is not asked to try); the header
+    # row turns `complete` only when every chunk is in, so no reader ever sees half a snapshot.
+    Migration(
+        4,
+        "vector_snapshots",
+        """
+    CREATE TABLE vector_snapshots (
+        id BIGSERIAL PRIMARY KEY,
+        seq BIGINT NOT NULL,                  -- the last change-log entry the snapshot holds
+        generation INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        layout TEXT NOT NULL,                 -- e.g. exact, IVF1024,SQ8 (vectors.Layout.describe)
+        vectors BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        chunks INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        complete BOOLEAN NOT NULL DEFAULT false,
+        written_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE vector_snapshot_chunks (
+        snapshot BIGINT NOT NULL REFERENCES vector_snapshots(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,                 -- of this chunk: checked before FAISS reads a byte of it
+        data BYTEA NOT NULL,
+        PRIMARY KEY (snapshot, n)
+    );
+    ALTER TABLE vector_snapshot_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+    """,
+    ),
 )
 check_track(PG_MIGRATIONS)
 

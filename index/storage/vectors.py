@@ -139,6 +139,21 @@ class VectorIndex:
         # read_index streams from the file: no second in-memory copy of a large snapshot
         return cls(faiss.read_index(str(path)))
 
+    @classmethod
+    def read_from(cls, read: Callable[[int], bytes]) -> VectorIndex:
+        """An index deserialised from a stream (`read(n)` returns the next n bytes, fewer only at the
+        end), without the whole serialised index in memory first: a snapshot from the database costs
+        the index's memory once, not twice. The caller checks the stream's checksum."""
+        faiss = _faiss()
+        return cls(faiss.read_index(faiss.PyCallbackIOReader(read, 1 << 20)))
+
+    def serialized(self) -> np.ndarray:
+        """The index's bytes (uint8), copied under the lock: a search waits for a memory copy only,
+        never for the slow write of the copy that follows (to a file or to the database)."""
+        faiss = _faiss()
+        with self._lock:
+            return cast(np.ndarray, faiss.serialize_index(self._index))
+
     def save(self, path: Path) -> str:
         """Write the snapshot atomically; returns its sha256 (for the manifest)."""
         faiss = _faiss()

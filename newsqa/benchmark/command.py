@@ -10,7 +10,7 @@ import json
 import os
 import random
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,20 @@ QUICK_EXACT_BELOW = 1_000
 @click.option("--compressed", is_flag=True, help="float16 / SQ8 vectors instead of float32.")
 @click.option("--exact-below", type=int, default=None, help="Override the exact-search threshold.")
 @click.option("--quick", is_flag=True, help="A tiny generated corpus and scale: checks the bench works.")
+@click.option(
+    "--replica-start",
+    "replica_start",
+    help="With --store: a replica's start time and memory at these sizes (e.g. 100000,1000000), from "
+    "every vector and from a snapshot; pads the database with synthetic sentences.",
+)
+@click.option("--tail", type=int, default=1_000, show_default=True, help="--replica-start: changes replayed.")
+@click.option(
+    "--full-read-up-to",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="--replica-start: measure the read of every vector up to this size only.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
 @plot_option("the latency rows (p50 and p95 per configuration)")
 @click.pass_obj
@@ -59,6 +73,9 @@ def bench(
     compressed: bool,
     exact_below: int | None,
     quick: bool,
+    replica_start: str | None,
+    tail: int,
+    full_read_up_to: int,
     json_path: Path | None,
     plot: Path | None,
 ) -> None:
@@ -71,6 +88,9 @@ def bench(
     from .corpus import write_corpus
     from .report import render
 
+    if replica_start is not None:
+        _replica_start(ctx, replica_start, compressed, tail, full_read_up_to, json_path)
+        return
     work.mkdir(parents=True, exist_ok=True)
     if quick:
         articles = articles or write_corpus(work / "quick.jsonl", articles=150)
@@ -92,6 +112,50 @@ def bench(
         payload = {"header": header, "rows": [r.as_dict() for r in rows], "extra": run.extra}
         json_path.write_text(json.dumps(payload, indent=2))
     _plot(plot, {"": rows})
+
+
+def _replica_start(
+    ctx: Wiring, sizes: str, compressed: bool, tail: int, full_read_up_to: int, json_path: Path | None
+) -> None:
+    """--replica-start: the Start rows, by size (replicastart.py)."""
+    from .replicastart import NotPadding, measure, rows
+    from .report import render
+
+    if ctx.settings.store is None:
+        raise click.UsageError("--replica-start measures a PostgreSQL store: give --store URL")
+    try:
+        wanted = [int(x.replace("_", "")) for x in sizes.split(",") if x.strip()]
+    except ValueError:
+        raise click.UsageError(f"--replica-start takes sizes like 100000,1000000, not {sizes!r}") from None
+    load_at_start = os.getloadavg()[0]
+    injected = ctx.injected_embedder
+    dim = injected().dim if injected is not None else 384  # the packaged model's, without loading it
+    model = ctx.model_name()
+    try:
+        figures = measure(
+            ctx.settings.store,
+            wanted,
+            model=model,
+            dim=dim,
+            compressed=compressed,
+            tail=tail,
+            full_read_up_to=full_read_up_to,
+            say=lambda line: click.echo(line, err=True),
+        )
+    except NotPadding as exc:
+        raise click.ClickException(str(exc)) from None
+    table = rows(figures, tail)
+    header = _header(
+        "newsqa dev bench --replica-start" + (" --compressed" if compressed else ""), load_at_start, model
+    )
+    click.echo(render(table, header=header))
+    if json_path:
+        payload = {
+            "header": header,
+            "rows": [r.as_dict() for r in table],
+            "figures": [asdict(f) for f in figures],
+        }
+        json_path.write_text(json.dumps(payload, indent=2))
 
 
 def _plot(path: Path | None, columns: dict[str, list[Row]]) -> None:

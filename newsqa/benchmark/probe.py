@@ -11,12 +11,28 @@ from pathlib import Path
 import numpy as np
 
 
-def rss_bytes() -> int:
+def rss_bytes(field: str = "VmRSS") -> int:
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM, of its own address space). Not `ru_maxrss`: Linux
+    carries the parent's peak over into it across the fork and exec that started this process."""
+    return rss_bytes("VmHWM")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used: on a machine shared with other work, a figure
+    the other work does not inflate, unlike wall time (a PostgreSQL backend's too, by its pid)."""
+    import os
+
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(data_dir: Path) -> None:
