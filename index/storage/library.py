@@ -27,7 +27,7 @@ from ..text.sentences import Sentence, split_sentences
 from .datadir import FORMAT_VERSION, DataDir, IndexDamaged, Manifest, ModelMismatch
 from .indexstore import IndexStore
 from .pghome import PgHome
-from .pgsnapshot import SnapshotPolicy
+from .pgsnapshot import SnapshotInfo, SnapshotPolicy
 from .store import day_of
 from .vectors import IndexPolicy, SnapshotDamaged, VectorIndex
 
@@ -313,21 +313,7 @@ class Library:
         info = pgsnapshot.newest(conn)
         if info is None:
             return False
-        wanted = self.vector_policy.compressed
-        dim = int(self.store.get_meta("dim") or 0)
-        problem = (
-            f"built with {info.model}, not {self.model_name}"
-            if info.model != self.model_name
-            else f"{info.dim} dimensions, the index has {dim}"
-            if dim and info.dim != dim
-            else f"generation {info.generation}, the database is at {self._db_generation()}"
-            if info.generation != self._db_generation()
-            else f"it covers change {info.seq}, the change log starts after {truncated}"
-            if info.seq < truncated
-            else f"its layout is {info.layout}, this process wants {'compressed' if wanted else 'float32'}"
-            if wanted is not None and wanted != info.compressed
-            else None
-        )
+        problem = self._snapshot_problem(info, truncated)
         try:
             if problem is not None:
                 raise pgsnapshot.SnapshotUnusable(problem)
@@ -351,6 +337,22 @@ class Library:
             info.seq,
         )
         return True
+
+    def _snapshot_problem(self, info: SnapshotInfo, truncated: int) -> str | None:
+        """Why this process cannot start from the stored snapshot `info`, or None when it can."""
+        if info.model != self.model_name:
+            return f"built with {info.model}, not {self.model_name}"
+        dim = int(self.store.get_meta("dim") or 0)
+        if dim and info.dim != dim:
+            return f"{info.dim} dimensions, the index has {dim}"
+        if info.generation != self._db_generation():
+            return f"generation {info.generation}, the database is at {self._db_generation()}"
+        if info.seq < truncated:
+            return f"it covers change {info.seq}, the change log starts after {truncated}"
+        wanted = self.vector_policy.compressed
+        if wanted is not None and wanted != info.compressed:
+            return f"its layout is {info.layout}, this process wants {'compressed' if wanted else 'float32'}"
+        return None
 
     def _db_generation(self) -> int:
         return int(self.store.get_meta("generation") or 0)
