@@ -125,7 +125,7 @@ class AdminHandlers:
             return
         log.info("admin %s: %s", command, report.summary())
         await replier.say(texts.ingest_blocks(report, what="Reindexed" if command == "reindex" else "Added"))
-        await alert_followers(replier.bot, self.s, report.added_ids)
+        await alert_followers(replier.bot, self.s)  # the new articles were marked in their commit
 
     # -- /remove, /reindex, /stats --------------------------------------------------------------------
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,18 +1,23 @@
 """After new articles were indexed: tell the chats following a topic they answer.
 
 One function for every way articles arrive while the bot runs (the feed job, an admin's /add, an upload,
-/reindex), so alerts behave the same whichever it was. `Follows` decides who gets what (never the same
-article twice to a chat, a per-chat hourly cap) and records each alert as sent before it goes out: a
-send that fails is not retried, so nobody is ever alerted twice. A chat that blocked the bot (or removed
-it from a group) answers 403; its topics are dropped so the next round does not try again, and the
-other chats' alerts go on.
+/reindex), so alerts behave the same whichever it was. Those writes mark each new article as owing its
+alerts in the very transaction that adds it (the `alerts_due` table, Library.ingest), so the fact is
+durable exactly when the article is: a pass reads the marks, works out and claims the alerts, then clears
+them. A process killed (a deploy, a crash) or a database away between the commit and the pass leaves the
+marks, and the next pass, in this process or another (at start-up, each feed tick), sends them.
+
+`Follows` decides who gets what (never the same article twice to a chat, a per-chat hourly cap) and
+records each alert as sent before it goes out (the claim: one replica of many sends it): a send that
+fails is not retried, so nobody is ever alerted twice. A chat that blocked the bot (or removed it from a
+group) answers 403; its topics are dropped so the next round does not try again, and the other chats'
+alerts go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
 
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
@@ -29,37 +34,31 @@ from .views import alert_block
 log = logging.getLogger(__name__)
 
 
-async def alert_followers(bot: Bot, services: Services, article_ids: Collection[str]) -> int:
-    """Send the alerts due for `article_ids` (articles just added, not copies or updates) and for those
-    an earlier pass could not work out; returns how many went out. Never raises for one chat's or one
-    search's trouble: the caller's work is already done. When the database is away, the articles are
-    kept (`Services.unalerted`) and the next pass tries them again: an article that committed is
-    alerted, once (the claim is the database's, follows.py)."""
-    new = set(article_ids) | services.unalerted
-    if not new:
-        return 0
+async def alert_followers(bot: Bot, services: Services) -> int:
+    """Send the alerts of every article marked as owing them (just added here, or left by an earlier
+    pass or a dead process); returns how many went out. Never raises for one chat's or one search's
+    trouble: the caller's work is already done. When the database is away the marks stay where they
+    committed, and a later pass sends them, once (the claim is the database's, topics.py)."""
     try:
-        alerts = await asyncio.to_thread(services.backend.alerts_for, new)
+        alerts, due = await asyncio.to_thread(services.backend.due_alerts)
     except Exception as exc:
         if unavailable(exc):
-            services.unalerted |= new
             log.warning(
-                "alerts for %d new articles wait for the database (%s); tried again next round",
-                len(new),
+                "alerts wait for the database (%s); tried again next pass",
                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
             )
         else:
-            log.exception("working out alerts for %d new articles failed", len(new))
+            log.exception("working out alerts failed; their articles stay due")
         return 0
-    services.unalerted -= new
-    article_ids = new
+    if not due:
+        return 0
     sent = 0
     for alert in alerts:
         chat_id = chat_id_of(alert.follow.chat)
         if chat_id is None or not services.access.admits_chat(chat_id):
             continue  # another front end's chat, or one no longer allowed
         sent += await _send(bot, services, chat_id, alert)
-    log.info("alerts: %d sent for %d new articles", sent, len(article_ids))
+    log.info("alerts: %d sent for %d new articles", sent, due)
     return sent
 
 

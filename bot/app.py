@@ -32,6 +32,7 @@ from newsqa.index.storage.pgconn import unavailable
 
 from . import redact, routing, texts
 from .admin import AdminHandlers
+from .alerts import alert_followers
 from .backend import Backend
 from .callbacks import ButtonHandlers
 from .chatqueue import ChatUpdateProcessor
@@ -253,6 +254,8 @@ async def _serve(
                 error_callback=_polling_error,
             )
         await app.start()
+        # alerts a process killed before its alert pass left marked (bot/alerts.py): sent now, once
+        await alert_followers(app.bot, services)
         if inbox is not None:  # renews this process's leases, finishes what a dead process accepted
             keeper = InboxKeeper(inbox, app.bot, app.update_queue)
             keeper.start()

@@ -147,20 +147,30 @@ class Backend:
         """Stop following: everything (None), the n-th topic of /following's list, or a topic by its words."""
         return self.follows.unfollow(chat, which)
 
-    def alerts_for(self, new_articles: set[str]) -> list[Alert]:
-        """Alerts due for articles just indexed (each recorded as sent, so it never goes out twice)."""
+    def due_alerts(self) -> tuple[list[Alert], int]:
+        """The alerts of every article marked as owing them (this process's adds, or a dead one's), each
+        claimed (recorded as sent, so it never goes out twice), and how many articles were due.
+
+        The marks are read before the refresh: each committed with its article, so the refreshed
+        searcher holds every article read here. They are cleared only after the claims: a process killed
+        in between leaves them, and the next pass skips what was claimed (`Follows`)."""
+        due = self.newsqa.store.alerts_due()
+        if not due:
+            return [], 0
         self.newsqa.refresh()
         self.chats.expire_due()
-        return self.follows.alerts_for(self.newsqa.searcher(), new_articles)
+        alerts = self.follows.alerts_for(self.newsqa.searcher(), set(due))
+        self.newsqa.store.clear_alerts_due(due)  # another replica may clear them too: harmless
+        return alerts, len(due)
 
     # -- admin ------------------------------------------------------------------------------------
     def ingest(self, items: Iterable[Article | LoadProblem]) -> IngestReport:
         """Add or update articles under the writer lock (IndexLocked when another writer holds it)."""
-        return self.newsqa.add(items, lock_timeout=self.lock_timeout)
+        return self.newsqa.add(items, lock_timeout=self.lock_timeout, alerts_due=True)
 
     def reindex(self, folders: Sequence[Path]) -> IngestReport:
         """Rescan the configured folders: new and changed files are indexed, unchanged ones skipped."""
-        return self.newsqa.add(folders, lock_timeout=self.lock_timeout)
+        return self.newsqa.add(folders, lock_timeout=self.lock_timeout, alerts_due=True)
 
     def remove(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         removal = self.newsqa.remove(ids, lock_timeout=self.lock_timeout)

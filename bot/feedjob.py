@@ -9,6 +9,10 @@ On a PostgreSQL store several replicas may serve one bot: only the one holding t
 session advisory lock, FEEDS_KEY, index/storage/lease.py) runs rounds, so each feed is polled once an
 interval and its new stories alerted once; the others skip their ticks quietly and take over within an
 interval when the holder dies. On SQLite there is one bot per data directory and every tick runs.
+
+A round's new articles are marked as owing alerts in the transaction that adds them; every tick of every
+replica ends with an alert pass over all such marks (bot/alerts.py), so alerts a killed process or a
+database outage left behind go out on the next tick, once.
 """
 
 from __future__ import annotations
@@ -63,42 +67,46 @@ class FeedJob:
             return
         self._round = asyncio.create_task(self.run_round(context.bot), name="feed round")
 
-    async def _retry_alerts(self, bot: Bot) -> None:
-        """Alerts an earlier round could not work out (the database was away): whoever holds the feeds
-        now, this process knows the articles, and the claim in the database keeps it to one send."""
-        if self.s.unalerted:
-            await alert_followers(bot, self.s, ())
-
     async def run_round(self, bot: Bot) -> FeedSync | None:
-        """Poll the due feeds, index their new stories, alert followers of the new articles; None when
-        the round did not run (another replica holds the feeds) or failed."""
+        """Poll the due feeds, index their new stories, then alert followers of every article owing
+        alerts; None when the round did not run (another replica holds the feeds) or failed.
+
+        The alert pass runs on every tick of every replica, not only the feeds holder's: it also sends
+        what a dead process or an earlier outage left marked (bot/alerts.py), and claims keep it to one
+        send. It is skipped only when the round found the database away (the marks wait for it)."""
+        sync, away = await self._sync(bot)
+        if not away:
+            await alert_followers(bot, self.s)
+        return sync
+
+    async def _sync(self, bot: Bot) -> tuple[FeedSync | None, bool]:
+        """The round itself, and whether it found the database away."""
         try:
-            await self._retry_alerts(bot)
             if not await asyncio.to_thread(self.rounds.ours):
                 log.debug("feed round skipped: another process polls the feeds")
-                return None
+                return None, False
             async with Fetcher(FetchOptions.allowing(self.s.settings.allow_hosts)) as fetcher:
                 rounds, wait = self.rounds, self.s.settings.lock_timeout
-                sync = await sync_feeds(rounds.library, rounds.state, fetcher, rounds.urls, lock_timeout=wait)
+                sync = await sync_feeds(
+                    rounds.library, rounds.state, fetcher, rounds.urls, lock_timeout=wait, alerts_due=True
+                )
             summary, *problems = sync.summary().splitlines()
             log.info("%s", summary)
             for problem in problems:
                 log.warning("feed problem: %s", problem.strip())
-            if sync.ingest is not None:
-                await alert_followers(bot, self.s, sync.ingest.added_ids)
-            return sync
+            return sync, False
         except IndexProblem as exc:  # e.g. another process holds the writer lock: nothing was marked seen
             log.warning("feed round not indexed: %s; its stories are fetched again next round", exc)
-            return None
+            return None, False
         except Exception as exc:
             if not unavailable(exc):
                 log.exception("feed round failed; the next one runs as scheduled")
-                return None
+                return None, False
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             log.warning(
                 "feed round skipped: the database is unavailable (%s); the next one tries again", first
             )
-            return None
+            return None, True
 
     async def stop(self) -> None:
         """Start no more rounds; let a running one finish (its ingest and alerts), within a grace period."""

@@ -27,9 +27,6 @@ class Services:
     limiter: SharedQuestionLimiter  # in the chat tables: replicas on one database share it
     notices: NoticeGate  # refusals and "please wait": once per window per user and chat, per process
     started: float = field(default_factory=time.time)
-    #: ids of articles committed whose alerts could not be worked out yet (the database went away
-    #: between the add and its alerts): every later alert pass, and each feed tick, tries them again
-    unalerted: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, settings: BotSettings, backend: Backend) -> Services:

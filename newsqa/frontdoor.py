@@ -238,6 +238,7 @@ class Newsqa:
         on_embedded: Callable[[int], None] | None = None,
         lock_timeout: float = 0.0,
         splitter: Callable[[Article], list[Sentence]] | None = None,
+        alerts_due: bool = False,
     ) -> IngestReport:
         """Add or update articles: files, folders, http(s) addresses (fetched, text extracted) or Article
         objects. Unchanged articles cost nothing; copies of a story already indexed are remembered.
@@ -246,11 +247,14 @@ class Newsqa:
         each input that cannot be indexed as it is met; `progress` counts articles done, `on_embedded`
         sentences embedded. IndexLocked when another process is writing past `lock_timeout` seconds.
         `splitter` replaces the sentence splitter (an evaluation pool keeps its own sentences).
+        `alerts_due` marks each new article as owing its followers' alerts (the bot's writes, Library.ingest).
         """
         items = self._articles(sources, follow_links=follow_links, on_problem=on_problem)
         lib = self.library
         with self.writing(lock_timeout=lock_timeout):
-            report = lib.ingest(items, progress=progress, on_embedded=on_embedded, splitter=splitter)
+            report = lib.ingest(
+                items, progress=progress, on_embedded=on_embedded, splitter=splitter, alerts_due=alerts_due
+            )
             if self._compressed is not None:
                 lib.checkpoint(force=True)  # choose the vector layout now, not at the next snapshot
         return report

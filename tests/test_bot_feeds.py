@@ -21,8 +21,10 @@ from stories import BRIDGE, ZOO
 from web_fixture import WebServer, html_page, rss_feed
 
 from newsqa.bot import feedjob
+from newsqa.index.text.article import Article
 from newsqa.index.web import feedsync
 
+ZOO_ARTICLE = Article(id="zoo", title="Zebras escape", text=" ".join(ZOO))
 EVERY = 0.2  # seconds between feed rounds in these tests
 TOPIC = "new river bridge"
 OPENING = [
@@ -204,19 +206,19 @@ async def test_an_alert_whose_article_committed_is_sent_when_the_database_is_bac
 
     from newsqa.bot.backend import Backend
 
-    original = Backend.alerts_for
+    original = Backend.due_alerts
     calls = {"n": 0}
 
-    def away_once(self: Backend, new_articles: set[str]) -> Any:
+    def away_once(self: Backend) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
-        return original(self, new_articles)
+        return original(self)
 
     await start_with_feed(h, news)
     await h.say(USER, f"/follow {TOPIC}")
     before = len(h.sends(USER))
-    monkeypatch.setattr(Backend, "alerts_for", away_once)
+    monkeypatch.setattr(Backend, "due_alerts", away_once)
     news.publish("/bridge", "Bridge approved", BRIDGE)
     (alert,) = await h.replies(USER, before)
     assert bold(alert) == [BRIDGE[0]] and calls["n"] >= 2
@@ -369,3 +371,87 @@ async def test_articles_an_admin_adds_alert_followers_once(
         "alerts: 0 sent for 1 new articles"
     ]
     assert len(h.sends(USER)) == before + 3  # two alerts and the second /follow's reply
+
+
+# -- nothing lost: alerts owed survive a process killed, or a database away, before the alert pass ------
+
+
+def marks(h: Harness) -> list[str]:
+    """The articles marked as owing alerts, read through a connection of the test's own."""
+    lib = h.open_library()
+    try:
+        return sorted(lib.store.alerts_due())
+    finally:
+        lib.close()
+
+
+async def test_an_alert_left_by_a_process_killed_before_its_pass_is_sent_once_after_a_restart(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from newsqa.bot import admin
+
+    async def killed(*args: Any) -> int:  # the process dies between the article's commit and its alerts
+        return 0
+
+    await h.start()
+    await h.say(USER, "/follow zebras escaped from the zoo")
+    before = len(h.sends(USER))
+    monkeypatch.setattr(admin, "alert_followers", killed)
+    (added,) = await h.say(ADMIN, "/add Zebras escape\n" + "\n\n".join(ZOO))
+    assert added.text.startswith("Added: 1 added")
+    await h.stop()
+    assert len(h.sends(USER)) == before and len(marks(h)) == 1  # committed with its article
+
+    monkeypatch.undo()
+    await h.start()  # the next process's start-up pass sends it
+    (alert,) = await h.replies(USER, before)
+    assert bold(alert) == [ZOO[0]] and marks(h) == []
+    await h.stop()
+    await h.start()  # and a further start finds nothing owed: once
+    await h.say(USER, "/following")
+    assert len(h.sends(USER)) == before + 2
+    assert alert_rounds(caplog) == ["alerts: 1 sent for 1 new articles"]
+
+
+async def test_alerts_owed_while_the_database_is_away_survive_a_restart(
+    h: Harness, news: Newsroom, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The feed round commits a story, every alert pass finds the database away, the process is stopped:
+    the mark is in the database, and the next process sends the alert once."""
+    import psycopg
+
+    from newsqa.bot.backend import Backend
+
+    def away(self: Backend) -> Any:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    await start_with_feed(h, news)
+    await h.say(USER, f"/follow {TOPIC}")
+    before = len(h.sends(USER))
+    monkeypatch.setattr(Backend, "due_alerts", away)
+    polls = news.polls()
+    bridge = news.publish("/bridge", "Bridge approved", BRIDGE)
+    await news.rounds(h, polls)
+    assert any("alerts wait for the database" in r.getMessage() for r in caplog.records)
+    await h.stop()
+    assert len(h.sends(USER)) == before and marks(h) == [bridge]
+
+    monkeypatch.undo()
+    await h.start()
+    (alert,) = await h.replies(USER, before)
+    assert bold(alert) == [BRIDGE[0]]
+    polls = news.polls()
+    await news.rounds(h, polls, 3)  # every tick passes again: nothing more
+    assert len(h.sends(USER)) == before + 1 and marks(h) == []
+
+
+async def test_articles_indexed_without_the_bot_never_alert(h: Harness) -> None:
+    """What `newsqa index add` (or a newsqa before the marks) indexed owes no alerts: a start sends none."""
+    h.index([ZOO_ARTICLE])
+    await h.start()
+    await h.say(USER, "/follow zebras escaped from the zoo")
+    before = len(h.sends(USER))
+    await h.stop()
+    await h.start()
+    await h.say(USER, "/following")
+    assert len(h.sends(USER)) == before + 1 and marks(h) == []

@@ -399,11 +399,14 @@ class Library:
         splitter: Callable[[Article], list[Sentence]] | None = None,
         on_embedded: Callable[[int], None] | None = None,
         report: IngestReport | None = None,
+        alerts_due: bool = False,
     ) -> IngestReport:
         """Add new articles, replace changed ones, skip unchanged ones; one transaction per batch.
 
-        `report`: filled as batches commit, so a caller still knows what committed when this raises
-        (the feed job alerts an article that committed before the database went away).
+        `report`: filled as batches commit, so a caller still knows what committed when this raises.
+        `alerts_due`: each new article (not an update or a copy) is marked in its batch's transaction as
+        owing its followers' alerts (the bot's writes; bot/alerts.py sends them and clears the mark), so
+        a process killed before its alerts leaves the mark for the next pass.
 
         `progress` gets the articles done per batch, `on_embedded` the sentences embedded per embedder
         call (`embed_chunk` texts), so a single huge article shows its progress too.
@@ -425,6 +428,7 @@ class Library:
                 progress,
                 split,
                 on_embedded,
+                alerts_due,
             )
         except BaseException:
             if stories:
@@ -448,6 +452,7 @@ class Library:
         progress: Callable[[int], None] | None,
         split: Callable[[Article], list[Sentence]],
         on_embedded: Callable[[int], None] | None,
+        alerts_due: bool = False,
     ) -> None:
         """Embed batch k in a worker thread while this thread reads, splits and plans batch k+1 and
         commits batch k-1: the encoder (the physical limit) never waits for Python or SQLite.
@@ -468,11 +473,11 @@ class Library:
                         self._store_vectors(*previous, report, on_embedded)
                     future = pool.submit(self._embed_plan, plan, stop)
                     if previous is not None:
-                        self._write_batch(previous[0], report, progress, in_flight)
+                        self._write_batch(previous[0], report, progress, in_flight, alerts_due)
                     previous = (plan, future)
                 if previous is not None:
                     self._store_vectors(*previous, report, on_embedded)
-                    self._write_batch(previous[0], report, progress, in_flight)
+                    self._write_batch(previous[0], report, progress, in_flight, alerts_due)
             except BaseException:
                 stop.set()  # the worker stops at its next chunk instead of embedding on for nothing
                 raise
@@ -556,8 +561,10 @@ class Library:
         report: IngestReport,
         progress: Callable[[int], None] | None,
         in_flight: set[str],
+        alerts_due: bool = False,
     ) -> None:
-        """Commit one planned batch's articles and sentences in one transaction (its vectors are in)."""
+        """Commit one planned batch's articles and sentences in one transaction (its vectors are in),
+        with the new articles' alert marks when `alerts_due`."""
         plans, todo = plan.articles, plan.todo
         if not plans:
             if progress:
@@ -575,6 +582,8 @@ class Library:
                 else:
                     report.added += 1
                     report.added_ids.append(article.id)
+                    if alerts_due:
+                        self.store.mark_alerts_due(article.id)
                 rowid = self.store.insert_article(article)
                 self.store.insert_sentences(
                     rowid,
@@ -604,6 +613,7 @@ class Library:
             if removed:
                 self.store.prune_embeddings()
                 self.store.forget_stories(removed)
+                self.store.clear_alerts_due(removed)  # a gone article owes no alerts
         if self.stories:
             self.stories.forget(removed)
         self.refresh()

@@ -187,6 +187,14 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE vector_snapshot_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
     """,
     ),
+    # articles whose followers' alerts are due, as on SQLite (store.py, migration 10)
+    Migration(
+        5,
+        "alerts_due",
+        """
+    CREATE TABLE alerts_due (article TEXT PRIMARY KEY);
+    """,
+    ),
 )
 check_track(PG_MIGRATIONS)
 

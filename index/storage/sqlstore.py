@@ -440,6 +440,21 @@ class SqlStore:
         self.conn.executemany("DELETE FROM story_keys WHERE article=?", ((i,) for i in article_ids))
         self.conn.executemany("DELETE FROM also_reported WHERE original=?", ((i,) for i in article_ids))
 
+    # -- alerts due (bot/alerts.py) ---------------------------------------------------------------
+    def mark_alerts_due(self, article_id: str) -> None:
+        """Inside the transaction that adds the article: its alerts are due until `clear_alerts_due`."""
+        self.conn.execute(
+            "INSERT INTO alerts_due(article) VALUES(?) ON CONFLICT(article) DO NOTHING", (article_id,)
+        )
+
+    def alerts_due(self) -> list[str]:
+        """Ids of articles whose alerts are due (their articles committed with the mark)."""
+        return [str(r[0]) for r in self.conn.execute("SELECT article FROM alerts_due").fetchall()]
+
+    def clear_alerts_due(self, article_ids: Iterable[str]) -> None:
+        """Their alerts are claimed (or the articles are gone); clearing twice is harmless."""
+        self.conn.executemany("DELETE FROM alerts_due WHERE article=?", ((i,) for i in article_ids))
+
     # -- counts ----------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
         a = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]

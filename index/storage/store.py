@@ -176,6 +176,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
     ),
+    # articles whose followers' alerts are due (bot/alerts.py): written in the transaction that adds the
+    # article, so the fact is durable exactly when the article is, and deleted once its alerts are
+    # claimed. Empty to begin with: what an earlier newsqa indexed never alerts.
+    Migration(
+        10,
+        "alerts_due",
+        """
+    CREATE TABLE alerts_due (article TEXT PRIMARY KEY);   -- articles.id
+    """,
+    ),
 )
 check_track(MIGRATIONS)
 

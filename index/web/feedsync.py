@@ -39,28 +39,40 @@ class FeedSync:
 
 
 def ingest_locked(
-    library: Library, articles: list[Article], lock_timeout: float, report: IngestReport | None = None
+    library: Library,
+    articles: list[Article],
+    lock_timeout: float,
+    report: IngestReport | None = None,
+    alerts_due: bool = False,
 ) -> IngestReport:
     """Ingest holding the data directory's writer lock (blocking: run it in a thread from async code)."""
     with library.dir.writer_lock(timeout=lock_timeout):
-        return library.ingest(articles, report=report)
+        return library.ingest(articles, report=report, alerts_due=alerts_due)
 
 
 async def sync_feeds(
-    library: Library, state: FeedStateStore, fetcher: Fetcher, urls: list[str], *, lock_timeout: float = 120.0
+    library: Library,
+    state: FeedStateStore,
+    fetcher: Fetcher,
+    urls: list[str],
+    *,
+    lock_timeout: float = 120.0,
+    alerts_due: bool = False,
 ) -> FeedSync:
-    """One poll of every due feed, its new stories indexed; searches keep running meanwhile."""
+    """One poll of every due feed, its new stories indexed; searches keep running meanwhile.
+    `alerts_due`: the new articles are marked as owing alerts in their own transactions (the bot's
+    rounds, Library.ingest)."""
     poll = await poll_feeds(urls, state, fetcher)
     ingest = None
     if poll.articles:
         ingest = IngestReport()
         try:
-            await asyncio.to_thread(ingest_locked, library, poll.articles, lock_timeout, ingest)
+            await asyncio.to_thread(ingest_locked, library, poll.articles, lock_timeout, ingest, alerts_due)
         except Exception as exc:
             if not (unavailable(exc) and ingest.added_ids):
                 raise
-            # some articles committed before the database went away: they are reported (their alerts
-            # are due); nothing is marked seen, so the rest are fetched again next round
+            # some articles committed before the database went away: they are reported (their alert
+            # marks committed with them); nothing is marked seen, so the rest are fetched again next round
             log.warning(
                 "feed ingest cut short by the database (%s) after %d added", type(exc).__name__, ingest.added
             )
