@@ -106,6 +106,23 @@ def test_held_out_by_pool_never_by_question() -> None:
     assert not {e.group for e in train} & {e.group for e in held}
 
 
+TOPICS = ["harbour", "budget", "election", "storm", "match", "court", "rocket", "vaccine"]
+
+
+def _topic_examples() -> list[Example]:
+    """One question a topic, its answer, and three noise texts: the tiny runs' training set."""
+    return [
+        Example(
+            f"What happened with the {t}?",
+            [f"answer about the {t}"],
+            [f"noise {j} near the {t}" for j in range(3)],
+            "squad",
+            t,
+        )
+        for t in TOPICS
+    ]
+
+
 def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     tiny_model: str, tmp_path: Path
 ) -> None:
@@ -115,17 +132,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     from newsqa.training.command import save_model
     from newsqa.training.trainer import QuestionTower, train
 
-    topics = ["harbour", "budget", "election", "storm", "match", "court", "rocket", "vaccine"]
-    examples = [
-        Example(
-            f"What happened with the {t}?",
-            [f"answer about the {t}"],
-            [f"noise {j} near the {t}" for j in range(3)],
-            "squad",
-            t,
-        )
-        for t in topics
-    ]
+    examples = _topic_examples()
     config = TrainConfig(epochs=6, batch_size=4, learning_rate=2e-3, bank=8, warmup=0.0, max_length=16)
     tower = QuestionTower(tiny_model, max_length=16)
     state, logs = train(
@@ -172,17 +179,7 @@ def test_a_teacher_moves_the_student_toward_its_own_ranking(tiny_model: str) -> 
     with the teacher, the student ranks "noise 0" above the other noise more often than trained without."""
     from newsqa.training.trainer import QuestionTower, Teacher, train
 
-    topics = ["harbour", "budget", "election", "storm", "match", "court", "rocket", "vaccine"]
-    examples = [
-        Example(
-            f"What happened with the {t}?",
-            [f"answer about the {t}"],
-            [f"noise {j} near the {t}" for j in range(3)],
-            "squad",
-            t,
-        )
-        for t in topics
-    ]
+    examples = _topic_examples()
     questions = [e.question for e in examples]
 
     def teacher_texts(texts: Sequence[str]) -> np.ndarray:
@@ -220,9 +217,9 @@ def test_a_teacher_moves_the_student_toward_its_own_ranking(tiny_model: str) -> 
             teacher=teacher,
         )
         q = tower.encode_numpy(questions)
-        favourite = (q * unit_vectors([f"noise 0 near the {t}" for t in topics])).sum(1)
+        favourite = (q * unit_vectors([f"noise 0 near the {t}" for t in TOPICS])).sum(1)
         others = np.stack(
-            [(q * unit_vectors([f"noise {j} near the {t}" for t in topics])).sum(1) for j in (1, 2)]
+            [(q * unit_vectors([f"noise {j} near the {t}" for t in TOPICS])).sum(1) for j in (1, 2)]
         )
         return float((favourite - others.max(0)).mean())
 

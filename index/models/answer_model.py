@@ -25,9 +25,7 @@ from threading import Lock
 from typing import Any
 
 from .modelparts import InstallError
-from .trained import checked_tensors, read_manifest
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+from .trained import WEIGHTS_DIR, checked_tensors, read_manifest
 
 #: The file stem `newsqa model train-answer` writes (MODEL.json beside MODEL.safetensors).
 DEFAULT_NAME = "newsqa-answer-minilm"

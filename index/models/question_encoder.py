@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .modelparts import InstallError
-from .trained import checked_tensors, read_manifest
+from .trained import WEIGHTS_DIR, checked_tensors, read_manifest
 
 if TYPE_CHECKING:
     import numpy as np
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 #: The name `--question-model` takes for the shipped model, and the manifest's file stem.
 SHIPPED = "newsqa-question-minilm"

@@ -10,6 +10,9 @@ from typing import Any
 
 from .modelparts import InstallError, file_sha256
 
+#: Where the shipped models' manifests and weights live, inside the package.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
 
 def read_manifest(kind: str, name: str, folder: Path) -> tuple[str, Path, dict[str, Any]]:
     """(name, folder, manifest) of the model `name` in `folder`, or of the manifest file `name` names (a

@@ -24,6 +24,7 @@ from newsqa.index.models.answer_model import pair_logits, trained_state
 from .config import AnswerTrainConfig
 from .examples import Example
 from .runlog import RunLog
+from .trainer import optimiser_step
 
 
 @dataclass(slots=True)
@@ -149,13 +150,8 @@ def train_answer_model(
                 listwise.append(torch.log_softmax(logits[at : at + len(g)], dim=0)[0])
                 at += len(g)
             loss = -torch.stack(listwise).mean() + bce(logits, labels)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimiser.step()
-            schedule.step()
+            losses.append(optimiser_step(loss, optimiser, schedule, params))
             step += 1
-            losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
             if (time.monotonic() - started) / 60 > config.max_minutes:
                 out_of_time = True

@@ -141,6 +141,19 @@ def distillation_loss(student_logits: Any, teacher_logits: Any) -> Any:
     return (log_teacher.exp() * (log_teacher - log_student)).sum(1).mean()
 
 
+def optimiser_step(loss: Any, optimiser: Any, schedule: Any, params: Sequence[Any]) -> float:
+    """Backpropagate `loss`, clip the gradients at 1.0, step the optimiser and its schedule; the loss as a
+    float. Both training loops (this one and answer_trainer.py) step the same way."""
+    import torch
+
+    optimiser.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimiser.step()
+    schedule.step()
+    return float(loss.detach())
+
+
 @dataclass(slots=True)
 class EpochLog:
     epoch: int
@@ -233,13 +246,8 @@ def train(
             if anchors is not None:
                 a = torch.from_numpy(anchors[idx])
                 loss = loss + config.anchor_weight * (1 - (q * a).sum(-1)).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimiser.step()
-            schedule.step()
+            losses.append(optimiser_step(loss, optimiser, schedule, params))
             step += 1
-            losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
             if (time.monotonic() - started) / 60 > config.max_minutes:
                 break
