@@ -68,6 +68,9 @@ wheel-check: setup
 		answer = n.ask('Which airbase was targeted by drones on Sunday?'); n.close(); \
 		assert 'Ain al-Asad' in answer.passages[0].sentence" \
 		&& echo "wheel: import newsqa; newsqa.open(...).ask(...) answers the seed question"
+	cd $(WHEEL_TMP) && venv/bin/newsqa --data-dir data-own --model newsqa-minilm-qa ask \
+		"Which airbase was targeted by drones on Sunday?" | grep -q "Ain al-Asad" \
+		&& echo "wheel: newsqa's own index model (--model newsqa-minilm-qa) answers the seed question"
 
 test-fast: setup
 	$(BIN)/python -m pytest

@@ -27,11 +27,12 @@ from newsqa.evaluation.command import eval_group
 from newsqa.hostflag import allow_host_option
 from newsqa.index.models.answer_model import DEFAULT_NAME as ANSWER_MODEL_NAME
 from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.index_model import SHIPPED as SHIPPED_INDEX_MODEL
 from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
 from newsqa.settings import DEFAULT_DATA_DIR, Settings
-from newsqa.training.config import AnswerTrainConfig, TrainConfig
+from newsqa.training.config import AnswerTrainConfig, IndexTrainConfig, TrainConfig
 from newsqa.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -111,7 +112,9 @@ def _data_dir(ctx: click.Context) -> Path:
     envvar="NEWSQA_MODEL",
     default=DEFAULT_MODEL,
     show_default=True,
-    help="sentence-transformers model name or path; the default ships with newsqa [env NEWSQA_MODEL].",
+    help="The model that embeds sentences and questions: all-MiniLM-L6-v2 (packaged); newsqa-minilm-qa,"
+    " newsqa's own, trained here from it and shipped with newsqa (docs/model.md); or any"
+    " sentence-transformers name or path. An index is rebuilt to change it [env NEWSQA_MODEL].",
 )
 @click.option(
     "--rerank-model",
@@ -126,9 +129,9 @@ def _data_dir(ctx: click.Context) -> Path:
     envvar="NEWSQA_QUESTION_MODEL",
     default=SHIPPED_QUESTION_MODEL,
     show_default=True,
-    help="The model that embeds questions against the default index model: newsqa's own, trained to put"
-    " a question next to the sentences that answer it (docs/model.md); 'none': the index model"
-    " [env NEWSQA_QUESTION_MODEL].",
+    help="The model that embeds questions for an index built with all-MiniLM-L6-v2 (the default): newsqa's"
+    " own, trained to put a question next to the sentences that answer it (docs/model.md); 'none': the"
+    " index model [env NEWSQA_QUESTION_MODEL].",
 )
 @click.option(
     "--answer-model",
@@ -256,14 +259,15 @@ def model_list(ctx: Wiring) -> None:
 
 TRAIN_DEFAULTS = TrainConfig()
 ANSWER_DEFAULTS = AnswerTrainConfig()
+INDEX_DEFAULTS = IndexTrainConfig()
 
 _Decorated = TypeVar("_Decorated", bound=Callable[..., Any])
 
 
 def _training_run_options(
-    defaults: TrainConfig | AnswerTrainConfig, log: str
+    defaults: TrainConfig | AnswerTrainConfig | IndexTrainConfig, log: str
 ) -> Callable[[_Decorated], _Decorated]:
-    """The options both `model train` commands take (data, where things go, the run's length and seed),
+    """The options every `model train*` command takes (data, where things go, the run's length and seed),
     with each model's own defaults; `log` names its log in --work."""
     options = [
         click.option(
@@ -423,6 +427,61 @@ def model_train(
         say=lambda line: click.echo(line, err=True),
         teacher=teacher,
         models_dir=ctx.settings.models_dir,
+    )
+    click.echo(str(weights.with_suffix(".json")))
+
+
+@model_group.command("train-index")
+@_training_run_options(INDEX_DEFAULTS, "index-train.log")
+@click.option(
+    "--hard",
+    type=click.IntRange(0, 15),
+    default=INDEX_DEFAULTS.hard,
+    show_default=True,
+    help="Hard non-answers per question at each step (slower steps as it grows).",
+)
+@click.pass_obj
+def model_train_index(
+    ctx: Wiring,
+    reqa_dir: Path,
+    realtimeqa_dir: Path,
+    out: Path | None,
+    work: Path,
+    epochs: int,
+    learning_rate: float,
+    hard: int,
+    news_repeat: int,
+    max_minutes: float,
+    seed: int,
+    threads: int,
+) -> None:
+    """Train newsqa's index model from open data on this machine's CPU (docs/model.md).
+
+    The same data and mined hard negatives as `model train`, but both sides learn: the sentences the
+    index holds and the questions. Writes the epoch best on held-out pools with its sha256. Measure its
+    abstain threshold with `newsqa --model OUT/newsqa-minilm-qa.json dev eval abstain POOL` and write it
+    into the manifest's min_confidence; evaluate with `newsqa --model OUT/newsqa-minilm-qa.json dev eval
+    ...` (each evaluation index is built with it).
+    """
+    from newsqa.training.command import run_index_training
+
+    config = IndexTrainConfig(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        hard=hard,
+        news_repeat=news_repeat,
+        max_minutes=max_minutes,
+        seed=seed,
+        threads=threads,
+    )
+    weights = run_index_training(
+        reqa_dir,
+        realtimeqa_dir,
+        out or work / "model",
+        work,
+        config,
+        name=SHIPPED_INDEX_MODEL,
+        say=lambda line: click.echo(line, err=True),
     )
     click.echo(str(weights.with_suffix(".json")))
 

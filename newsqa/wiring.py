@@ -143,12 +143,26 @@ class Wiring:
         from newsqa.index.search.ranking import SearchOptions
 
         opts = SearchOptions()
+        threshold = self.model_threshold()
+        if threshold is not None:
+            opts = dataclasses.replace(opts, min_confidence=threshold)
         reranker = KNOWN.get(self.settings.rerank_model or "")
         if reranker is not None:
             opts = dataclasses.replace(opts, rerank_weight=reranker.rerank_weight)
         if self.settings.min_confidence is not None:
             opts = dataclasses.replace(opts, min_confidence=self.settings.min_confidence)
         return opts
+
+    def model_threshold(self) -> float | None:
+        """The abstain threshold measured for the index model, when it is newsqa's own and its manifest
+        records one (its cosines are on another scale than all-MiniLM-L6-v2's); a test's injected
+        embedder counts by its name."""
+        from newsqa.index.models.index_model import index_model_card
+
+        card = index_model_card(self.settings.model or "default")
+        if card is None or card.recorded != self.model_name():
+            return None
+        return card.min_confidence
 
     def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
         from newsqa.index.search.qa import QuestionAnswerer

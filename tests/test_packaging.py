@@ -72,8 +72,9 @@ def test_the_seed_articles_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
     assert seeds <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/seeds/")}
 
 
-def test_the_question_model_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
-    """newsqa answers with its own question model by default: a wheel without its weights could not."""
+def test_newsqas_own_models_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    """newsqa answers with its own question model by default, and its index model on request: a wheel
+    without their weights could not."""
     shipped = {p.name for p in (ROOT / "index" / "models" / "weights").iterdir()}
     assert {n for n in shipped if n.endswith(".safetensors")} and {n for n in shipped if n.endswith(".json")}
     assert shipped <= {Path(n).name for n in wheel.namelist() if n.startswith("newsqa/index/models/weights/")}

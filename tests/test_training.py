@@ -130,11 +130,11 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     from safetensors.torch import load_file
 
     from newsqa.training.command import save_model
-    from newsqa.training.trainer import QuestionTower, train
+    from newsqa.training.trainer import MiniLMTower, train
 
     examples = _topic_examples()
     config = TrainConfig(epochs=6, batch_size=4, learning_rate=2e-3, bank=8, warmup=0.0, max_length=16)
-    tower = QuestionTower(tiny_model, max_length=16)
+    tower = MiniLMTower(tiny_model, max_length=16)
     state, logs = train(
         tower, examples, examples[:2], unit_vectors, config, progress=False, say=lambda _: None
     )
@@ -155,7 +155,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_reloads_to_the_same_scores(
     for p in tower.model.parameters():  # what ships is fp16: compare against the same rounding
         p.data = p.data.half().float()
     expected = tower.encode_numpy(questions)
-    fresh = QuestionTower(tiny_model, max_length=16)
+    fresh = MiniLMTower(tiny_model, max_length=16)
     missing, unexpected = fresh.model.load_state_dict({k: v.float() for k, v in saved.items()}, strict=False)
     assert missing == ["embeddings.word_embeddings.weight"] and not unexpected
     fresh.model.embeddings.word_embeddings.weight.data = tower.model.embeddings.word_embeddings.weight.data
@@ -177,7 +177,7 @@ def test_the_distillation_loss_is_zero_when_student_and_teacher_agree_and_grows_
 def test_a_teacher_moves_the_student_toward_its_own_ranking(tiny_model: str) -> None:
     """The labels say nothing about the noise; the teacher prefers "noise 0" for every question. Trained
     with the teacher, the student ranks "noise 0" above the other noise more often than trained without."""
-    from newsqa.training.trainer import QuestionTower, Teacher, train
+    from newsqa.training.trainer import MiniLMTower, Teacher, train
 
     examples = _topic_examples()
     questions = [e.question for e in examples]
@@ -204,7 +204,7 @@ def test_a_teacher_moves_the_student_toward_its_own_ranking(tiny_model: str) -> 
             max_length=16,
             teacher_weight=weight,
         )
-        tower = QuestionTower(tiny_model, max_length=16)
+        tower = MiniLMTower(tiny_model, max_length=16)
         teacher = Teacher(texts=teacher_texts, questions=teacher_questions)
         train(
             tower,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from fakes import HashingEmbedder
 
-from newsqa.index.models.embedder import DEFAULT_MODEL
+from newsqa.index.models.embedder import DEFAULT_MODEL, model_name
+from newsqa.index.models.modelparts import MINILM
 from newsqa.index.web.fetch import FetchOptions
 from newsqa.index.web.netguard import parse_allow_hosts
 from newsqa.settings import Settings
@@ -67,8 +68,10 @@ def test_the_check_sees_every_spelling(tmp_path: Path) -> None:
 
 
 def test_model_name_without_loading_the_model() -> None:
-    for spec in ("default", "all-MiniLM-L6-v2", DEFAULT_MODEL):
-        assert Wiring(Settings(model=spec)).model_name() == DEFAULT_MODEL
+    for spec in ("default", "", "all-MiniLM-L6-v2", DEFAULT_MODEL):
+        assert Wiring(Settings(model=spec)).model_name() == DEFAULT_MODEL == MINILM
+    own = model_name("newsqa-minilm-qa")  # newsqa's own index model, recorded with which weights
+    assert own.startswith("newsqa-minilm-qa@") and Wiring(Settings(model=own)).model_name() == own
     assert Wiring(Settings(model="some/other")).model_name() == "some/other"
     fake = HashingEmbedder()
     injected = Wiring(Settings(model="some/other"), lambda: fake)

