@@ -24,7 +24,7 @@ from newsqa.index.models.answer_model import pair_logits, trained_state
 from .config import AnswerTrainConfig
 from .examples import Example
 from .runlog import RunLog
-from .trainer import optimiser_step
+from .trainer import optimiser_step, warmup_then_linear
 
 
 @dataclass(slots=True)
@@ -117,14 +117,10 @@ def train_answer_model(
     if baseline is not None:
         record(AnswerEpochLog(0, 0, float("nan"), 0.0, heldout_figures(baseline, held)))
     params = [p for p in module.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     per_epoch = len(epoch_examples(train_set, config, random.Random(0)))
     steps_per_epoch = -(-per_epoch // config.questions_per_step)
     total = steps_per_epoch * config.epochs
-    warm = max(1, int(total * config.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+    optimiser, schedule = warmup_then_linear(params, config.learning_rate, total, config.warmup)
     bce = torch.nn.BCEWithLogitsLoss()
     module.train()
     best_state: dict[str, Any] | None = None

@@ -24,7 +24,15 @@ import numpy as np
 from .config import IndexTrainConfig
 from .examples import Example
 from .runlog import RunLog
-from .trainer import EpochLog, MiniLMTower, _banned, _Candidates, heldout_figures, optimiser_step
+from .trainer import (
+    EpochLog,
+    MiniLMTower,
+    _banned,
+    _Candidates,
+    heldout_figures,
+    optimiser_step,
+    warmup_then_linear,
+)
 
 
 def step_texts(batch: Sequence[Example], config: IndexTrainConfig, rng: random.Random) -> list[str]:
@@ -117,11 +125,7 @@ def train_index_model(
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total = steps_per_epoch * config.epochs
     params = [p for p in tower.model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
-    warm = max(1, int(total * config.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+    optimiser, schedule = warmup_then_linear(params, config.learning_rate, total, config.warmup)
 
     log = RunLog(log_path, say)
     started = time.monotonic()

@@ -154,6 +154,21 @@ def distillation_loss(student_logits: Any, teacher_logits: Any) -> Any:
     return (log_teacher.exp() * (log_teacher - log_student)).sum(1).mean()
 
 
+def warmup_then_linear(
+    params: Sequence[Any], learning_rate: float, total: int, warmup: float
+) -> tuple[Any, Any]:
+    """(AdamW, its schedule): the rate rises over the first `warmup` share of `total` steps, then falls
+    linearly to zero. Every training loop here (question, index and answer models) schedules this way."""
+    import torch
+
+    optimiser = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
+    warm = max(1, int(total * warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    return optimiser, schedule
+
+
 def optimiser_step(loss: Any, optimiser: Any, schedule: Any, params: Sequence[Any]) -> float:
     """Backpropagate `loss`, clip the gradients at 1.0, step the optimiser and its schedule; the loss as a
     float. Both training loops (this one and answer_trainer.py) step the same way."""
@@ -212,11 +227,7 @@ def train(
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total = steps_per_epoch * config.epochs
     params = [p for p in tower.model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
-    warm = max(1, int(total * config.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+    optimiser, schedule = warmup_then_linear(params, config.learning_rate, total, config.warmup)
 
     log = RunLog(log_path, say)
     started = time.monotonic()
