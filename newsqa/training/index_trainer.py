@@ -12,9 +12,7 @@ non-answers each, every other question's texts in the step serving as negatives 
 from __future__ import annotations
 
 import copy
-import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,15 +21,15 @@ import numpy as np
 
 from .config import IndexTrainConfig
 from .examples import Example
-from .runlog import RunLog
 from .trainer import (
     EpochLog,
     MiniLMTower,
     _banned,
     _Candidates,
+    answers_softmax_loss,
     heldout_figures,
-    optimiser_step,
-    warmup_then_linear,
+    run_data,
+    run_epochs,
 )
 
 
@@ -70,11 +68,7 @@ def contrastive_loss(
         positive[r, answers] = True
         banned = _banned(e, pool.texts, ids) - {pool.index[t] for t in e.positives}
         keep[r, [where[pool.texts[i]] for i in banned]] = False
-    neg_inf = torch.finfo(logits.dtype).min
-    return (
-        torch.logsumexp(logits.masked_fill(~keep, neg_inf), dim=1)
-        - torch.logsumexp(logits.masked_fill(~positive, neg_inf), dim=1)
-    ).mean()
+    return answers_softmax_loss(logits, positive, keep)
 
 
 def student_figures(
@@ -110,52 +104,20 @@ def train_index_model(
     """Train `tower` in place on both sides; return the state of the epoch best on the held-out pools
     (epoch 0, the untrained model scored from the cached `vectors`, included) and every epoch's figures.
     The held-out pools and bank are the question model's (trainer.py), so the two runs' figures compare."""
-    import torch
-    from tqdm import tqdm
-
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = random.Random(config.seed)
-    pool = _Candidates([*train_set, *heldout], vectors)
-    bank = np.random.default_rng(config.seed).choice(
-        len(pool.texts), size=min(5000, len(pool.texts)), replace=False
+    run = run_data(train_set, heldout, vectors, config)
+    pool, bank, rng = run.pool, run.bank, run.rng
+    return run_epochs(
+        tower,
+        run.train_set,
+        config,
+        rng=rng,
+        step_loss=lambda batch, _: contrastive_loss(
+            tower, batch, step_texts(batch, config, rng), pool, config
+        ),
+        base_figures=lambda: heldout_figures(heldout, vectors([e.question for e in heldout]), pool, bank),
+        figures=lambda: student_figures(tower, heldout, pool, bank, config.text_length),
+        heldout=len(heldout),
+        log_path=log_path,
+        progress=progress,
+        say=say,
     )
-    train_set = [e for e in train_set for _ in range(config.news_repeat if e.source == "realtimeqa" else 1)]
-
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    params = [p for p in tower.model.parameters() if p.requires_grad]
-    optimiser, schedule = warmup_then_linear(params, config.learning_rate, total, config.warmup)
-
-    log = RunLog(log_path, say)
-    started = time.monotonic()
-    log.start(config, train=len(train_set), heldout=len(heldout))
-    base = heldout_figures(heldout, vectors([e.question for e in heldout]), pool, bank)
-    log.epoch(EpochLog(0, 0, float("nan"), 0.0, base))
-    best_state, best_mrr = tower.trained_state(), base["mrr"]
-    logs = []
-    order = list(range(len(train_set)))
-    step = 0
-    for epoch in range(1, config.epochs + 1):
-        rng.shuffle(order)
-        losses = []
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
-        for b in bar:
-            batch = [train_set[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
-            texts = step_texts(batch, config, rng)
-            loss = contrastive_loss(tower, batch, texts, pool, config)
-            losses.append(optimiser_step(loss, optimiser, schedule, params))
-            step += 1
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-            if (time.monotonic() - started) / 60 > config.max_minutes:
-                break
-        figures = student_figures(tower, heldout, pool, bank, config.text_length)
-        entry = EpochLog(epoch, step, float(np.mean(losses)), time.monotonic() - started, figures)
-        log.epoch(entry)
-        logs.append(entry)
-        if figures["mrr"] > best_mrr:
-            best_state, best_mrr = tower.trained_state(), figures["mrr"]
-        if (time.monotonic() - started) / 60 > config.max_minutes:
-            say(f"stopping after {config.max_minutes:g} minutes")
-            break
-    return best_state, logs

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import IndexTrainConfig, TrainConfig
 from .examples import Example, answer_pattern
 from .runlog import RunLog
 
@@ -191,6 +191,113 @@ class EpochLog:
     heldout: dict[str, float]
 
 
+@dataclass(slots=True)
+class RunData:
+    """What both MiniLM runs start from: the shuffling rng, every candidate's index-model vector, the rng
+    drawing random sentences and the fixed bank the held-out figures rank among, and the training set
+    with each news question repeated `news_repeat` times."""
+
+    rng: random.Random
+    pool: _Candidates
+    bank_rng: np.random.Generator
+    bank: np.ndarray
+    train_set: list[Example]
+
+
+def run_data(
+    train_set: Sequence[Example],
+    heldout: Sequence[Example],
+    vectors: Callable[[Sequence[str]], np.ndarray],
+    config: TrainConfig | IndexTrainConfig,
+) -> RunData:
+    """Seeds torch too, and sets its threads: a run starts here."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    pool = _Candidates([*train_set, *heldout], vectors)
+    bank_rng = np.random.default_rng(config.seed)
+    return RunData(
+        rng=random.Random(config.seed),
+        pool=pool,
+        bank_rng=bank_rng,
+        bank=bank_rng.choice(len(pool.texts), size=min(5000, len(pool.texts)), replace=False),
+        train_set=[
+            e for e in train_set for _ in range(config.news_repeat if e.source == "realtimeqa" else 1)
+        ],
+    )
+
+
+def answers_softmax_loss(logits: Any, positive: Any, keep: Any) -> Any:
+    """Each row's softmax over its kept candidates, less the share of its answers (`positive`), as a
+    mean negative log: what both MiniLM runs minimise."""
+    import torch
+
+    neg_inf = torch.finfo(logits.dtype).min
+    return (
+        torch.logsumexp(logits.masked_fill(~keep, neg_inf), dim=1)
+        - torch.logsumexp(logits.masked_fill(~positive, neg_inf), dim=1)
+    ).mean()
+
+
+def run_epochs(
+    tower: MiniLMTower,
+    train_set: Sequence[Example],
+    config: TrainConfig | IndexTrainConfig,
+    *,
+    rng: random.Random,
+    step_loss: Callable[[list[Example], list[int]], Any],
+    base_figures: Callable[[], dict[str, float]],
+    figures: Callable[[], dict[str, float]],
+    heldout: int,
+    log_path: Path | None,
+    progress: bool,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], list[EpochLog]]:
+    """The loop both MiniLM runs share: shuffle with `rng`, one optimiser step on `step_loss(batch, its
+    indices)` per batch, the held-out `figures` after each epoch (after `base_figures` for epoch 0, the
+    untrained model: a run that does not help says so), a log line per epoch, a stop past
+    `max_minutes`; returns the state of the best epoch and every epoch's figures."""
+    from tqdm import tqdm
+
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    params = [p for p in tower.model.parameters() if p.requires_grad]
+    optimiser, schedule = warmup_then_linear(
+        params, config.learning_rate, steps_per_epoch * config.epochs, config.warmup
+    )
+    log = RunLog(log_path, say)
+    started = time.monotonic()
+    log.start(config, train=len(train_set), heldout=heldout)
+    base = base_figures()
+    log.epoch(EpochLog(0, 0, float("nan"), 0.0, base))
+    best_state, best_mrr = tower.trained_state(), base["mrr"]
+    logs = []
+    order = list(range(len(train_set)))
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        rng.shuffle(order)
+        losses = []
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
+        for b in bar:
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            loss = step_loss([train_set[i] for i in idx], idx)
+            losses.append(optimiser_step(loss, optimiser, schedule, params))
+            step += 1
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            if (time.monotonic() - started) / 60 > config.max_minutes:
+                break
+        held = figures()
+        entry = EpochLog(epoch, step, float(np.mean(losses)), time.monotonic() - started, held)
+        log.epoch(entry)
+        logs.append(entry)
+        if held["mrr"] > best_mrr:
+            best_state, best_mrr = tower.trained_state(), held["mrr"]
+        if (time.monotonic() - started) / 60 > config.max_minutes:
+            say(f"stopping after {config.max_minutes:g} minutes")
+            break
+    return best_state, logs
+
+
 def train(
     tower: MiniLMTower,
     train_set: Sequence[Example],
@@ -206,17 +313,11 @@ def train(
     """Train `tower` in place; return the state of the epoch best on the held-out set (epoch 0, the
     untrained model, included: a run that does not help says so) and every epoch's figures."""
     import torch
-    from tqdm import tqdm
 
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = random.Random(config.seed)
-    pool = _Candidates([*train_set, *heldout], vectors)
+    run = run_data(train_set, heldout, vectors, config)
+    pool, bank_rng, fixed_bank, train_set = run.pool, run.bank_rng, run.bank, run.train_set
     matrix = torch.from_numpy(pool.matrix)
-    bank_rng = np.random.default_rng(config.seed)
-    fixed_bank = bank_rng.choice(len(pool.texts), size=min(5000, len(pool.texts)), replace=False)
     held_q = [e.question for e in heldout]
-    train_set = [e for e in train_set for _ in range(config.news_repeat if e.source == "realtimeqa" else 1)]
     anchors = vectors([e.question for e in train_set]) if config.anchor_weight else None
     taught = teacher is not None and config.teacher_weight > 0
     if taught:
@@ -224,64 +325,39 @@ def train(
         teacher_matrix = torch.from_numpy(np.ascontiguousarray(teacher.texts(pool.texts), dtype=np.float32))
         teacher_q = np.ascontiguousarray(teacher.questions([e.question for e in train_set]), dtype=np.float32)
 
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    params = [p for p in tower.model.parameters() if p.requires_grad]
-    optimiser, schedule = warmup_then_linear(params, config.learning_rate, total, config.warmup)
+    def step_loss(batch: list[Example], idx: list[int]) -> Any:
+        mine_ = [[pool.index[t] for t in (*e.positives, *e.negatives)] for e in batch]
+        bank = bank_rng.choice(len(pool.texts), size=min(config.bank, len(pool.texts)), replace=False)
+        cand = list(dict.fromkeys([i for ids in mine_ for i in ids] + bank.tolist()))
+        where = {c: j for j, c in enumerate(cand)}
+        q = tower.encode([e.question for e in batch])
+        logits = config.scale * q @ matrix[cand].T
+        pos_mask = torch.zeros_like(logits, dtype=torch.bool)
+        keep = torch.ones_like(logits, dtype=torch.bool)
+        for r, e in enumerate(batch):
+            pos = [where[pool.index[t]] for t in e.positives]
+            pos_mask[r, pos] = True
+            banned = _banned(e, pool.texts, cand) - {pool.index[t] for t in e.positives}
+            keep[r, [where[i] for i in banned]] = False
+        loss = answers_softmax_loss(logits, pos_mask, keep)
+        if taught:
+            t_logits = config.teacher_scale * torch.from_numpy(teacher_q[idx]) @ teacher_matrix[cand].T
+            loss = loss + config.teacher_weight * distillation_loss(logits, t_logits)
+        if anchors is not None:
+            a = torch.from_numpy(anchors[idx])
+            loss = loss + config.anchor_weight * (1 - (q * a).sum(-1)).mean()
+        return loss
 
-    log = RunLog(log_path, say)
-    started = time.monotonic()
-    log.start(config, train=len(train_set), heldout=len(heldout))
-    record = log.epoch
-    base = heldout_figures(heldout, vectors(held_q), pool, fixed_bank)
-    record(EpochLog(0, 0, float("nan"), 0.0, base))
-    best_state, best_mrr = tower.trained_state(), base["mrr"]
-    logs = []
-    order = list(range(len(train_set)))
-    step = 0
-    for epoch in range(1, config.epochs + 1):
-        rng.shuffle(order)
-        losses = []
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
-        for b in bar:
-            batch = [train_set[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
-            mine_ = [[pool.index[t] for t in (*e.positives, *e.negatives)] for e in batch]
-            bank = bank_rng.choice(len(pool.texts), size=min(config.bank, len(pool.texts)), replace=False)
-            cand = list(dict.fromkeys([i for ids in mine_ for i in ids] + bank.tolist()))
-            where = {c: j for j, c in enumerate(cand)}
-            q = tower.encode([e.question for e in batch])
-            logits = config.scale * q @ matrix[cand].T
-            pos_mask = torch.zeros_like(logits, dtype=torch.bool)
-            keep = torch.ones_like(logits, dtype=torch.bool)
-            for r, e in enumerate(batch):
-                pos = [where[pool.index[t]] for t in e.positives]
-                pos_mask[r, pos] = True
-                banned = _banned(e, pool.texts, cand) - {pool.index[t] for t in e.positives}
-                keep[r, [where[i] for i in banned]] = False
-            neg_inf = torch.finfo(logits.dtype).min
-            loss = (
-                torch.logsumexp(logits.masked_fill(~keep, neg_inf), dim=1)
-                - torch.logsumexp(logits.masked_fill(~pos_mask, neg_inf), dim=1)
-            ).mean()
-            idx = [order[b * config.batch_size + r] for r in range(len(batch))]
-            if taught:
-                t_logits = config.teacher_scale * torch.from_numpy(teacher_q[idx]) @ teacher_matrix[cand].T
-                loss = loss + config.teacher_weight * distillation_loss(logits, t_logits)
-            if anchors is not None:
-                a = torch.from_numpy(anchors[idx])
-                loss = loss + config.anchor_weight * (1 - (q * a).sum(-1)).mean()
-            losses.append(optimiser_step(loss, optimiser, schedule, params))
-            step += 1
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-            if (time.monotonic() - started) / 60 > config.max_minutes:
-                break
-        figures = heldout_figures(heldout, tower.encode_numpy(held_q), pool, fixed_bank)
-        entry = EpochLog(epoch, step, float(np.mean(losses)), time.monotonic() - started, figures)
-        record(entry)
-        logs.append(entry)
-        if figures["mrr"] > best_mrr:
-            best_state, best_mrr = tower.trained_state(), figures["mrr"]
-        if (time.monotonic() - started) / 60 > config.max_minutes:
-            say(f"stopping after {config.max_minutes:g} minutes")
-            break
-    return best_state, logs
+    return run_epochs(
+        tower,
+        train_set,
+        config,
+        rng=run.rng,
+        step_loss=step_loss,
+        base_figures=lambda: heldout_figures(heldout, vectors(held_q), pool, fixed_bank),
+        figures=lambda: heldout_figures(heldout, tower.encode_numpy(held_q), pool, fixed_bank),
+        heldout=len(heldout),
+        log_path=log_path,
+        progress=progress,
+        say=say,
+    )
