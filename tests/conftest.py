@@ -13,6 +13,7 @@ sys.path.insert(0, str(TESTS))  # test helpers (fakes, botapi_stub, web_fixture)
 from fakes import HashingEmbedder  # noqa: E402
 from pgserver import PgCluster, missing, unavailable  # noqa: E402
 
+from newsqa.index.models.embedder import Embedder  # noqa: E402
 from newsqa.index.storage.library import Library  # noqa: E402
 from newsqa.index.storage.pghome import PgHome  # noqa: E402
 
@@ -97,3 +98,19 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     return str(folder)
+
+
+def assert_reference_scores(path: Path, questions: Embedder, sentences: Embedder) -> None:
+    """The cosines of the reference pairs at `path` (written by newsqa.training.command.write_reference
+    when a model was made), with `questions` and `sentences` embedding each side, still match what was
+    recorded: the shipped weights still score as they did."""
+    import json
+
+    import numpy as np
+
+    pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    scores = (
+        questions.embed([r["question"] for r in pairs]) * sentences.embed([r["sentence"] for r in pairs])
+    ).sum(axis=1)
+    expected = np.array([r["score"] for r in pairs])
+    assert np.allclose(scores, expected, atol=2e-3), list(zip(scores, expected, strict=True))

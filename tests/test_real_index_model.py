@@ -4,12 +4,10 @@ was made, and what it answers on the seed article at its own abstain threshold (
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import SEEDS
+from conftest import SEEDS, assert_reference_scores
 
 from newsqa.index.ingest.loaders import iter_articles
 from newsqa.index.models.embedder import SentenceTransformerEmbedder
@@ -38,12 +36,7 @@ def test_the_shipped_weights_match_their_checksum(own: SentenceTransformerEmbedd
 
 
 def test_scores_match_the_reference_recorded_when_it_was_made(own: SentenceTransformerEmbedder) -> None:
-    reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    questions = own.embed([r["question"] for r in reference["pairs"]])
-    sentences = own.embed([r["sentence"] for r in reference["pairs"]])
-    scores = (questions * sentences).sum(axis=1)
-    expected = np.array([r["score"] for r in reference["pairs"]])
-    assert np.allclose(scores, expected, atol=2e-3), list(zip(scores, expected, strict=True))
+    assert_reference_scores(REFERENCE, own, own)
 
 
 def test_it_answers_the_seed_question_and_abstains_on_the_capital_of_france(

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import SEEDS
+from conftest import SEEDS, assert_reference_scores
 
 from newsqa.index.ingest.loaders import iter_articles
 from newsqa.index.models.modelparts import file_sha256
@@ -34,12 +33,7 @@ def test_the_shipped_weights_match_their_checksum() -> None:
 
 
 def test_scores_match_the_reference_recorded_at_training(encoder: QuestionEncoder, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    questions = encoder.embed([r["question"] for r in reference["pairs"]])
-    sentences = real_embedder.embed([r["sentence"] for r in reference["pairs"]])
-    scores = (questions * sentences).sum(axis=1)
-    expected = np.array([r["score"] for r in reference["pairs"]])
-    assert np.allclose(scores, expected, atol=2e-3), list(zip(scores, expected, strict=True))
+    assert_reference_scores(REFERENCE, encoder, real_embedder)
 
 
 def test_it_answers_the_seed_questions_and_abstains_on_the_capital_of_france(
