@@ -28,6 +28,7 @@ from newsqa.hostflag import allow_host_option
 from newsqa.index.models.answer_model import DEFAULT_NAME as ANSWER_MODEL_NAME
 from newsqa.index.models.embedder import DEFAULT_MODEL
 from newsqa.index.models.index_model import SHIPPED as SHIPPED_INDEX_MODEL
+from newsqa.index.models.index_model import followed_spec
 from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
@@ -110,11 +111,11 @@ def _data_dir(ctx: click.Context) -> Path:
 @click.option(
     "--model",
     envvar="NEWSQA_MODEL",
-    default=DEFAULT_MODEL,
-    show_default=True,
+    default=None,
     help="The model that embeds sentences and questions: all-MiniLM-L6-v2 (packaged); newsqa-minilm-qa,"
     " newsqa's own, trained here from it and shipped with newsqa (docs/model.md); or any"
-    " sentence-transformers name or path. An index is rebuilt to change it [env NEWSQA_MODEL].",
+    " sentence-transformers name or path. An index is rebuilt to change it. Default: the model the index"
+    f" was built with; for a new index {DEFAULT_MODEL} [env NEWSQA_MODEL].",
 )
 @click.option(
     "--rerank-model",
@@ -174,7 +175,7 @@ def main(
     ctx: click.Context,
     data_dir: Path,
     store: str | None,
-    model: str,
+    model: str | None,
     rerank_model: str | None,
     question_model: str,
     answer_model: str,
@@ -203,7 +204,7 @@ def main(
     settings = Settings(
         data_dir=data_dir,
         store=store,
-        model=model,
+        model=model or DEFAULT_MODEL,
         rerank_model=rerank_model or None,
         question_model=None if question_model.lower() in ("", "none", "off") else question_model,
         answer_model=None if answer_model.lower() in ("", "none", "off") else answer_model,
@@ -212,7 +213,12 @@ def main(
         min_confidence=min_confidence,
     )
     injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
-    ctx.obj = Wiring(settings, injected)
+    wiring = Wiring(settings, injected)
+    if model is None and injected is None:  # not chosen: an index keeps the model it was built with
+        recorded = wiring.recorded_model()
+        if recorded is not None:
+            wiring = Wiring(dataclasses.replace(settings, model=followed_spec(recorded)))
+    ctx.obj = wiring
 
 
 # ---- model ------------------------------------------------------------------------------------------
@@ -440,6 +446,13 @@ def model_train(
     show_default=True,
     help="Hard non-answers per question at each step (slower steps as it grows).",
 )
+@click.option(
+    "--followup-share",
+    type=click.FloatRange(0, 1),
+    default=INDEX_DEFAULTS.followup_share,
+    show_default=True,
+    help="Share of each step's questions asked as a resolved follow-up after another of their pool.",
+)
 @click.pass_obj
 def model_train_index(
     ctx: Wiring,
@@ -450,6 +463,7 @@ def model_train_index(
     epochs: int,
     learning_rate: float,
     hard: int,
+    followup_share: float,
     news_repeat: int,
     max_minutes: float,
     seed: int,
@@ -458,10 +472,10 @@ def model_train_index(
     """Train newsqa's index model from open data on this machine's CPU (docs/model.md).
 
     The same data and mined hard negatives as `model train`, but both sides learn: the sentences the
-    index holds and the questions. Writes the epoch best on held-out pools with its sha256. Measure its
-    abstain threshold with `newsqa --model OUT/newsqa-minilm-qa.json dev eval abstain POOL` and write it
-    into the manifest's min_confidence; evaluate with `newsqa --model OUT/newsqa-minilm-qa.json dev eval
-    ...` (each evaluation index is built with it).
+    index holds and the questions. Writes the epoch best on held-out pools with its sha256; its manifest
+    names all-MiniLM-L6-v2 as the abstain judge, as the shipped model's does (check the curve with
+    `newsqa --model OUT/newsqa-minilm-qa.json dev eval abstain POOL`). Evaluate with `newsqa --model
+    OUT/newsqa-minilm-qa.json dev eval ...` (each evaluation index is built with it).
     """
     from newsqa.training.command import run_index_training
 
@@ -469,6 +483,7 @@ def model_train_index(
         epochs=epochs,
         learning_rate=learning_rate,
         hard=hard,
+        followup_share=followup_share,
         news_repeat=news_repeat,
         max_minutes=max_minutes,
         seed=seed,

@@ -21,6 +21,7 @@ from newsqa.settings import Settings
 if TYPE_CHECKING:
     from newsqa.index.models.answer_model import AnswerModel
     from newsqa.index.models.embedder import Embedder
+    from newsqa.index.models.index_model import IndexModelCard
     from newsqa.index.search.qa import QuestionAnswerer
     from newsqa.index.search.ranking import Searcher, SearchOptions
     from newsqa.index.search.rerank import Reranker
@@ -96,6 +97,7 @@ class Wiring:
             reranker=self.reranker(),
             questions=self.question_encoder(),
             answers=self.answer_model(),
+            judge=self.abstain_judge(),
         )
 
     def model_name(self) -> str:
@@ -103,6 +105,14 @@ class Wiring:
         if self.injected_embedder is not None:
             return self.injected_embedder().name
         return model_name(self.settings.model)
+
+    def recorded_model(self) -> str | None:
+        """The model the index in the settings' home was built with (None: no index yet, or one that
+        cannot be read: the command opening it says why, in its own words)."""
+        try:
+            return self.home().recorded_model()
+        except Exception:  # a damaged or unreachable index is reported by the command that opens it
+            return None
 
     def home(self) -> DataDir | PgHome:
         """Where the index lives: the PostgreSQL database of --store, else the data directory."""
@@ -155,14 +165,27 @@ class Wiring:
 
     def model_threshold(self) -> float | None:
         """The abstain threshold measured for the index model, when it is newsqa's own and its manifest
-        records one (its cosines are on another scale than all-MiniLM-L6-v2's); a test's injected
-        embedder counts by its name."""
+        records one (on its abstain judge's cosines, or on its own, which are on another scale than
+        all-MiniLM-L6-v2's); a test's injected embedder counts by its name."""
+        card = self._own_index_model()
+        return None if card is None else card.min_confidence
+
+    def abstain_judge(self) -> Reranker | None:
+        """The model whose cosines decide abstaining, when the index model is newsqa's own and its
+        manifest names one (loaded on first use, shared like a reranker); None: the index model's own."""
+        card = self._own_index_model()
+        if card is None or card.judge is None:
+            return None
+        return shared_reranker(card.judge, self.settings.models_dir)
+
+    def _own_index_model(self) -> IndexModelCard | None:
+        """The index model's card when it is newsqa's own and is what the index records."""
         from newsqa.index.models.index_model import index_model_card
 
         card = index_model_card(self.settings.model or "default")
         if card is None or card.recorded != self.model_name():
             return None
-        return card.min_confidence
+        return card
 
     def answerer(self, lib: Library, k: int) -> QuestionAnswerer:
         from newsqa.index.search.qa import QuestionAnswerer

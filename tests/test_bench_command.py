@@ -29,6 +29,8 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
             str(out),
             "--plot",
             str(tmp_path / "latency.png"),
+            "--against",
+            "sentence-transformers/all-MiniLM-L6-v2",  # the injected fake embeds for it too
         ],
         obj={"embedder_factory": lambda: embedder},
         catch_exceptions=False,
@@ -49,6 +51,7 @@ def test_quick_bench_prints_every_row(tmp_path: Path) -> None:
         "Memory: resident per million",
         "Disk: per million",
         "Start: `newsqa --help`",
+        "Query:   this model / ",  # --against: a second index of the same articles, timed in turn
     ):
         assert expected in metrics, metrics
     large = next(r for r in rows if r["section"] == "Recall")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from conftest import SEEDS
 from fakes import HashingEmbedder
 
@@ -114,6 +114,21 @@ def test_other_model_gives_clear_error(run, tmp_path: Path) -> None:  # type: ig
         and "was built with test/hashing-256" in result.output
         and "--rebuild" in result.output
     )
+
+
+def test_an_index_keeps_its_model_unless_another_is_chosen(run) -> None:  # type: ignore[no-untyped-def]
+    """No --model (nor NEWSQA_MODEL): the model the index records, read without loading any model, so an
+    index built with newsqa's own model needs no flag, and a new default never strands an older index."""
+    run("index", "build")
+
+    def remove(*model: str) -> Result:  # opens the index for writing: the model is checked, none loaded
+        args = [*run.where, *model, "index", "remove", "no-such-id"]
+        return CliRunner().invoke(main, args, env={"NEWSQA_MODEL": None})
+
+    kept = remove()
+    assert kept.exit_code == 1 and "not found: no-such-id" in kept.output, kept.output
+    chosen = remove("--model", "all-MiniLM-L6-v2")
+    assert chosen.exit_code == 1 and "was built with test/hashing-256" in chosen.output
 
 
 def test_help_is_fast_and_imports_nothing_heavy() -> None:

@@ -63,11 +63,22 @@ def test_damaged_weights_are_one_line_before_any_model_loads(tmp_path: Path) -> 
         load_index_state(card)
 
 
+def test_an_index_of_replaced_weights_is_opened_with_the_installed_ones_so_a_rebuild_uses_them() -> None:
+    from newsqa.index.models.index_model import followed_spec
+
+    card = index_model_card(SHIPPED)
+    assert card is not None
+    assert followed_spec(card.recorded) == card.recorded
+    assert followed_spec(f"{SHIPPED}@000000000000") == SHIPPED
+    assert followed_spec(MINILM) == MINILM
+
+
 def test_search_abstains_at_the_threshold_measured_for_the_index_model(tmp_path: Path) -> None:
     shipped = index_model_card(SHIPPED)
     assert shipped is not None
     own = Wiring(Settings(model=SHIPPED))
-    assert own.search_options().min_confidence == shipped.min_confidence != 0.42
+    # all-MiniLM-L6-v2 judges its abstaining, so the threshold measured on all-MiniLM-L6-v2's cosines holds
+    assert shipped.judge == MINILM and own.search_options().min_confidence == shipped.min_confidence == 0.42
     mine = Wiring(Settings(model=SHIPPED, min_confidence=0.3))
     assert mine.search_options().min_confidence == 0.3  # the user's wins
     assert Wiring(Settings()).search_options().min_confidence == 0.42  # all-MiniLM-L6-v2's, on its cosines

