@@ -28,7 +28,6 @@ from newsqa.hostflag import allow_host_option
 from newsqa.index.models.answer_model import DEFAULT_NAME as ANSWER_MODEL_NAME
 from newsqa.index.models.embedder import DEFAULT_MODEL
 from newsqa.index.models.index_model import SHIPPED as SHIPPED_INDEX_MODEL
-from newsqa.index.models.index_model import followed_spec
 from newsqa.index.models.modelparts import DEFAULT_MODELS_DIR, InstallError
 from newsqa.index.models.question_encoder import SHIPPED as SHIPPED_QUESTION_MODEL
 from newsqa.index.web.netguard import AllowList
@@ -214,11 +213,7 @@ def main(
     )
     injected = ctx.obj.get("embedder_factory") if isinstance(ctx.obj, dict) else None
     wiring = Wiring(settings, injected)
-    if model is None and injected is None:  # not chosen: an index keeps the model it was built with
-        recorded = wiring.recorded_model()
-        if recorded is not None:
-            wiring = Wiring(dataclasses.replace(settings, model=followed_spec(recorded)))
-    ctx.obj = wiring
+    ctx.obj = wiring.keeping_index_model() if model is None else wiring
 
 
 # ---- model ------------------------------------------------------------------------------------------

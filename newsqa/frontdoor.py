@@ -97,7 +97,8 @@ def open(
     **fields: Any,
 ) -> Newsqa:
     """Open the index that `settings` (or `Settings`' defaults) names, changed by any Settings `fields`
-    given as keywords (`data_dir=`, `store=`, `model=`, ...).
+    given as keywords (`data_dir=`, `store=`, `model=`, ...). Without `settings` or `model=`, an index
+    keeps the model it was built with (all-MiniLM-L6-v2 for a new one).
 
     `embedder` makes the embedder instead of the model the settings name (tests pass a fake one);
     `create=False` raises IndexProblem ("no index in ...") instead of starting an empty index;
@@ -105,12 +106,16 @@ def open(
     how many passages an answer quotes unless `ask` says otherwise.
     Use it as a context manager, or call `close()`.
     """
+    chose_model = settings is not None or "model" in fields
     settings = settings or Settings()
     if "data_dir" in fields:
         fields["data_dir"] = Path(fields["data_dir"]).expanduser()
     if fields:
         settings = dataclasses.replace(settings, **fields)
-    return Newsqa(Wiring(settings, embedder), create=create, compressed=compressed, k=k)
+    wiring = Wiring(settings, embedder)
+    if not chose_model:  # an index keeps the model it was built with
+        wiring = wiring.keeping_index_model()
+    return Newsqa(wiring, create=create, compressed=compressed, k=k)
 
 
 class Newsqa:

@@ -106,6 +106,20 @@ class Wiring:
             return self.injected_embedder().name
         return model_name(self.settings.model)
 
+    def keeping_index_model(self) -> Wiring:
+        """This wiring with the model the index records, for settings that chose none: an index keeps its
+        model until another is chosen. Itself where there is no index yet, or a test's injected embedder."""
+        if self.injected_embedder is not None:
+            return self
+        recorded = self.recorded_model()
+        if recorded is None:
+            return self
+        from newsqa.index.models.index_model import followed_spec
+
+        return dataclasses.replace(
+            self, settings=dataclasses.replace(self.settings, model=followed_spec(recorded))
+        )
+
     def recorded_model(self) -> str | None:
         """The model the index in the settings' home was built with (None: no index yet, or one that
         cannot be read: the command opening it says why, in its own words)."""

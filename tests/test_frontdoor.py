@@ -116,3 +116,16 @@ def test_front_ends_open_newsqa_by_the_front_door(path: str) -> None:
         "answerer",
     }
     assert not re.search(r"\bctx\.library\(|\blib\.close\(\)", source)
+
+
+def test_an_index_opened_without_a_model_keeps_the_one_it_was_built_with(tmp_path: Path) -> None:
+    from newsqa.index.storage.datadir import ModelMismatch
+
+    with _open(tmp_path / "data") as n:
+        n.add([ROOT / "seeds"])
+    with newsqa.open(data_dir=tmp_path / "data", create=False) as kept:  # no model loaded to open it
+        assert kept.wiring.settings.model == "test/hashing-256" and kept.counts()[0] == 1
+    chosen = newsqa.open(data_dir=tmp_path / "data", create=False, model="all-MiniLM-L6-v2")
+    with pytest.raises(ModelMismatch, match="built with test/hashing-256"):
+        chosen.counts()  # the index opens on first use
+    chosen.close()
