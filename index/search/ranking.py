@@ -99,6 +99,18 @@ class Searcher:
             counts=self.term_counts,
         )
 
+    def with_options(self, options: SearchOptions) -> Searcher:
+        """The same search of the same library and models with other `options`: the one place that knows
+        every model a searcher holds, so a copy never drops one."""
+        return Searcher(
+            self.library,
+            options,
+            reranker=self.reranker,
+            questions=self.questions,
+            answers=self.answers,
+            judge=self.judge,
+        )
+
     def rank(
         self, query: str, *, focus: Sequence[str] = (), when: QueryTime | None = None, prior: bool = True
     ) -> Ranking:

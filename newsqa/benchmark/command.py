@@ -111,8 +111,8 @@ def bench(
     if ctx.settings.store is not None:  # `newsqa --store URL dev bench`: both stores, side by side
         _compare_stores(ctx, articles, work, policy, queries, reuse=reuse, json_path=json_path, plot=plot)
         return
-    run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix="-sq8" if compressed else "")
-    run.against = against
+    suffix = "-sq8" if compressed else ""
+    run = _Run(ctx, articles, work, policy, reuse=reuse, quick=quick, suffix=suffix, against=against)
     rows = run.all(scale, queries)
     header = _header("newsqa dev bench", run.load_at_start, ctx.model_name())
     click.echo(render(rows, header=header))
@@ -241,7 +241,16 @@ class _Run:
     """One benchmark run: the indexes it built and the rows it measured, in table order."""
 
     def __init__(
-        self, ctx: Wiring, articles: Path, work: Path, policy: Any, *, reuse: bool, quick: bool, suffix: str
+        self,
+        ctx: Wiring,
+        articles: Path,
+        work: Path,
+        policy: Any,
+        *,
+        reuse: bool,
+        quick: bool,
+        suffix: str,
+        against: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.articles = articles
@@ -256,7 +265,7 @@ class _Run:
         self.load_at_start = os.getloadavg()[0]
         # a fake embedder injected by a test cannot cross into a child process: no cold `ask` then
         self.cold_ask = ctx.injected_embedder is None
-        self.against: str | None = None  # another index model, timed against this one (--against)
+        self.against = against  # another index model, timed against this one (--against)
 
     def add(self, *args: Any, **kwargs: Any) -> None:
         from .report import Row
@@ -442,8 +451,8 @@ class _Run:
         """Answer time from this model's index against one of the same articles built with `spec`, each
         searched as the front ends search it (its own question model and abstain judge), in turn."""
         import dataclasses
-        import re
 
+        from newsqa.evaluation.workspace import slug
         from newsqa.index.storage.library import Library
 
         from .build import build_index
@@ -452,7 +461,7 @@ class _Run:
 
         other = dataclasses.replace(self.ctx, settings=dataclasses.replace(self.ctx.settings, model=spec))
         name = other.model_name()
-        root = self.work / ("small-" + re.sub(r"[^\w.-]+", "_", name))
+        root = self.work / f"small-{slug(name)}"
         factory = other.embedder_factory()
         if self.reuse and (root / "manifest.json").exists():
             theirs = Library(root, factory, model_name=name, vector_policy=self.policy)

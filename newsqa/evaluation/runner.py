@@ -77,14 +77,7 @@ def run_questions(
 def never_abstaining(searcher: Searcher) -> QuestionAnswerer:
     """The answer path with `searcher`'s options except the abstain threshold: every ranking kept whole."""
     return QuestionAnswerer(
-        Searcher(
-            searcher.library,
-            dataclasses.replace(searcher.options, min_confidence=-math.inf),
-            reranker=searcher.reranker,
-            questions=searcher.questions,
-            answers=searcher.answers,
-            judge=searcher.judge,
-        )
+        searcher.with_options(dataclasses.replace(searcher.options, min_confidence=-math.inf))
     )
 
 
